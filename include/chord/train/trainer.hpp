@@ -1,0 +1,528 @@
+#pragma once
+/// @file
+/// One training loop for every chord system: a flow model is the one-optimiser case, an adversarial
+/// system registers one optimiser per member (generator, each discriminator), each with its own
+/// schedule, clipping and checkpoint prefix.
+///
+/// The loop owns what must be identical across systems: gradient accumulation, clipping, the
+/// skip-on-NaN rule, EMA updates, mixed precision, logging, atomic checkpoints with exact resume
+/// (parameters, optimiser, EMA, counters and every RNG state), and SIGINT/SIGTERM handling.
+
+#include "chord/core/autocast.hpp"
+#include "chord/core/error.hpp"
+#include "chord/core/random.hpp"
+#include "chord/io/checkpoint.hpp"
+#include "chord/io/state_dict.hpp"
+#include "chord/train/ema.hpp"
+#include "chord/train/observers.hpp"
+#include "chord/train/schedulers.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn/module.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/optimizer.h>
+#include <torch/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <string>
+#include <vector>
+
+namespace chord::train {
+
+struct TrainerOptions {
+  int64_t max_steps = 1000;              ///< optimiser updates in total (a resumed run continues to this)
+  int64_t grad_accumulation = 1;         ///< micro-batches per update
+  int64_t log_every = 10;                ///< updates between logged scalars
+  int64_t checkpoint_every = 0;          ///< updates between checkpoints; 0 = only at the end or on a stop
+  int keep_checkpoints = 3;
+  std::filesystem::path checkpoint_dir;  ///< empty = no checkpoints
+  std::string checkpoint_prefix = "checkpoint";
+  bool resume = true;                    ///< continue from the newest readable checkpoint if there is one
+  int64_t max_consecutive_nonfinite = 5; ///< stop after this many skipped updates in a row
+  uint64_t seed = 0;                     ///< seeds the step generator and the global CPU generator (dropout)
+  std::optional<c10::ScalarType> autocast_dtype;  ///< kBFloat16 / kHalf around forward and loss
+  c10::Device device = c10::kCPU;
+  bool handle_signals = true;            ///< SIGINT/SIGTERM finish the update, checkpoint and return
+  bool prefetch = true;                  ///< load the next batch on a second thread
+};
+
+enum class StopReason { completed, interrupted, nonfinite };
+
+inline const char* to_string(StopReason reason) {
+  switch (reason) {
+    case StopReason::completed: return "completed";
+    case StopReason::interrupted: return "interrupted";
+    case StopReason::nonfinite: return "non-finite losses";
+  }
+  return "?";
+}
+
+struct TrainResult {
+  int64_t step = 0;
+  StopReason reason = StopReason::completed;
+  std::optional<std::filesystem::path> checkpoint;
+  int64_t nonfinite_updates = 0;  ///< skipped updates over the whole run (resumes included)
+};
+
+/// Batches by (epoch, index). `load` must be a pure function of its arguments (no hidden RNG), which
+/// is what makes resume exact and prefetching safe.
+template <class Batch>
+struct BatchSource {
+  std::function<size_t(int64_t epoch)> count;
+  std::function<Batch(int64_t epoch, size_t index)> load;
+};
+
+/// Batches from a sampler (anything with `batches(epoch) -> std::vector<std::vector<int64_t>>` and
+/// `size()`) and a loader of index lists. Each epoch's order is computed once and reused.
+template <class Sampler, class Load>
+auto sampled_batches(std::shared_ptr<const Sampler> sampler, Load load)
+    -> BatchSource<std::decay_t<decltype(load(std::declval<const std::vector<int64_t>&>()))>> {
+  using Batch = std::decay_t<decltype(load(std::declval<const std::vector<int64_t>&>()))>;
+  struct EpochOrder {
+    std::mutex mutex;
+    int64_t epoch = -1;
+    std::vector<std::vector<int64_t>> batches;
+  };
+  auto order = std::make_shared<EpochOrder>();
+  return BatchSource<Batch>{
+      [sampler](int64_t) { return sampler->size(); },
+      [sampler, load, order](int64_t epoch, size_t index) {
+        std::vector<int64_t> indices;
+        {
+          std::lock_guard<std::mutex> lock(order->mutex);
+          if (order->epoch != epoch) {
+            order->batches = sampler->batches(epoch);
+            order->epoch = epoch;
+          }
+          indices = order->batches.at(index);
+        }
+        return load(indices);
+      }};
+}
+
+namespace detail {
+inline std::atomic<int>& pending_signal() {
+  static std::atomic<int> signal{0};
+  return signal;
+}
+
+/// Routes SIGINT/SIGTERM to a flag while alive; the handler resets itself (SA_RESETHAND), so a
+/// second signal terminates as usual.
+class SignalScope {
+ public:
+  explicit SignalScope(bool enabled) : enabled_(enabled) {
+    pending_signal().store(0);
+    if (!enabled_) return;
+    struct sigaction action {};
+    action.sa_handler = [](int signal) { pending_signal().store(signal); };
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &action, &previous_int_);
+    sigaction(SIGTERM, &action, &previous_term_);
+  }
+  ~SignalScope() {
+    if (!enabled_) return;
+    sigaction(SIGINT, &previous_int_, nullptr);
+    sigaction(SIGTERM, &previous_term_, nullptr);
+  }
+  SignalScope(const SignalScope&) = delete;
+  SignalScope& operator=(const SignalScope&) = delete;
+
+ private:
+  bool enabled_;
+  struct sigaction previous_int_ {};
+  struct sigaction previous_term_ {};
+};
+}  // namespace detail
+
+class Trainer;
+
+/// What a step function sees: the generator for its random draws and `backward()`, which routes a
+/// loss to one optimiser.
+class StepContext {
+ public:
+  /// The generator for every random draw of the step (noise, times, masks, dropout flags).
+  torch::Generator& generator() noexcept { return *generator_; }
+  c10::Device device() const noexcept { return device_; }
+  /// Updates completed before this one.
+  int64_t step() const noexcept { return step_; }
+  int64_t epoch() const noexcept { return epoch_; }
+  /// Micro-batch index within the update, in [0, grad_accumulation).
+  int64_t micro_batch() const noexcept { return micro_; }
+
+  /// Backpropagates `loss` (scaled by 1/grad_accumulation) into the parameters of optimiser
+  /// `optimizer_name`; on the update's last micro-batch that optimiser clips and steps. A
+  /// non-finite loss is not propagated: the optimiser skips this update. Returns false then.
+  inline bool backward(const std::string& optimizer_name, const torch::Tensor& loss, bool retain_graph = false);
+
+ private:
+  friend class Trainer;
+  Trainer* trainer_ = nullptr;
+  torch::Generator* generator_ = nullptr;
+  c10::Device device_ = c10::kCPU;
+  int64_t step_ = 0, epoch_ = 0, micro_ = 0;
+};
+
+/// The training loop. Register modules, optimisers, EMAs and observers, then call fit().
+class Trainer {
+ public:
+  using Scalars = std::map<std::string, torch::Tensor>;
+
+  explicit Trainer(TrainerOptions options)
+      : options_(std::move(options)), generator_(make_generator(options_.seed)) {
+    CHORD_CHECK(options_.max_steps >= 0, "TrainerOptions.max_steps must be >= 0");
+    CHORD_CHECK(options_.grad_accumulation >= 1, "TrainerOptions.grad_accumulation must be >= 1");
+    CHORD_CHECK(options_.log_every >= 1, "TrainerOptions.log_every must be >= 1");
+    CHORD_CHECK(options_.max_consecutive_nonfinite >= 1, "TrainerOptions.max_consecutive_nonfinite must be >= 1");
+    if (!options_.checkpoint_dir.empty()) {
+      checkpoints_.emplace(options_.checkpoint_dir, options_.checkpoint_prefix, options_.keep_checkpoints);
+    }
+  }
+
+  const TrainerOptions& options() const noexcept { return options_; }
+  int64_t step() const noexcept { return step_; }
+  int64_t epoch() const noexcept { return epoch_; }
+  torch::Generator& generator() noexcept { return generator_; }
+
+  /// Checkpoints `module`'s parameters and buffers under `name`.
+  void add_module(const std::string& name, std::shared_ptr<torch::nn::Module> module) {
+    CHORD_CHECK(module != nullptr, "Trainer::add_module('", name, "'): null module");
+    io::check_archive_key("module_" + name);
+    CHORD_CHECK(!modules_.count(name), "Trainer::add_module: '", name, "' is already registered");
+    modules_.emplace(name, std::move(module));
+  }
+
+  /// An independently stepped optimiser, named for checkpoints and StepContext::backward
+  /// (e.g. "model"; or "G", "D", "DUR", "WD" for an adversarial system).
+  /// @param schedule sets the learning rate before every step (empty: the optimiser's own rate).
+  /// @param max_grad_norm clip the total gradient norm of its parameters (0: no clipping).
+  void add_optimizer(const std::string& name, std::shared_ptr<torch::optim::Optimizer> optimizer,
+                     LrSchedule schedule = {}, double max_grad_norm = 0.0) {
+    CHORD_CHECK(optimizer != nullptr, "Trainer::add_optimizer('", name, "'): null optimizer");
+    io::check_archive_key("optimizer_" + name);
+    CHORD_CHECK(!slots_.count(name), "Trainer::add_optimizer: '", name, "' is already registered");
+    Slot slot;
+    slot.optimizer = std::move(optimizer);
+    slot.schedule = std::move(schedule);
+    slot.max_grad_norm = max_grad_norm;
+    for (const auto& group : slot.optimizer->param_groups()) {
+      for (const auto& p : group.params()) slot.parameters.push_back(p);
+    }
+    slots_.emplace(name, std::move(slot));
+  }
+
+  /// Keeps an EMA of `model`, updated after every successful update; returns it for sampling/export.
+  ExponentialMovingAverage& add_ema(const std::string& name, std::shared_ptr<torch::nn::Module> model,
+                                    EmaOptions ema_options = {}) {
+    CHORD_CHECK(!emas_.count(name), "Trainer::add_ema: '", name, "' is already registered");
+    io::check_archive_key("ema_" + name);
+    auto& entry = emas_[name];
+    entry.model = std::move(model);
+    entry.ema = std::make_unique<ExponentialMovingAverage>(*entry.model, ema_options);
+    return *entry.ema;
+  }
+
+  ExponentialMovingAverage& ema(const std::string& name) {
+    auto found = emas_.find(name);
+    CHORD_CHECK(found != emas_.end(), "Trainer: no EMA named '", name, "'");
+    return *found->second.ema;
+  }
+
+  void add_observer(std::shared_ptr<TrainingObserver> observer) { observers_.push_back(std::move(observer)); }
+
+  /// Runs after every update (validation, samples, custom logging via report()).
+  void set_after_update(std::function<void(int64_t step)> hook) { after_update_ = std::move(hook); }
+
+  /// Forwards scalars to the observers (validation metrics and the like).
+  void report(int64_t step, const std::map<std::string, double>& scalars) {
+    for (auto& o : observers_) o->on_scalars(step, scalars);
+  }
+  void message(MessageLevel level, const std::string& text) {
+    for (auto& o : observers_) o->on_message(level, text);
+  }
+
+  /// Restores the newest readable checkpoint (if any). Called by fit() when `options.resume`.
+  bool resume() {
+    if (!checkpoints_) return false;
+    auto resumed = checkpoints_->load_latest([this](torch::serialize::InputArchive& archive) { load(archive); });
+    for (const auto& skipped : resumed.skipped) message(MessageLevel::warning, "skipped checkpoint " + skipped);
+    if (!resumed.loaded) return false;
+    message(MessageLevel::info, "resumed from " + resumed.loaded->path.string() + " at step " + std::to_string(step_));
+    return true;
+  }
+
+  /// Writes a checkpoint of the current state now.
+  std::optional<std::filesystem::path> save_checkpoint() {
+    if (!checkpoints_) return std::nullopt;
+    auto path = checkpoints_->save(step_, [this](torch::serialize::OutputArchive& archive) { save(archive); });
+    last_checkpoint_ = path;
+    return path;
+  }
+
+  /// Trains until `options.max_steps` updates are done, a signal arrives, or too many updates in a
+  /// row had non-finite losses. The step function computes the losses of one micro-batch, calls
+  /// `context.backward(optimizer_name, loss)` for each optimiser, and returns scalars to log.
+  template <class Batch>
+  TrainResult fit(const BatchSource<Batch>& source,
+                  const std::function<Scalars(const Batch&, StepContext&)>& step_function) {
+    CHORD_CHECK(source.count && source.load, "Trainer::fit: the batch source needs count and load");
+    CHORD_CHECK(!slots_.empty(), "Trainer::fit: no optimizer registered");
+    detail::SignalScope signals(options_.handle_signals);
+    if (!(options_.resume && resume())) {
+      // A fresh run: seed the global CPU generator too, since dropout draws from it.
+      auto global = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(global.mutex());
+      global.set_current_seed(options_.seed);
+    }
+    for (auto& o : observers_) o->on_start(step_, options_.max_steps);
+    const auto start_time = std::chrono::steady_clock::now();
+    const int64_t start_step = step_;
+
+    // The data cursor: (epoch_, batch_index_) is the next batch to consume. A prefetch loads that
+    // position on a second thread; it never moves the cursor, so checkpoints stay exact.
+    using Position = std::pair<int64_t, size_t>;
+    std::future<Batch> pending;
+    Position pending_position{-1, 0};  // epoch -1: nothing prefetched
+    auto normalize = [&](Position p) {
+      for (int attempts = 0; p.second >= source.count(p.first); ++attempts) {
+        CHORD_CHECK(attempts < 2, "Trainer::fit: epoch ", p.first, " has no batches");
+        ++p.first;
+        p.second = 0;
+      }
+      return p;
+    };
+    auto take = [&](bool another_follows) -> Batch {
+      const Position p = normalize({epoch_, batch_index_});
+      Batch batch = pending_position == p ? pending.get() : source.load(p.first, p.second);
+      if (pending.valid()) pending.wait();
+      pending_position = {-1, 0};
+      epoch_ = p.first;
+      batch_index_ = p.second + 1;
+      if (options_.prefetch && another_follows) {
+        const Position q = normalize({epoch_, batch_index_});
+        pending = std::async(std::launch::async, source.load, q.first, q.second);
+        pending_position = q;
+      }
+      return batch;
+    };
+
+    TrainResult result;
+    while (step_ < options_.max_steps) {
+      for (auto& [name, slot] : slots_) slot.begin_update();
+      std::map<std::string, double> scalar_sums;
+      StepContext context;
+      context.trainer_ = this;
+      context.generator_ = &generator_;
+      context.device_ = options_.device;
+      context.step_ = step_;
+      for (int64_t micro = 0; micro < options_.grad_accumulation; ++micro) {
+        const bool another_follows = micro + 1 < options_.grad_accumulation || step_ + 1 < options_.max_steps;
+        const Batch batch = take(another_follows);
+        context.micro_ = micro;
+        context.epoch_ = epoch_;
+        Scalars out;
+        {
+          std::optional<AutocastGuard> autocast;
+          if (options_.autocast_dtype) autocast.emplace(options_.device.type(), *options_.autocast_dtype);
+          out = step_function(batch, context);
+        }
+        for (const auto& [name, value] : out) {
+          scalar_sums[name] += value.detach().to(torch::kFloat64).template item<double>();
+        }
+      }
+      bool nonfinite = false;
+      std::map<std::string, double> scalars;
+      for (auto& [name, slot] : slots_) {
+        nonfinite = nonfinite || slot.skipped;
+        const std::string suffix = slots_.size() > 1 ? "/" + name : "";
+        if (slot.used) scalars["lr" + suffix] = slot.last_lr;
+        if (slot.max_grad_norm > 0.0 && slot.used) scalars["grad_norm" + suffix] = slot.last_grad_norm;
+      }
+      for (const auto& [name, sum] : scalar_sums) scalars[name] = sum / static_cast<double>(options_.grad_accumulation);
+      ++step_;
+      if (nonfinite) {
+        ++nonfinite_total_;
+        ++consecutive_nonfinite_;
+        message(MessageLevel::warning, "update " + std::to_string(step_) +
+                                           " skipped: non-finite loss or gradient (" +
+                                           std::to_string(consecutive_nonfinite_) + " in a row)");
+      } else {
+        consecutive_nonfinite_ = 0;
+        for (auto& [name, entry] : emas_) entry.ema->update(*entry.model);
+      }
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+      StepReport report{step_, options_.max_steps, epoch_, scalars, elapsed,
+                        elapsed > 0 ? static_cast<double>(step_ - start_step) / elapsed : 0.0,
+                        step_ % options_.log_every == 0 || step_ == options_.max_steps};
+      for (auto& o : observers_) o->on_step(report);
+      if (after_update_) after_update_(step_);
+
+      if (consecutive_nonfinite_ >= options_.max_consecutive_nonfinite) {
+        result.reason = StopReason::nonfinite;
+        message(MessageLevel::error, std::to_string(consecutive_nonfinite_) +
+                                         " consecutive updates had non-finite losses or gradients; stopping. "
+                                         "The parameters are those of the last good update. Lower the learning "
+                                         "rate, enable clipping, or check the data.");
+        break;
+      }
+      if (detail::pending_signal().load() != 0) {
+        result.reason = StopReason::interrupted;
+        message(MessageLevel::info, "signal " + std::to_string(detail::pending_signal().load()) +
+                                        " received: finishing with a checkpoint");
+        break;
+      }
+      if (options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0 && step_ < options_.max_steps) {
+        save_checkpoint();
+      }
+    }
+    if (pending.valid()) pending.wait();
+    result.step = step_;
+    result.checkpoint = save_checkpoint();
+    result.nonfinite_updates = nonfinite_total_;
+    for (auto& o : observers_) o->on_end(step_);
+    return result;
+  }
+
+ private:
+  friend class StepContext;
+
+  struct Slot {
+    std::shared_ptr<torch::optim::Optimizer> optimizer;
+    std::vector<torch::Tensor> parameters;
+    LrSchedule schedule;
+    double max_grad_norm = 0.0;
+    bool zeroed = false, used = false, skipped = false;
+    double last_lr = 0.0, last_grad_norm = 0.0;
+
+    void begin_update() { zeroed = used = skipped = false; }
+  };
+
+  bool backward(const std::string& name, const torch::Tensor& loss, bool retain_graph, int64_t micro) {
+    auto found = slots_.find(name);
+    CHORD_CHECK(found != slots_.end(), "StepContext::backward: no optimizer named '", name, "'");
+    auto& slot = found->second;
+    TORCH_CHECK(loss.numel() == 1, "StepContext::backward: loss must be a scalar, got ", loss.sizes());
+    if (!slot.zeroed) {
+      slot.optimizer->zero_grad();
+      slot.zeroed = true;
+    }
+    slot.used = true;
+    const bool finite = std::isfinite(loss.detach().to(torch::kFloat64).item<double>());
+    if (!finite) {
+      slot.skipped = true;
+    } else {
+      AutocastGuard no_autocast(options_.device.type(), options_.autocast_dtype.value_or(c10::kBFloat16), false);
+      (options_.grad_accumulation > 1 ? loss / static_cast<double>(options_.grad_accumulation) : loss)
+          .backward({}, retain_graph);
+    }
+    if (micro == options_.grad_accumulation - 1) finish(slot);
+    return finite;
+  }
+
+  void finish(Slot& slot) {
+    if (!slot.skipped && slot.max_grad_norm > 0.0) {
+      slot.last_grad_norm = torch::nn::utils::clip_grad_norm_(slot.parameters, slot.max_grad_norm);
+      if (!std::isfinite(slot.last_grad_norm)) slot.skipped = true;
+    }
+    if (slot.skipped) {
+      slot.optimizer->zero_grad();
+      return;
+    }
+    if (slot.schedule) set_learning_rate(*slot.optimizer, slot.schedule(step_, epoch_));
+    slot.last_lr = slot.optimizer->param_groups().front().options().get_lr();
+    slot.optimizer->step();
+  }
+
+  void save(torch::serialize::OutputArchive& archive) const {
+    archive.write("trainer_step", c10::IValue(step_));
+    archive.write("trainer_epoch", c10::IValue(epoch_));
+    archive.write("trainer_batch_index", c10::IValue(static_cast<int64_t>(batch_index_)));
+    archive.write("trainer_nonfinite_total", c10::IValue(nonfinite_total_));
+    archive.write("trainer_consecutive_nonfinite", c10::IValue(consecutive_nonfinite_));
+    for (const auto& [name, module] : modules_) io::write_tensor_map(archive, "module_" + name, io::state_dict(*module));
+    for (const auto& [name, slot] : slots_) {
+      torch::serialize::OutputArchive sub;
+      slot.optimizer->save(sub);
+      archive.write("optimizer_" + name, sub);
+    }
+    for (const auto& [name, entry] : emas_) {
+      torch::serialize::OutputArchive sub;
+      entry.ema->save(sub);
+      archive.write("ema_" + name, sub);
+    }
+    archive.write("rng_trainer", generator_state(generator_), /*is_buffer=*/true);
+    archive.write("rng_global_cpu", generator_state(at::detail::getDefaultCPUGenerator()), /*is_buffer=*/true);
+  }
+
+  void load(torch::serialize::InputArchive& archive) {
+    auto read_int = [&](const char* key) {
+      c10::IValue value;
+      archive.read(key, value);
+      return value.toInt();
+    };
+    // Read and check everything before changing any state.
+    std::map<std::string, io::TensorMap> module_states;
+    for (const auto& [name, module] : modules_) module_states[name] = io::read_tensor_map(archive, "module_" + name);
+    for (auto& [name, module] : modules_) {
+      io::LoadOptions options;
+      options.source_name = "checkpoint module '" + name + "'";
+      io::load_state_dict(*module, module_states.at(name), options);
+    }
+    for (auto& [name, slot] : slots_) {
+      torch::serialize::InputArchive sub;
+      CHORD_CHECK(archive.try_read("optimizer_" + name, sub), "checkpoint has no optimizer '", name, "'");
+      slot.optimizer->load(sub);
+    }
+    for (auto& [name, entry] : emas_) {
+      torch::serialize::InputArchive sub;
+      CHORD_CHECK(archive.try_read("ema_" + name, sub), "checkpoint has no EMA '", name, "'");
+      entry.ema->load(sub);
+    }
+    step_ = read_int("trainer_step");
+    epoch_ = read_int("trainer_epoch");
+    batch_index_ = static_cast<size_t>(read_int("trainer_batch_index"));
+    nonfinite_total_ = read_int("trainer_nonfinite_total");
+    consecutive_nonfinite_ = read_int("trainer_consecutive_nonfinite");
+    torch::Tensor state;
+    archive.read("rng_trainer", state, /*is_buffer=*/true);
+    set_generator_state(generator_, state);
+    archive.read("rng_global_cpu", state, /*is_buffer=*/true);
+    auto global = at::detail::getDefaultCPUGenerator();
+    set_generator_state(global, state);
+  }
+
+  struct EmaEntry {
+    std::shared_ptr<torch::nn::Module> model;
+    std::unique_ptr<ExponentialMovingAverage> ema;
+  };
+
+  TrainerOptions options_;
+  torch::Generator generator_;
+  std::optional<io::CheckpointManager> checkpoints_;
+  std::map<std::string, std::shared_ptr<torch::nn::Module>> modules_;
+  std::map<std::string, Slot> slots_;
+  std::map<std::string, EmaEntry> emas_;
+  std::vector<std::shared_ptr<TrainingObserver>> observers_;
+  std::function<void(int64_t)> after_update_;
+  std::optional<std::filesystem::path> last_checkpoint_;
+  int64_t step_ = 0, epoch_ = 0;
+  size_t batch_index_ = 0;
+  int64_t nonfinite_total_ = 0, consecutive_nonfinite_ = 0;
+};
+
+inline bool StepContext::backward(const std::string& optimizer_name, const torch::Tensor& loss, bool retain_graph) {
+  return trainer_->backward(optimizer_name, loss, retain_graph, micro_);
+}
+
+}  // namespace chord::train

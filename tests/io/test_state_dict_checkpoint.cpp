@@ -1,0 +1,150 @@
+// State-dict loading with reports, and the checkpoint manager (atomic writes, retention, resume).
+#include "support.hpp"
+
+#include <chord/io/checkpoint.hpp>
+#include <chord/io/state_dict.hpp>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/linear.h>
+
+#include <fstream>
+
+namespace {
+
+struct TinyNetImpl : torch::nn::Module {
+  TinyNetImpl() {
+    proj = register_module("proj", torch::nn::Linear(3, 4));
+    norm = register_module("norm", torch::nn::BatchNorm1d(4));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return norm(proj(x)); }
+  torch::nn::Linear proj{nullptr};
+  torch::nn::BatchNorm1d norm{nullptr};
+};
+TORCH_MODULE(TinyNet);
+
+}  // namespace
+
+TEST_CASE("state_dict names parameters and buffers by their registered paths", "[io][state_dict]") {
+  TinyNet net;
+  auto sd = chord::io::state_dict(*net);
+  for (const char* key : {"proj.weight", "proj.bias", "norm.weight", "norm.bias", "norm.running_mean",
+                          "norm.running_var", "norm.num_batches_tracked"}) {
+    INFO(key);
+    REQUIRE(sd.count(key));
+  }
+  REQUIRE(sd.size() == 7);
+}
+
+TEST_CASE("strict loading copies everything or nothing", "[io][state_dict]") {
+  TinyNet source, target;
+  auto sd = chord::io::state_dict(*source);
+  auto report = chord::io::load_state_dict(*target, sd);
+  REQUIRE(report.clean());
+  REQUIRE(report.loaded.size() == 7);
+  REQUIRE(torch::equal(target->proj->weight, source->proj->weight));
+
+  TinyNet untouched;
+  const auto before = untouched->proj->weight.clone();
+  auto broken = sd;
+  broken.erase("norm.bias");
+  broken["proj.weight"] = torch::zeros({5, 3});
+  broken["extra.weight"] = torch::zeros({1});
+  try {
+    chord::io::load_state_dict(*untouched, broken, {.strict = true, .strip_prefix = "", .ignore = {}, .source_name = "model.safetensors"});
+    FAIL("strict load accepted a broken state dict");
+  } catch (const chord::Error& error) {
+    const std::string message = error.what();
+    REQUIRE_THAT(message, Catch::Matchers::Contains("model.safetensors"));
+    REQUIRE_THAT(message, Catch::Matchers::Contains("1 missing: norm.bias"));
+    REQUIRE_THAT(message, Catch::Matchers::Contains("1 unexpected: extra.weight"));
+    REQUIRE_THAT(message, Catch::Matchers::Contains("proj.weight (module [4, 3], source [5, 3])"));
+  }
+  REQUIRE(torch::equal(untouched->proj->weight, before));  // nothing was copied
+}
+
+TEST_CASE("non-strict loading reports what it skipped", "[io][state_dict]") {
+  TinyNet source, target;
+  auto sd = chord::io::state_dict(*source);
+  sd.erase("proj.bias");
+  sd["proj.weight"] = torch::zeros({2, 2});
+  auto report = chord::io::load_state_dict(*target, sd, {.strict = false});
+  REQUIRE(report.missing == std::vector<std::string>{"proj.bias"});
+  REQUIRE(report.mismatched.size() == 1);
+  REQUIRE(report.loaded.size() == 5);
+  REQUIRE(torch::equal(target->norm->weight, source->norm->weight));
+}
+
+TEST_CASE("an EMA dict loads after stripping 'ema_model.' and ignoring its bookkeeping", "[io][state_dict]") {
+  TinyNet source, target;
+  chord::io::TensorMap ema{{"initted", torch::tensor(true)}, {"step", torch::tensor(1250000)}};
+  for (const auto& [k, v] : chord::io::state_dict(*source)) ema["ema_model." + k] = v;
+  auto report = chord::io::load_state_dict(*target, ema, {.strict = true, .strip_prefix = "ema_model.", .ignore = {"initted", "step"}});
+  REQUIRE(report.clean());
+  REQUIRE(torch::equal(target->norm->running_var, source->norm->running_var));
+  // Without ignoring them the bookkeeping keys are unexpected.
+  REQUIRE_THROWS_WITH(chord::io::load_state_dict(*target, ema, {.strict = true, .strip_prefix = "ema_model."}),
+                      Catch::Matchers::Contains("2 unexpected: initted step"));
+}
+
+TEST_CASE("the checkpoint manager writes atomically and keeps the newest N", "[io][checkpoint]") {
+  const auto dir = chord::test::scratch_dir("checkpoints_keep");
+  chord::io::CheckpointManager manager(dir, "ckpt", 2);
+  for (int64_t step : {10, 20, 30, 40}) {
+    manager.save(step, [&](torch::serialize::OutputArchive& a) { a.write("value", torch::full({3}, double(step))); });
+  }
+  auto entries = manager.list();
+  REQUIRE(entries.size() == 2);
+  REQUIRE(entries[0].step == 30);
+  REQUIRE(entries[1].step == 40);
+  REQUIRE(entries[1].path.filename() == "ckpt_000000040.pt");
+  for (const auto& file : std::filesystem::directory_iterator(dir)) {
+    REQUIRE(file.path().string().find(".tmp") == std::string::npos);
+  }
+  torch::Tensor value;
+  auto resumed = manager.load_latest([&](torch::serialize::InputArchive& a) { a.read("value", value); });
+  REQUIRE(resumed.loaded);
+  REQUIRE(resumed.loaded->step == 40);
+  REQUIRE(resumed.skipped.empty());
+  REQUIRE(value[0].item<double>() == 40.0);
+}
+
+TEST_CASE("resume skips a truncated or corrupt newest checkpoint and says so", "[io][checkpoint]") {
+  const auto dir = chord::test::scratch_dir("checkpoints_truncated");
+  chord::io::CheckpointManager manager(dir, "ckpt", 0);
+  for (int64_t step : {1, 2, 3}) {
+    manager.save(step, [&](torch::serialize::OutputArchive& a) { a.write("value", torch::full({1000}, double(step))); });
+  }
+  // newest: cut in half (a crash mid-copy); second newest: garbage bytes
+  const auto newest = manager.path_for(3);
+  std::filesystem::resize_file(newest, std::filesystem::file_size(newest) / 2);
+  { std::ofstream(manager.path_for(2), std::ios::binary | std::ios::trunc) << "not a checkpoint at all"; }
+  torch::Tensor value;
+  auto resumed = manager.load_latest([&](torch::serialize::InputArchive& a) { a.read("value", value); });
+  REQUIRE(resumed.loaded);
+  REQUIRE(resumed.loaded->step == 1);
+  REQUIRE(value[0].item<double>() == 1.0);
+  REQUIRE(resumed.skipped.size() == 2);
+  REQUIRE_THAT(resumed.skipped[0], Catch::Matchers::Contains("ckpt_000000003.pt: unreadable"));
+
+  // When every file is unreadable nothing loads, and the reasons are still reported.
+  std::filesystem::remove(manager.path_for(1));
+  auto none = manager.load_latest([](torch::serialize::InputArchive&) { FAIL("read called"); });
+  REQUIRE_FALSE(none.loaded);
+  REQUIRE(none.skipped.size() == 2);
+
+  chord::io::CheckpointManager empty(chord::test::scratch_dir("checkpoints_empty"));
+  REQUIRE_FALSE(empty.load_latest([](torch::serialize::InputArchive&) {}).loaded);
+}
+
+TEST_CASE("tensor maps with arbitrary names survive a checkpoint archive", "[io][checkpoint]") {
+  const auto dir = chord::test::scratch_dir("checkpoints_names");
+  chord::io::CheckpointManager manager(dir);
+  chord::io::TensorMap tensors{{"in.weight", torch::ones({2})}, {"blocks.0.attn.to_out.0.bias", torch::zeros({3})}};
+  manager.save(1, [&](torch::serialize::OutputArchive& a) { chord::io::write_tensor_map(a, "module_model", tensors); });
+  chord::io::TensorMap back;
+  auto resumed = manager.load_latest([&](torch::serialize::InputArchive& a) { back = chord::io::read_tensor_map(a, "module_model"); });
+  REQUIRE(resumed.loaded);
+  REQUIRE(back.size() == 2);
+  REQUIRE(torch::equal(back.at("blocks.0.attn.to_out.0.bias"), tensors.at("blocks.0.attn.to_out.0.bias")));
+  REQUIRE_THROWS_WITH(chord::io::check_archive_key("in"), Catch::Matchers::Contains("Python keyword"));
+  REQUIRE_THROWS_WITH(chord::io::check_archive_key("a.b"), Catch::Matchers::Contains("letters, digits"));
+}

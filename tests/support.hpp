@@ -1,0 +1,39 @@
+#pragma once
+// Helpers shared by chord's tests.
+#include <catch2/catch.hpp>
+#include <chord/io/safetensors.hpp>
+#include <torch/types.h>
+
+#include <filesystem>
+#include <string>
+
+namespace chord::test {
+
+/// A fresh, empty directory under the build tree for one test's files.
+inline std::filesystem::path scratch_dir(const std::string& name) {
+  auto dir = std::filesystem::path(CHORD_TEST_OUTPUT) / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+inline std::filesystem::path fixture(const std::string& name) { return std::filesystem::path(CHORD_TEST_FIXTURES) / name; }
+
+/// All tensors of a committed fixture file; a missing fixture fails the test with its path.
+inline chord::io::TensorMap fixture_tensors(const std::string& name) {
+  const auto path = fixture(name);
+  if (!std::filesystem::exists(path)) FAIL("missing fixture " << path.string() << " (see tests/parity/README.md)");
+  return chord::io::load_safetensors(path);
+}
+
+/// Largest absolute difference (as double).
+inline double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  REQUIRE(a.sizes() == b.sizes());
+  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+}
+
+}  // namespace chord::test
+
+/// REQUIRE that evaluating `expr` throws chord::Error (or c10::Error) whose message contains `text`.
+#define CHORD_REQUIRE_THROWS_WITH_TEXT(expr, text) \
+  REQUIRE_THROWS_WITH(expr, Catch::Matchers::Contains(text))

@@ -1,0 +1,63 @@
+// UTF-8 splitting, vocab and byte tokenizers, the espeak-ng phonemizer.
+#include "support.hpp"
+
+#include <chord/text/phonemizer.hpp>
+#include <chord/text/tokenizer.hpp>
+
+#include <fstream>
+
+TEST_CASE("UTF-8 text splits into code points like a Python str", "[text]") {
+  auto chars = chord::text::utf8_characters("h\xC3\xA9llo \xE4\xB8\x96\xF0\x9F\x8E\xB5");  // "héllo 世🎵"
+  REQUIRE(chars.size() == 8);
+  REQUIRE(chars[1] == "\xC3\xA9");
+  REQUIRE(chars[6] == "\xE4\xB8\x96");
+  REQUIRE(chars[7] == "\xF0\x9F\x8E\xB5");
+  REQUIRE_THROWS_WITH(chord::text::utf8_characters("ab\xC3"), Catch::Matchers::Contains("invalid UTF-8 at byte 2"));
+  REQUIRE_THROWS_WITH(chord::text::utf8_characters("a\xE4\x41\x41"), Catch::Matchers::Contains("invalid UTF-8 at byte 2"));
+}
+
+TEST_CASE("a vocab file maps characters to line indices, unknown to 0, padding to -1", "[text][tokenizer]") {
+  const auto dir = chord::test::scratch_dir("vocab");
+  {
+    std::ofstream out(dir / "vocab.txt", std::ios::binary);
+    out << " \na\nb\n\xC3\xA9\nni3\n";
+  }
+  auto vocab = chord::text::VocabTokenizer::from_file(dir / "vocab.txt");
+  REQUIRE(vocab.size() == 5);
+  REQUIRE(vocab.encode("ab \xC3\xA9?") == std::vector<int64_t>{1, 2, 0, 3, 0});
+  REQUIRE(vocab.encode_tokens({"ni3", "a", "zz"}) == std::vector<int64_t>{4, 1, 0});
+  auto batch = vocab.encode_batch({"ab", "b"});
+  REQUIRE(torch::equal(batch, torch::tensor({{1, 2}, {2, -1}})));
+  REQUIRE(vocab.token(3) == "\xC3\xA9");
+
+  vocab.save(dir / "copy.txt");
+  REQUIRE(chord::text::VocabTokenizer::from_file(dir / "copy.txt").encode("ba") == std::vector<int64_t>{2, 1});
+
+  {
+    std::ofstream out(dir / "bad.txt", std::ios::binary);
+    out << "a\n \n";
+  }
+  REQUIRE_THROWS_WITH(chord::text::VocabTokenizer::from_file(dir / "bad.txt"),
+                      Catch::Matchers::Contains("bad.txt': the space token must be id 0"));
+  REQUIRE_THROWS_WITH(chord::text::VocabTokenizer::from_file(dir / "missing.txt"),
+                      Catch::Matchers::Contains("cannot open vocab file"));
+
+  auto built = chord::text::VocabTokenizer::from_texts({"ba c", "ab"});
+  REQUIRE(built.size() == 4);
+  REQUIRE(built.token(0) == " ");
+  REQUIRE(built.encode("abc") == std::vector<int64_t>{1, 2, 3});
+}
+
+TEST_CASE("the byte tokenizer emits UTF-8 bytes", "[text][tokenizer]") {
+  chord::text::ByteTokenizer bytes;
+  REQUIRE(bytes.size() == 256);
+  REQUIRE(bytes.encode("a\xC3\xA9") == std::vector<int64_t>{97, 195, 169});
+  REQUIRE(torch::equal(bytes.encode_batch({"ab", "c"}), torch::tensor({{97, 98}, {99, -1}})));
+}
+
+TEST_CASE("espeak-ng phonemizes English to IPA", "[text][phonemizer]") {
+  chord::text::EspeakPhonemizer en("en-us");
+  REQUIRE(en.phonemize("Hello world, this is chord.") == "h\xC9\x99l\xCB\x88o\xCA\x8A w\xCB\x88\xC9\x9C\xCB\x90ld \xC3\xB0\xC9\xAAs \xC9\xAAz k\xCB\x88\xC9\x94\xCB\x90\xC9\xB9""d");
+  REQUIRE(en.phonemize("") == "");
+  REQUIRE_THROWS_WITH(chord::text::EspeakPhonemizer("xx-not-a-voice"), Catch::Matchers::Contains("no voice"));
+}
