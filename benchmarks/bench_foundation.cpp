@@ -3,6 +3,7 @@
 //   build/benchmarks/chord_bench_foundation --benchmark_filter=LogMel
 //   CHORD_BENCH_SAFETENSORS_MB=1024 build/benchmarks/chord_bench_foundation --benchmark_filter=Load
 #include <chord/audio/mel.hpp>
+#include <chord/core/allocator.hpp>
 #include <chord/io/safetensors.hpp>
 
 #include <benchmark/benchmark.h>
@@ -109,4 +110,11 @@ BENCHMARK(BM_PlainRead)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  chord::keep_freed_tensor_memory();  // as chord's programs do; see core/allocator.hpp
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

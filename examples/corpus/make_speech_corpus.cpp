@@ -3,6 +3,7 @@
 // Several voices and speaking rates, a few hundred sentences from a seeded grammar, 24 kHz mono WAV,
 // transcripts with IPA, a JSONL manifest split into train/valid, and a character vocab. The same
 // arguments always give the same corpus; a corpus that is already complete is left alone.
+#include <chord/core/allocator.hpp>
 #include <chord/audio/io.hpp>
 #include <chord/audio/resample.hpp>
 #include <chord/data/manifest.hpp>
@@ -150,6 +151,7 @@ int main(int argc, char** argv) {
   app.add_option("--sample-rate", sample_rate, "Output sample rate in Hz")->check(CLI::Range(8000, 96000))->capture_default_str();
   app.add_option("--valid-fraction", valid_fraction, "Share of utterances held out")->check(CLI::Range(0.0, 0.5))->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  chord::keep_freed_tensor_memory();
 
   try {
     const nlohmann::json config = {{"format", kCorpusFormat}, {"count", count}, {"seed", seed},

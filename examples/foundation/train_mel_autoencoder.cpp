@@ -4,6 +4,7 @@
 // and the pictures and sounds at the end (loss curve, spectrogram PNG, Griffin-Lim WAVs).
 //
 // The model is a small convolutional log-mel autoencoder with a 16-channel, half-rate bottleneck.
+#include <chord/core/allocator.hpp>
 #include <chord/audio/griffin_lim.hpp>
 #include <chord/audio/io.hpp>
 #include <chord/audio/metrics.hpp>
@@ -84,6 +85,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "Seed of every random draw")->capture_default_str();
   app.add_flag("--fresh", fresh, "Ignore existing checkpoints in --out");
   CLI11_PARSE(app, argc, argv);
+  chord::keep_freed_tensor_memory();
 
   try {
     namespace audio = chord::audio;

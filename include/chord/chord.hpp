@@ -5,6 +5,7 @@
 
 #include "chord/version.hpp"
 
+#include "chord/core/allocator.hpp"
 #include "chord/core/autocast.hpp"
 #include "chord/core/dependent_false.hpp"
 #include "chord/core/error.hpp"
