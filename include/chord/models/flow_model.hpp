@@ -1,0 +1,260 @@
+#pragma once
+/// @file
+/// `FlowModel<Spec>`: a flow-based generative model composed from a spec struct that names a backbone
+/// and one policy per family.
+///
+/// @code
+/// struct MySpec {
+///   using backbone     = chord::nn::F5DiT;
+///   using conditioning = chord::cond::F5TextAudio;
+///   using masking      = chord::mask::RandomSpan;
+///   using guidance     = chord::cfg::JointDropout;
+///   using sequence     = chord::seq::Native;
+///   using objective    = chord::obj::CondFlowMatching<chord::ode::Euler, chord::grid::Sway<chord::grid::Epss>>;
+/// };
+/// chord::FlowModel<MySpec> model(chord::FlowModelOptions<MySpec>(chord::nn::F5DiTOptions(256, 4, 4)));
+/// auto losses = model->loss(batch, generator);
+/// auto result = model->sample(request, options, generator);
+/// @endcode
+///
+/// Every member is checked with its family's concept and every pairing that must fit (conditioning ×
+/// backbone, guidance × conditioning, sequence × conditioning) is checked too, each with a
+/// static_assert that says what is wrong and where to read about it.
+
+#include "chord/core/condition_drop.hpp"
+#include "chord/core/random.hpp"
+#include "chord/policies/conditioning/concept.hpp"
+#include "chord/policies/discriminators/concept.hpp"
+#include "chord/policies/guidance/concept.hpp"
+#include "chord/policies/masking/concept.hpp"
+#include "chord/policies/objective/concept.hpp"
+#include "chord/policies/sequence/concept.hpp"
+
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+#include <optional>
+#include <type_traits>
+#include <vector>
+
+namespace chord {
+
+namespace detail {
+template <class S> concept spec_has_backbone = requires { typename S::backbone; };
+template <class S> concept spec_has_conditioning = requires { typename S::conditioning; };
+template <class S> concept spec_has_masking = requires { typename S::masking; };
+template <class S> concept spec_has_guidance = requires { typename S::guidance; };
+template <class S> concept spec_has_sequence = requires { typename S::sequence; };
+template <class S> concept spec_has_objective = requires { typename S::objective; };
+template <class S> concept spec_has_discriminators = requires { typename S::discriminators; };
+
+/// A LibTorch module holder whose Impl keeps its options in a public `options` member.
+template <class B>
+concept BackboneHolder = requires { typename B::Impl; } && std::derived_from<typename B::Impl, torch::nn::Module> &&
+                         requires(typename B::Impl& impl) { impl.options; };
+
+/// Runs every check with one readable message each; true when the spec can be composed.
+template <class Spec>
+consteval bool check_flow_spec() {
+  static_assert(spec_has_backbone<Spec>, "FlowModel<Spec>: Spec names no `backbone`. Add `using backbone = <module holder>;` (e.g. chord::nn::F5DiT).");
+  static_assert(spec_has_conditioning<Spec>, "FlowModel<Spec>: Spec names no `conditioning` policy. Every spec names one policy per family; see docs/policies/conditioning.md.");
+  static_assert(spec_has_masking<Spec>, "FlowModel<Spec>: Spec names no `masking` policy. Every spec names one policy per family; see docs/policies/masking.md.");
+  static_assert(spec_has_guidance<Spec>, "FlowModel<Spec>: Spec names no `guidance` policy (use chord::cfg::NoGuidance for none). See docs/policies/guidance.md.");
+  static_assert(spec_has_sequence<Spec>, "FlowModel<Spec>: Spec names no `sequence` policy (use chord::seq::Native for variable-length data). See docs/policies/sequence.md.");
+  static_assert(spec_has_objective<Spec>, "FlowModel<Spec>: Spec names no `objective` policy. See docs/policies/objective.md.");
+  if constexpr (spec_has_backbone<Spec> && spec_has_conditioning<Spec> && spec_has_masking<Spec> &&
+                spec_has_guidance<Spec> && spec_has_sequence<Spec> && spec_has_objective<Spec>) {
+    using B = typename Spec::backbone;
+    using C = typename Spec::conditioning;
+    using M = typename Spec::masking;
+    using G = typename Spec::guidance;
+    using Q = typename Spec::sequence;
+    using O = typename Spec::objective;
+    static_assert(BackboneHolder<B>, "FlowModel<Spec>: Spec::backbone must be a module holder (TORCH_MODULE) whose Impl has a public `options` member.");
+    static_assert(ConditioningPolicy<C>, "FlowModel<Spec>: Spec::conditioning is not a conditioning policy: it needs `using policy_category = chord::conditioning_policy_tag;`, a `name`, `signals`, Batch/Request types and their readers. See docs/policies/conditioning.md.");
+    static_assert(MaskingPolicy<M>, "FlowModel<Spec>: Spec::masking is not a masking policy: it needs `using policy_category = chord::masking_policy_tag;`, a `name`, training_masks() and inference_masks(). See docs/policies/masking.md.");
+    static_assert(GuidancePolicy<G>, "FlowModel<Spec>: Spec::guidance is not a guidance policy: it needs `using policy_category = chord::guidance_policy_tag;`, a `name`, `dropped_signals`, training_drop(), branches(), combine() and default_strength(). See docs/policies/guidance.md.");
+    static_assert(SequencePolicy<Q>, "FlowModel<Spec>: Spec::sequence is not a sequence-length policy: it needs `using policy_category = chord::sequence_policy_tag;` and a `name`. See docs/policies/sequence.md.");
+    static_assert(ObjectivePolicy<O>, "FlowModel<Spec>: Spec::objective is not a flow-objective policy: it needs `using policy_category = chord::objective_policy_tag;`, a `name`, draw()/predict()/loss() and sample(). See docs/policies/objective.md.");
+    if constexpr (spec_has_discriminators<Spec>) {
+      static_assert(DiscriminatorSetPolicy<typename Spec::discriminators>, "FlowModel<Spec>: Spec::discriminators is not a discriminator-set policy. See docs/policies/discriminators.md.");
+      if constexpr (DiscriminatorSetPolicy<typename Spec::discriminators>) {
+        static_assert(Spec::discriminators::prefixes.size() == 0, "FlowModel<Spec>: unsupported combination: a FlowModel trains without adversaries; a spec with discriminators belongs in GanModel.");
+      }
+    }
+    if constexpr (BackboneHolder<B> && ConditioningPolicy<C> && GuidancePolicy<G> && SequencePolicy<Q>) {
+      static_assert(Conditions<C, B>, "FlowModel<Spec>: unsupported combination: Spec::conditioning cannot drive Spec::backbone (it needs prepare_training/prepare_inference/run for that backbone). See docs/policies/conditioning.md for which backbones each conditioning policy supports.");
+      static_assert(names_subset(G::dropped_signals, C::signals), "FlowModel<Spec>: unsupported combination: Spec::guidance drops a condition signal that Spec::conditioning does not provide (compare G::dropped_signals with C::signals). See docs/policies/guidance.md.");
+      static_assert(AdaptsTrainingBatch<Q, typename C::Batch>, "FlowModel<Spec>: unsupported combination: Spec::sequence cannot adapt Spec::conditioning's Batch type. See docs/policies/sequence.md.");
+      return ConditioningPolicy<C> && MaskingPolicy<M> && GuidancePolicy<G> && SequencePolicy<Q> && ObjectivePolicy<O> &&
+             Conditions<C, B> && names_subset(G::dropped_signals, C::signals) && AdaptsTrainingBatch<Q, typename C::Batch>;
+    }
+  }
+  return false;
+}
+}  // namespace detail
+
+/// The runtime half of a spec: backbone hyperparameters and one value per policy (each defaults to
+/// the reference's defaults).
+template <class Spec>
+struct FlowModelOptions {
+  using backbone_options = std::remove_cvref_t<decltype(std::declval<typename Spec::backbone::Impl&>().options)>;
+  explicit FlowModelOptions(backbone_options backbone_) : backbone(std::move(backbone_)) {}
+  backbone_options backbone;
+  typename Spec::conditioning conditioning{};
+  typename Spec::masking masking{};
+  typename Spec::guidance guidance{};
+  typename Spec::sequence sequence{};
+  typename Spec::objective objective{};
+};
+
+namespace detail {
+/// Stands in for the model when a spec fails its checks, so the static_assert messages are all the
+/// compiler reports.
+class RejectedFlowModel : public torch::nn::Module {};
+
+template <class Spec>
+class FlowModelCore : public torch::nn::Module {
+ public:
+  using spec_type = Spec;
+  using backbone_type = typename Spec::backbone;
+  using conditioning_policy = typename Spec::conditioning;
+  using masking_policy = typename Spec::masking;
+  using guidance_policy = typename Spec::guidance;
+  using sequence_policy = typename Spec::sequence;
+  using objective_policy = typename Spec::objective;
+  using Batch = typename conditioning_policy::Batch;
+  using Request = typename conditioning_policy::Request;
+  using Options = FlowModelOptions<Spec>;
+
+  /// What one training step computed (the loss, plus what tests and diagnostics inspect).
+  struct Losses {
+    torch::Tensor loss;
+    torch::Tensor prediction;
+    Masks masks;
+    ConditionDrop drop;
+    typename objective_policy::Pair pair;
+  };
+
+  struct SampleOptions {
+    typename objective_policy::SamplerOptions sampler{};
+    /// Guidance strength; nullopt = the guidance policy's default (F5-TTS: 2).
+    std::optional<double> guidance_strength;
+    /// One seed per item: item i's noise depends only on seeds[i] and its length. Empty = draw from
+    /// the generator passed to sample().
+    std::vector<uint64_t> seeds;
+  };
+
+  struct SampleResult {
+    torch::Tensor output;     ///< `[B, N, D]`; item b is valid for its first `durations[b]` frames
+    torch::Tensor durations;  ///< `[B]`
+    torch::Tensor prompt_lengths;  ///< `[B]` (the prompt frames are restored exactly)
+  };
+
+  explicit FlowModelCore(Options options) : options(std::move(options)) {
+    backbone = this->register_module("transformer", backbone_type(this->options.backbone));
+  }
+
+  /// One training step's loss. Draws, in order: the masks, the objective's pair, the guidance drops.
+  Losses loss(Batch batch, torch::Generator& gen, int64_t step = 0) {
+    const auto& o = options;
+    o.sequence.adapt_training(batch, step, gen);
+    auto x1 = o.conditioning.target(batch);
+    Losses out;
+    out.masks = o.masking.training_masks(o.conditioning.lengths(batch).to(x1.device()), x1.size(1), gen);
+    out.pair = o.objective.draw(x1, gen);
+    out.drop = o.guidance.training_drop(x1.size(0), gen);
+    auto prepared = o.conditioning.prepare_training(backbone, batch, out.masks, out.drop);
+    TrainingNet net{
+        [&](const torch::Tensor& x, const torch::Tensor& t) { return o.conditioning.run(backbone, prepared, x, t, false); },
+        [&](const torch::Tensor& x, const torch::Tensor& t) { return o.conditioning.run(backbone, prepared, x, t, true); }};
+    out.prediction = o.objective.predict(net, out.pair);
+    out.loss = o.objective.loss(out.prediction, out.pair, out.masks.loss);
+    return out;
+  }
+
+  /// Generates from a request. Runs in eval mode without gradients (the mode is restored after).
+  SampleResult sample(const Request& request, const SampleOptions& sample_options, torch::Generator& gen) {
+    const auto& o = options;
+    torch::NoGradGuard no_grad;
+    const bool was_training = this->is_training();
+    this->eval();
+    struct Restore {
+      FlowModelCore* self;
+      bool training;
+      ~Restore() { self->train(training); }
+    } restore{this, was_training};
+
+    SampleResult result;
+    result.durations = o.conditioning.durations(request);
+    result.prompt_lengths = o.conditioning.prompt_lengths(request);
+    auto masks = o.masking.inference_masks(result.prompt_lengths, o.conditioning.edit_mask(request), result.durations);
+    const int64_t batch = result.durations.size(0);
+    const int64_t frames = masks.cond.size(1);
+    const double strength = sample_options.guidance_strength.value_or(o.guidance.default_strength());
+    const auto branches = o.guidance.branches(batch, strength);
+    const auto k = static_cast<int64_t>(branches.size());
+    auto prepared = o.conditioning.prepare_inference(backbone, request, masks, branches);
+
+    auto per_branch = [&](bool features) {
+      return [&, features](const torch::Tensor& x, const torch::Tensor& t) {
+        auto stacked = k == 1 ? x : x.repeat({k, 1, 1});
+        auto out = o.conditioning.run(backbone, prepared, stacked, t, features);
+        return k == 1 ? std::vector<torch::Tensor>{out} : out.chunk(k, 0);
+      };
+    };
+    GuidedNet net{per_branch(false), per_branch(true),
+                  [&](const std::vector<torch::Tensor>& outputs) { return o.guidance.combine(outputs, strength); }};
+
+    auto x0 = initial_noise(result.durations, frames, sample_options.seeds, gen);
+    auto generated = o.objective.sample(net, x0, sample_options.sampler, gen);
+    result.output = torch::where(masks.cond.unsqueeze(-1), o.conditioning.prompt(request, frames), generated);
+    return result;
+  }
+
+  Options options;
+  backbone_type backbone{nullptr};
+
+ private:
+  torch::Tensor initial_noise(const torch::Tensor& durations, int64_t frames, const std::vector<uint64_t>& seeds,
+                              torch::Generator& gen) const {
+    const int64_t batch = durations.size(0);
+    const int64_t channels = options.conditioning.channels();
+    const auto device = backbone->parameters().empty() ? c10::Device(c10::kCPU) : backbone->parameters().front().device();
+    std::vector<int64_t> lengths(durations.data_ptr<int64_t>(), durations.data_ptr<int64_t>() + batch);
+    if (!seeds.empty()) {
+      TORCH_CHECK(static_cast<int64_t>(seeds.size()) == batch, "FlowModel::sample: ", seeds.size(), " seeds for ",
+                  batch, " items");
+      return seeded_noise(lengths, channels, seeds, torch::TensorOptions().device(device));
+    }
+    auto noise = torch::zeros({batch, frames, channels}, torch::TensorOptions().device(device));
+    for (int64_t b = 0; b < batch; ++b) {
+      noise[b].narrow(0, 0, lengths[b]).copy_(torch::randn({lengths[b], channels}, gen, noise.options()));
+    }
+    return noise;
+  }
+};
+}  // namespace detail
+
+/// The model for `Spec` (see the file comment). A spec that fails a check is a compile error with
+/// the failed check's message.
+template <class Spec>
+class FlowModelImpl
+    : public std::conditional_t<detail::check_flow_spec<Spec>(), detail::FlowModelCore<Spec>, detail::RejectedFlowModel> {
+  using Base =
+      std::conditional_t<detail::check_flow_spec<Spec>(), detail::FlowModelCore<Spec>, detail::RejectedFlowModel>;
+
+ public:
+  using Base::Base;
+};
+
+/// Holder for FlowModelImpl (TORCH_MODULE cannot take templates).
+template <class Spec>
+class FlowModel : public torch::nn::ModuleHolder<FlowModelImpl<Spec>> {
+ public:
+  using torch::nn::ModuleHolder<FlowModelImpl<Spec>>::ModuleHolder;
+  using Impl = FlowModelImpl<Spec>;
+};
+
+}  // namespace chord

@@ -1,0 +1,65 @@
+#pragma once
+/// @file
+/// The flow-objective family: the training pair, the loss and the sampler. Page: docs/policies/objective.md.
+///
+/// An objective talks to the network only through a *net* object the model builds:
+///  - training: `net.output(x_t, t)` and `net.features(x_t, t)` with the batch's conditions and drops;
+///  - sampling: `net.branch_outputs(x, t)` / `net.branch_features(x, t)` (one tensor per guidance
+///    branch, computed in one batched pass) and `net.combine(per_branch)`.
+/// It never sees masks or drop decisions except the loss mask it must respect — those belong to the
+/// masking and guidance families.
+
+#include "chord/policies/common.hpp"
+
+#include <torch/types.h>
+
+#include <functional>
+#include <vector>
+
+namespace chord {
+
+struct objective_policy_tag {};
+
+/// What an objective may call during training.
+struct TrainingNet {
+  std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t)> output;    ///< backbone output
+  std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t)> features;  ///< before the output projection
+};
+
+/// What an objective may call during sampling (all guidance branches at once).
+struct GuidedNet {
+  std::function<std::vector<torch::Tensor>(const torch::Tensor& x, const torch::Tensor& t)> branch_outputs;
+  std::function<std::vector<torch::Tensor>(const torch::Tensor& x, const torch::Tensor& t)> branch_features;
+  std::function<torch::Tensor(const std::vector<torch::Tensor>& per_branch)> combine;
+  /// The guided output (the common case): combine(branch_outputs(x, t)).
+  torch::Tensor velocity(const torch::Tensor& x, const torch::Tensor& t) const { return combine(branch_outputs(x, t)); }
+};
+
+/// Training: draws its pair, predicts through the net, and reduces a loss over the loss mask.
+template <class P>
+concept TrainsWithPairs = requires(const P& p, const torch::Tensor& x1, torch::Generator& gen, const TrainingNet& net,
+                                   const typename P::Pair& pair, const torch::Tensor& mask) {
+  typename P::Pair;
+  { p.draw(x1, gen) } -> std::same_as<typename P::Pair>;
+  { p.predict(net, pair) } -> std::same_as<torch::Tensor>;
+  { p.loss(mask, pair, mask) } -> std::same_as<torch::Tensor>;
+};
+
+/// Sampling: integrates from noise `x0` with a guided net.
+template <class P>
+concept SamplesWithGuidedNet = requires(const P& p, const GuidedNet& net, const torch::Tensor& x0,
+                                        const typename P::SamplerOptions& options, torch::Generator& gen) {
+  typename P::SamplerOptions;
+  { p.sample(net, x0, options, gen) } -> std::same_as<torch::Tensor>;
+};
+
+/// P satisfies ObjectivePolicy if:
+/// 1. it opts in with `using policy_category = objective_policy_tag;`
+/// 2. it is a copyable, default-constructible value with a `name`;
+/// 3. `draw(x1, gen) -> Pair`, `predict(net, pair) -> Tensor`, `loss(prediction, pair, loss_mask) -> Tensor`;
+/// 4. `sample(guided_net, x0, SamplerOptions, gen) -> Tensor`.
+template <class P>
+concept ObjectivePolicy = OptsInto<P, objective_policy_tag> && PolicyValue<P> && NamedPolicy<P> && TrainsWithPairs<P> &&
+                          SamplesWithGuidedNet<P>;
+
+}  // namespace chord

@@ -1,0 +1,272 @@
+#pragma once
+/// @file
+/// F5-TTS: flow-matching TTS on the DiT backbone with random-span infilling and joint CFG dropout.
+/// The spec, the published presets, checkpoint loading, and the reference's inference helpers
+/// (text front end, duration rule, chunking, cross-fade). Page: docs/systems/f5tts.md.
+
+#include "chord/io/safetensors.hpp"
+#include "chord/io/state_dict.hpp"
+#include "chord/models/flow_model.hpp"
+#include "chord/nn/f5_dit.hpp"
+#include "chord/policies/conditioning/f5_text_audio.hpp"
+#include "chord/policies/guidance/joint_dropout.hpp"
+#include "chord/policies/masking/random_span.hpp"
+#include "chord/policies/objective/cond_flow_matching.hpp"
+#include "chord/policies/sequence/native.hpp"
+#include "chord/text/tokenizer.hpp"
+#include "chord/text/utf8.hpp"
+
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace chord::systems {
+
+/// The F5-TTS system as the reference trains and samples it.
+struct F5TTS {
+  using backbone = nn::F5DiT;
+  using conditioning = cond::F5TextAudio;
+  using masking = mask::RandomSpan;
+  using guidance = cfg::JointDropout;
+  using sequence = seq::Native;
+  using objective = obj::CondFlowMatching<ode::Euler, grid::Sway<grid::Epss>>;
+};
+
+using F5TTSModel = FlowModel<F5TTS>;
+
+namespace f5tts {
+
+/// Named backbone sizes. The published ones match SWivid/F5-TTS `configs/*.yaml`.
+enum class Preset { v1_base, base, v1_small, tiny };
+
+inline const std::map<std::string, Preset>& preset_names() {
+  static const std::map<std::string, Preset> names{{"F5TTS_v1_Base", Preset::v1_base},
+                                                   {"F5TTS_Base", Preset::base},
+                                                   {"F5TTS_v1_Small", Preset::v1_small},
+                                                   {"tiny", Preset::tiny}};
+  return names;
+}
+
+inline Preset parse_preset(const std::string& name) {
+  auto found = preset_names().find(name);
+  if (found != preset_names().end()) return found->second;
+  std::string known;
+  for (const auto& [n, p] : preset_names()) known += (known.empty() ? "" : ", ") + n;
+  CHORD_FAIL("unknown F5-TTS preset '", name, "' (known: ", known, ")");
+}
+
+/// Backbone options of a preset for a vocabulary of `vocab_size` tokens (2545 for the released
+/// Emilia pinyin models).
+inline nn::F5DiTOptions preset_options(Preset preset, int64_t vocab_size) {
+  switch (preset) {
+    case Preset::v1_base:  // dim 1024, depth 22, heads 16, ff 2, text 512, conv 4; 337 M parameters
+      return nn::F5DiTOptions(1024, 22, 16).ff_mult(2).text_dim(512).conv_layers(4).text_num_embeds(vocab_size);
+    case Preset::base:  // v0: no text-padding mask, RoPE on the first head only
+      return nn::F5DiTOptions(1024, 22, 16).ff_mult(2).text_dim(512).conv_layers(4).text_num_embeds(vocab_size)
+          .text_mask_padding(false).pe_attn_head(1);
+    case Preset::v1_small:  // dim 768, depth 18, heads 12; 159 M parameters
+      return nn::F5DiTOptions(768, 18, 12).ff_mult(2).text_dim(512).conv_layers(4).text_num_embeds(vocab_size);
+    case Preset::tiny:  // for tests and the CPU demo: ~2 M parameters
+      return nn::F5DiTOptions(128, 4, 2).ff_mult(2).text_dim(64).conv_layers(2).text_num_embeds(vocab_size);
+  }
+  CHORD_FAIL("unhandled preset");
+}
+
+/// Model options for a preset with the reference's policy defaults.
+inline FlowModelOptions<F5TTS> model_options(Preset preset, int64_t vocab_size) {
+  return FlowModelOptions<F5TTS>(preset_options(preset, vocab_size));
+}
+
+/// The backbone hyperparameters a state dict implies (keys `transformer.*`). `text_mask_padding` and
+/// `pe_attn_head` (v0 vs v1) are not visible in the weights and are left at v1's values.
+inline nn::F5DiTOptions infer_options(const io::TensorMap& sd) {
+  auto need = [&](const std::string& key) -> const torch::Tensor& {
+    auto found = sd.find(key);
+    CHORD_CHECK(found != sd.end(), "not an F5-TTS DiT state dict: no '", key, "'");
+    return found->second;
+  };
+  const int64_t dim = need("transformer.time_embed.time_mlp.2.weight").size(0);
+  int64_t depth = 0, conv_layers = 0;
+  while (sd.count("transformer.transformer_blocks." + std::to_string(depth) + ".attn.to_q.weight")) ++depth;
+  while (sd.count("transformer.text_embed.text_blocks." + std::to_string(conv_layers) + ".dwconv.weight")) ++conv_layers;
+  const auto& embedding = need("transformer.text_embed.text_embed.weight");
+  const int64_t heads = need("transformer.transformer_blocks.0.attn.to_q.weight").size(0) / 64;
+  const int64_t ff_inner = need("transformer.transformer_blocks.0.ff.ff.0.0.weight").size(0);
+  return nn::F5DiTOptions(dim, depth, heads)
+      .ff_mult(ff_inner / dim)
+      .text_dim(embedding.size(1))
+      .text_num_embeds(embedding.size(0) - 1)
+      .conv_layers(conv_layers)
+      .mel_dim(need("transformer.proj_out.weight").size(0))
+      .qk_norm(sd.count("transformer.transformer_blocks.0.attn.q_norm.weight") > 0)
+      .long_skip_connection(sd.count("transformer.long_skip_connection.weight") > 0);
+}
+
+/// Human-readable differences between two backbone configurations (empty when they agree on
+/// everything a state dict can show).
+inline std::string describe_mismatch(const nn::F5DiTOptions& configured, const nn::F5DiTOptions& found) {
+  std::ostringstream out;
+  auto compare = [&](const char* what, int64_t a, int64_t b) {
+    if (a != b) out << (out.tellp() > 0 ? ", " : "") << what << " " << a << " vs checkpoint " << b;
+  };
+  compare("dim", configured.dim(), found.dim());
+  compare("depth", configured.depth(), found.depth());
+  compare("heads", configured.heads(), found.heads());
+  compare("ff_mult", configured.ff_mult(), found.ff_mult());
+  compare("text_dim", configured.resolved_text_dim(), found.resolved_text_dim());
+  compare("vocab", configured.text_num_embeds(), found.text_num_embeds());
+  compare("conv_layers", configured.conv_layers(), found.conv_layers());
+  compare("mel_dim", configured.mel_dim(), found.mel_dim());
+  return out.str();
+}
+
+/// Loads an F5-TTS checkpoint (`.safetensors`: the released EMA dict with `ema_model.` keys, or a
+/// plain `transformer.*` state dict) into `model`, strictly. A checkpoint for another size, vocabulary
+/// or mel configuration is refused with the differences spelled out; nothing is loaded then.
+template <class Spec>
+io::LoadReport load_checkpoint(FlowModel<Spec>& model, const std::filesystem::path& path) {
+  CHORD_CHECK(std::filesystem::exists(path), "F5-TTS checkpoint '", path.string(),
+              "' not found. The published weights are hf://SWivid/F5-TTS/F5TTS_v1_Base/model_1250000.safetensors "
+              "(with vocab.txt from the same repository); pass the downloaded file.");
+  CHORD_CHECK(path.extension() == ".safetensors", "F5-TTS checkpoint '", path.string(),
+              "': only .safetensors is read; convert a .pt with scripts/convert_f5tts_checkpoint.py");
+  io::SafetensorsReader reader(path);
+  auto tensors = reader.tensors(/*copy=*/false);
+  io::TensorMap renamed;
+  const bool ema = tensors.count("ema_model.transformer.proj_out.weight") > 0;
+  for (auto& [key, tensor] : tensors) {
+    std::string name = key;
+    if (ema) {
+      if (name.rfind("ema_model.", 0) != 0) continue;  // "initted", "step"
+      name = name.substr(10);
+    }
+    if (name.rfind("mel_spec.", 0) == 0) continue;  // legacy filterbank / window buffers
+    renamed.emplace(std::move(name), tensor);
+  }
+  const auto found = infer_options(renamed);
+  const auto differences = describe_mismatch(model->options.backbone, found);
+  CHORD_CHECK(differences.empty(), "F5-TTS checkpoint '", path.string(), "' does not fit the configured model: ",
+              differences, ". Pick the matching preset (F5TTS_v1_Base, F5TTS_Base, F5TTS_v1_Small) and the vocab file "
+              "the checkpoint was trained with.");
+  io::LoadOptions options;
+  options.source_name = "F5-TTS checkpoint '" + path.string() + "'";
+  return io::load_state_dict(*model, renamed, options);
+}
+
+/// The reference's text front end for alphabetic scripts (`convert_char_to_pinyin` without the
+/// Chinese branch): `;` → `,`, curly quotes → straight, and a space inserted before a multi-character
+/// word that directly follows punctuation. Chinese needs pinyin tokens, which chord does not produce:
+/// convert with the Python front end and pass the tokens to VocabTokenizer::encode_tokens.
+inline std::vector<std::string> text_tokens(std::string_view text) {
+  std::vector<std::string> out;
+  std::vector<std::string> chars;
+  for (auto& c : text::utf8_characters(text)) {
+    if (c == ";") c = ",";
+    else if (c == "\xE2\x80\x9C" || c == "\xE2\x80\x9D") c = "\"";
+    else if (c == "\xE2\x80\x98" || c == "\xE2\x80\x99") c = "'";
+    chars.push_back(std::move(c));
+  }
+  auto is_word_char = [](const std::string& c) {
+    return c.size() == 1 && (std::isalnum(static_cast<unsigned char>(c[0])) != 0);
+  };
+  for (size_t i = 0; i < chars.size();) {
+    if (is_word_char(chars[i])) {
+      size_t j = i;
+      while (j < chars.size() && is_word_char(chars[j])) ++j;
+      if (j - i > 1 && !out.empty() && std::string(" :'\"").find(out.back()) == std::string::npos) out.push_back(" ");
+      for (size_t k = i; k < j; ++k) out.push_back(chars[k]);
+      i = j;
+    } else {
+      out.push_back(chars[i++]);
+    }
+  }
+  return out;
+}
+
+/// Makes a reference transcript end like the reference's preprocessing does: with ". " (or "。").
+inline std::string normalize_reference_text(std::string text) {
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\n')) text.pop_back();
+  const bool cjk_stop = text.size() >= 3 && text.compare(text.size() - 3, 3, "\xE3\x80\x82") == 0;
+  if (cjk_stop) return text;
+  if (!text.empty() && text.back() == '.') return text + " ";
+  return text + ". ";
+}
+
+/// Frames to generate in total: the prompt plus the new text at the prompt's speaking rate
+/// (`ref + ref/ref_bytes · gen_bytes / speed`; speed 0.3 for texts under 10 bytes), as the reference.
+inline int64_t estimate_duration(int64_t prompt_frames, const std::string& reference_text, const std::string& text,
+                                 double speed = 1.0) {
+  CHORD_CHECK(!reference_text.empty(), "the reference text is empty: F5-TTS needs the transcript of the prompt audio");
+  CHORD_CHECK(!text.empty(), "the text to synthesise is empty");
+  CHORD_CHECK(speed > 0.0, "speed must be > 0, got ", speed);
+  const double local_speed = text.size() < 10 ? 0.3 : speed;
+  return prompt_frames + static_cast<int64_t>(static_cast<double>(prompt_frames) / static_cast<double>(reference_text.size()) *
+                                              static_cast<double>(text.size()) / local_speed);
+}
+
+/// Splits long text into chunks of at most `max_bytes` UTF-8 bytes at sentence punctuation
+/// (`;:,.!?` followed by whitespace, or the full-width `；：，。！？`), as the reference's `chunk_text`.
+inline std::vector<std::string> chunk_text(const std::string& text, size_t max_bytes = 135) {
+  std::vector<std::string> sentences;
+  std::string current;
+  const auto chars = text::utf8_characters(text);
+  const std::vector<std::string> wide{"\xEF\xBC\x9B", "\xEF\xBC\x9A", "\xEF\xBC\x8C", "\xE3\x80\x82", "\xEF\xBC\x81", "\xEF\xBC\x9F"};
+  for (size_t i = 0; i < chars.size(); ++i) {
+    current += chars[i];
+    const bool ascii_stop = chars[i].size() == 1 && std::string(";:,.!?").find(chars[i][0]) != std::string::npos;
+    const bool next_space = i + 1 < chars.size() && chars[i + 1].size() == 1 && std::isspace(static_cast<unsigned char>(chars[i + 1][0]));
+    if (ascii_stop && next_space) {
+      sentences.push_back(current);
+      current.clear();
+      while (i + 1 < chars.size() && chars[i + 1].size() == 1 && std::isspace(static_cast<unsigned char>(chars[i + 1][0]))) ++i;
+    } else if (std::find(wide.begin(), wide.end(), chars[i]) != wide.end()) {
+      sentences.push_back(current);
+      current.clear();
+    }
+  }
+  if (!current.empty()) sentences.push_back(current);
+
+  std::vector<std::string> chunks;
+  std::string chunk;
+  auto trim = [](std::string s) {
+    const auto b = s.find_first_not_of(" \t\n");
+    const auto e = s.find_last_not_of(" \t\n");
+    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+  };
+  for (const auto& sentence : sentences) {
+    if (sentence.empty()) continue;
+    const bool single_byte_end = static_cast<unsigned char>(sentence.back()) < 0x80;
+    const std::string piece = single_byte_end ? sentence + " " : sentence;
+    if (chunk.size() + sentence.size() <= max_bytes) {
+      chunk += piece;
+    } else {
+      if (!chunk.empty()) chunks.push_back(trim(chunk));
+      chunk = piece;
+    }
+  }
+  if (!chunk.empty()) chunks.push_back(trim(chunk));
+  return chunks;
+}
+
+/// Joins waveforms with linear cross-fades of `fade` samples (shortened where a piece is shorter).
+inline torch::Tensor cross_fade(const std::vector<torch::Tensor>& waves, int64_t fade) {
+  CHORD_CHECK(!waves.empty(), "cross_fade: no waveforms");
+  auto out = waves.front();
+  for (size_t i = 1; i < waves.size(); ++i) {
+    const auto& next = waves[i];
+    const int64_t n = std::min({fade, out.size(0), next.size(0)});
+    if (n <= 0) {
+      out = torch::cat({out, next});
+      continue;
+    }
+    auto ramp = torch::linspace(0.0, 1.0, n, out.options());
+    auto overlap = out.narrow(0, out.size(0) - n, n) * (1 - ramp) + next.narrow(0, 0, n) * ramp;
+    out = torch::cat({out.narrow(0, 0, out.size(0) - n), overlap, next.narrow(0, n, next.size(0) - n)});
+  }
+  return out;
+}
+
+}  // namespace f5tts
+}  // namespace chord::systems
