@@ -8,6 +8,7 @@ include_guard(GLOBAL)
 find_package(Torch REQUIRED)
 find_package(fmt REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
+find_package(CLI11 REQUIRED)  # used by the ready-made programs in chord/apps/
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(CHORD_SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(CHORD_SOXR REQUIRED IMPORTED_TARGET soxr)
@@ -17,7 +18,7 @@ pkg_check_modules(CHORD_ESPEAK REQUIRED IMPORTED_TARGET espeak-ng)
 if(NOT TARGET chord::deps)
   add_library(chord::deps INTERFACE IMPORTED GLOBAL)
   target_link_libraries(chord::deps INTERFACE
-    torch fmt::fmt nlohmann_json::nlohmann_json
+    torch fmt::fmt nlohmann_json::nlohmann_json CLI11::CLI11
     PkgConfig::CHORD_SNDFILE PkgConfig::CHORD_SOXR PkgConfig::CHORD_STB PkgConfig::CHORD_ESPEAK)
 
   # The PyPI wheel's libtorch.so exports its own (statically linked) copy of std::filesystem, and a

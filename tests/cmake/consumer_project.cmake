@@ -24,4 +24,5 @@ run(${CMAKE_COMMAND} -S "${CHORD_SOURCE_DIR}/tests/consumer" -B "${WORK_DIR}/bui
     -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=${prefix}" "-DTorch_DIR=${TORCH_PREFIX}")
 run(${CMAKE_COMMAND} --build "${WORK_DIR}/build")
 run("${WORK_DIR}/build/consumer" "${WORK_DIR}/roundtrip.safetensors")
+run("${WORK_DIR}/build/consumer-f5tts-train" --help)
 message(STATUS "consumer project built against the installed chord and ran")

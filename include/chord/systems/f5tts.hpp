@@ -4,6 +4,7 @@
 /// The spec, the published presets, checkpoint loading, and the reference's inference helpers
 /// (text front end, duration rule, chunking, cross-fade). Page: docs/systems/f5tts.md.
 
+#include "chord/audio/mel.hpp"
 #include "chord/io/safetensors.hpp"
 #include "chord/io/state_dict.hpp"
 #include "chord/models/flow_model.hpp"
@@ -122,18 +123,15 @@ inline std::string describe_mismatch(const nn::F5DiTOptions& configured, const n
   return out.str();
 }
 
-/// Loads an F5-TTS checkpoint (`.safetensors`: the released EMA dict with `ema_model.` keys, or a
-/// plain `transformer.*` state dict) into `model`, strictly. A checkpoint for another size, vocabulary
-/// or mel configuration is refused with the differences spelled out; nothing is loaded then.
-template <class Spec>
-io::LoadReport load_checkpoint(FlowModel<Spec>& model, const std::filesystem::path& path) {
+namespace detail {
+/// The `transformer.*` tensors of a checkpoint file (EMA prefix and legacy buffers removed).
+inline io::TensorMap checkpoint_tensors(const std::filesystem::path& path) {
   CHORD_CHECK(std::filesystem::exists(path), "F5-TTS checkpoint '", path.string(),
               "' not found. The published weights are hf://SWivid/F5-TTS/F5TTS_v1_Base/model_1250000.safetensors "
               "(with vocab.txt from the same repository); pass the downloaded file.");
   CHORD_CHECK(path.extension() == ".safetensors", "F5-TTS checkpoint '", path.string(),
               "': only .safetensors is read; convert a .pt with scripts/convert_f5tts_checkpoint.py");
-  io::SafetensorsReader reader(path);
-  auto tensors = reader.tensors(/*copy=*/false);
+  auto tensors = io::SafetensorsReader(path).tensors(/*copy=*/false);
   io::TensorMap renamed;
   const bool ema = tensors.count("ema_model.transformer.proj_out.weight") > 0;
   for (auto& [key, tensor] : tensors) {
@@ -145,6 +143,21 @@ io::LoadReport load_checkpoint(FlowModel<Spec>& model, const std::filesystem::pa
     if (name.rfind("mel_spec.", 0) == 0) continue;  // legacy filterbank / window buffers
     renamed.emplace(std::move(name), tensor);
   }
+  return renamed;
+}
+}  // namespace detail
+
+/// The backbone options a checkpoint file implies (see infer_options), without loading it.
+inline nn::F5DiTOptions read_checkpoint_options(const std::filesystem::path& path) {
+  return infer_options(detail::checkpoint_tensors(path));
+}
+
+/// Loads an F5-TTS checkpoint (`.safetensors`: the released EMA dict with `ema_model.` keys, or a
+/// plain `transformer.*` state dict) into `model`, strictly. A checkpoint for another size, vocabulary
+/// or mel configuration is refused with the differences spelled out; nothing is loaded then.
+template <class Spec>
+io::LoadReport load_checkpoint(FlowModel<Spec>& model, const std::filesystem::path& path) {
+  const auto renamed = detail::checkpoint_tensors(path);
   const auto found = infer_options(renamed);
   const auto differences = describe_mismatch(model->options.backbone, found);
   CHORD_CHECK(differences.empty(), "F5-TTS checkpoint '", path.string(), "' does not fit the configured model: ",
@@ -192,6 +205,15 @@ inline std::string normalize_reference_text(std::string text) {
   if (cjk_stop) return text;
   if (!text.empty() && text.back() == '.') return text + " ";
   return text + ". ";
+}
+
+/// The log-mel prompt `[1, T, n_mels]` of a mono waveform `[N]` that is already at the model's rate.
+inline torch::Tensor prompt_features(const torch::Tensor& wave, int64_t sample_rate, const audio::MelSpectrogram& mel) {
+  CHORD_CHECK(sample_rate == mel.options().sample_rate, "the reference audio is ", sample_rate, " Hz but the model expects ",
+              mel.options().sample_rate, " Hz: resample it first (chord::audio::resample; chord-f5tts-infer does this "
+              "for you)");
+  TORCH_CHECK(wave.dim() == 1, "prompt_features: a mono waveform [N] expected, got ", wave.sizes());
+  return mel(wave.unsqueeze(0)).transpose(1, 2);
 }
 
 /// Frames to generate in total: the prompt plus the new text at the prompt's speaking rate

@@ -1,0 +1,97 @@
+"""Side-by-side peer of benchmarks/bench_f5tts.cpp: the same configurations through pip f5-tts 1.1.20
+(`CFM.forward` + backward + AdamW; `CFM.sample` with NFE 32), random weights, CPU, fp32.
+
+    ~/.cache/chord/reference-torch-2.11.0/bin/python benchmarks/peers/f5tts_peer.py --filter tiny
+
+Prints one line per case in the benchmark's naming, with the mean wall time per call.
+"""
+import argparse
+import re
+import time
+
+import torch
+from f5_tts.model import CFM, DiT
+
+VOCAB, PROMPT, TOTAL, TEXT, TRAIN_FRAMES = 2545, 94, 188, 40, 256
+PRESETS = {
+    "tiny": dict(dim=128, depth=4, heads=2, ff_mult=2, text_dim=64, conv_layers=2),
+    "v1_small": dict(dim=768, depth=18, heads=12, ff_mult=2, text_dim=512, conv_layers=4),
+    "v1_base": dict(dim=1024, depth=22, heads=16, ff_mult=2, text_dim=512, conv_layers=4),
+}
+
+
+def build(preset):
+    torch.manual_seed(0)
+    model = CFM(transformer=DiT(**PRESETS[preset], text_num_embeds=VOCAB, mel_dim=100))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.02)
+    return model
+
+
+def timed(fn, min_time):
+    fn()  # warm-up
+    runs, start = 0, time.perf_counter()
+    while True:
+        fn()
+        runs += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time:
+            return elapsed / runs, runs
+
+
+def train_step(preset, batch, min_time):
+    model = build(preset).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    g = torch.Generator().manual_seed(1)
+    mel = torch.randn(batch, TRAIN_FRAMES, 100, generator=g)
+    text = torch.randint(0, VOCAB, (batch, TEXT), generator=g)
+    lens = torch.full((batch,), TRAIN_FRAMES)
+
+    def step():
+        optimizer.zero_grad()
+        loss, _, _ = model(mel, text, lens=lens)
+        loss.backward()
+        optimizer.step()
+
+    return timed(step, min_time)
+
+
+def sample(preset, batch, cfg, min_time):
+    model = build(preset)
+    g = torch.Generator().manual_seed(1)
+    prompt = torch.randn(batch, PROMPT, 100, generator=g)
+    text = torch.randint(0, VOCAB, (batch, TEXT), generator=g)
+    duration = torch.full((batch,), TOTAL)
+
+    def run():
+        with torch.inference_mode():
+            model.sample(cond=prompt, text=text, duration=duration, steps=32, cfg_strength=2.0 if cfg else 0.0,
+                         sway_sampling_coef=-1.0, seed=7)
+
+    return timed(run, min_time)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--filter", default=".*")
+    parser.add_argument("--min-time", type=float, default=2.0)
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    cases = []
+    for preset in ("tiny", "v1_small"):
+        cases.append((f"BM_F5TTS_TrainStep/{preset}/batch:4", lambda p=preset: train_step(p, 4, args.min_time)))
+        for batch in (1, 4):
+            for cfg in (0, 1):
+                cases.append((f"BM_F5TTS_Sample/{preset}/batch:{batch}/cfg:{cfg}",
+                              lambda p=preset, b=batch, c=cfg: sample(p, b, c, args.min_time)))
+    cases.append(("BM_F5TTS_TrainStep/v1_base/batch:1", lambda: train_step("v1_base", 1, args.min_time)))
+    cases.append(("BM_F5TTS_Sample/v1_base/batch:1/cfg:1", lambda: sample("v1_base", 1, 1, args.min_time)))
+    for name, run in cases:
+        if re.search(args.filter, name):
+            seconds, runs = run()
+            print(f"{name:45s} {seconds * 1e3:12.1f} ms  ({runs} runs)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+#pragma once
+/// @file
+/// A ready-made trainer program for any FlowModel spec with F5-style text + audio-prompt
+/// conditioning (F5-TTS, DTM-F5TTS, your variants): `chord_add_trainer(... APP tts_trainer)` builds it
+/// for a spec struct. Manifest in, checkpoints, logs, EMA export and a loss curve out.
+
+#include "chord/audio/mel.hpp"
+#include "chord/core/allocator.hpp"
+#include "chord/data/speech_dataset.hpp"
+#include "chord/systems/f5tts.hpp"
+#include "chord/text/tokenizer.hpp"
+#include "chord/train/samplers.hpp"
+#include "chord/train/trainer.hpp"
+#include "chord/viz/training_curves.hpp"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/optim/adamw.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <string_view>
+
+namespace chord::apps {
+
+/// Everything the trainer can be told, from a JSON config (`--config`) and/or the command line
+/// (which wins). Field names are the JSON keys and, with '_' → '-', the command-line flags.
+struct TtsTrainerConfig {
+  std::string manifest;
+  std::string valid_manifest;
+  std::string vocab;
+  std::string preset = "tiny";
+  std::string out = "out/tts";
+  std::string init;
+  int64_t steps = 1000;
+  double lr = 7.5e-5;
+  int64_t warmup = 100;
+  double weight_decay = 0.01;
+  double max_grad_norm = 1.0;
+  int64_t frames_per_batch = 3000;
+  int64_t max_samples = 64;
+  int64_t grad_accumulation = 1;
+  double dropout = 0.1;
+  int64_t ema_update_after_step = 100;
+  int64_t ema_update_every = 10;
+  double ema_beta = 0.9999;
+  int64_t log_every = 10;
+  int64_t checkpoint_every = 500;
+  int64_t keep_checkpoints = 3;
+  int64_t validate_every = 0;
+  uint64_t seed = 0;
+  bool bf16 = false;
+  bool fresh = false;
+
+  NLOHMANN_DEFINE_TYPE_INTRUSIVE_WITH_DEFAULT(TtsTrainerConfig, manifest, valid_manifest, vocab, preset, out, init, steps, lr,
+                                              warmup, weight_decay, max_grad_norm, frames_per_batch, max_samples,
+                                              grad_accumulation, dropout, ema_update_after_step, ema_update_every, ema_beta,
+                                              log_every, checkpoint_every, keep_checkpoints, validate_every, seed, bf16, fresh)
+};
+
+/// Token ids for texts, with the F5-TTS front end.
+inline torch::Tensor f5_text_ids(const text::VocabTokenizer& vocab, const std::vector<std::string>& texts) {
+  std::vector<std::vector<int64_t>> ids;
+  ids.reserve(texts.size());
+  for (const auto& t : texts) ids.push_back(vocab.encode_tokens(systems::f5tts::text_tokens(t)));
+  return text::pad_ids(ids);
+}
+
+/// Reads `--config <file.json>` from argv before the full parse, so the command line can override it.
+inline void read_json_config(int argc, char** argv, nlohmann::json& target) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string_view(argv[i]) == "--config") {
+      std::ifstream in(argv[i + 1]);
+      CHORD_CHECK(in, "cannot open config '", argv[i + 1], "'");
+      try {
+        target.update(nlohmann::json::parse(in));
+      } catch (const nlohmann::json::exception& error) {
+        CHORD_FAIL("config '", argv[i + 1], "': ", error.what());
+      }
+    }
+  }
+}
+
+template <class Spec>
+int run_tts_trainer(int argc, char** argv, const std::string& program) {
+  using Model = FlowModel<Spec>;
+  using Batch = typename Model::Impl::Batch;
+  TtsTrainerConfig cfg;
+  try {
+    nlohmann::json config = cfg;
+    read_json_config(argc, argv, config);
+    cfg = config.get<TtsTrainerConfig>();
+  } catch (const std::exception& error) {
+    std::cerr << program << ": " << error.what() << "\n";
+    return 2;
+  }
+
+  CLI::App app{"Train a " + std::string(Spec::objective::name) + " text-to-speech model (" + program +
+               ") on a JSONL manifest. Options may also come from --config <file.json> (same names, '_' for '-')."};
+  std::string config_file;
+  app.add_option("--config", config_file, "JSON file with any of the options below");
+  app.add_option("--manifest", cfg.manifest, "Training manifest (JSONL: audio, text)");
+  app.add_option("--valid-manifest", cfg.valid_manifest, "Held-out manifest for validation loss");
+  app.add_option("--vocab", cfg.vocab, "Vocab file (one token per line, space first); default: built from the manifest");
+  app.add_option("--preset", cfg.preset, "Backbone size: tiny, F5TTS_v1_Small, F5TTS_v1_Base, F5TTS_Base")->capture_default_str();
+  app.add_option("--out", cfg.out, "Output folder")->capture_default_str();
+  app.add_option("--init", cfg.init, "Start from these weights (.safetensors, e.g. a published checkpoint)");
+  app.add_option("--steps", cfg.steps, "Optimiser updates")->capture_default_str();
+  app.add_option("--lr", cfg.lr, "Peak learning rate (AdamW)")->capture_default_str();
+  app.add_option("--warmup", cfg.warmup, "Linear warm-up updates, then linear decay")->capture_default_str();
+  app.add_option("--weight-decay", cfg.weight_decay, "AdamW weight decay")->capture_default_str();
+  app.add_option("--max-grad-norm", cfg.max_grad_norm, "Gradient clipping (0 = off)")->capture_default_str();
+  app.add_option("--frames-per-batch", cfg.frames_per_batch, "Mel frames per batch (F5-TTS DynamicBatchSampler)")->capture_default_str();
+  app.add_option("--max-samples", cfg.max_samples, "Utterances per batch at most")->capture_default_str();
+  app.add_option("--grad-accumulation", cfg.grad_accumulation, "Batches per update")->capture_default_str();
+  app.add_option("--dropout", cfg.dropout, "Backbone dropout")->capture_default_str();
+  app.add_option("--ema-update-after-step", cfg.ema_update_after_step, "EMA copies the weights until this update")->capture_default_str();
+  app.add_option("--ema-update-every", cfg.ema_update_every, "EMA averages every n updates")->capture_default_str();
+  app.add_option("--ema-beta", cfg.ema_beta, "EMA decay ceiling")->capture_default_str();
+  app.add_option("--log-every", cfg.log_every, "Updates between logged scalars")->capture_default_str();
+  app.add_option("--checkpoint-every", cfg.checkpoint_every, "Updates between checkpoints")->capture_default_str();
+  app.add_option("--keep-checkpoints", cfg.keep_checkpoints, "Newest checkpoints kept")->capture_default_str();
+  app.add_option("--validate-every", cfg.validate_every, "Updates between validation losses (0 = at the end)")->capture_default_str();
+  app.add_option("--seed", cfg.seed, "Seed of every random draw")->capture_default_str();
+  app.add_flag("--bf16", cfg.bf16, "bf16 autocast for forward and loss");
+  app.add_flag("--fresh", cfg.fresh, "Start over: ignore and delete checkpoints in --out");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    keep_freed_tensor_memory();
+    CHORD_CHECK(!cfg.manifest.empty(), "--manifest is required (a JSONL file with \"audio\" and \"text\" per line)");
+    const std::filesystem::path out = cfg.out;
+    if (cfg.fresh) std::filesystem::remove_all(out / "checkpoints");
+    std::filesystem::create_directories(out);
+    {
+      std::ofstream(out / "config.json") << nlohmann::json(cfg).dump(2) << "\n";
+    }
+
+    const auto manifest = data::Manifest::read(cfg.manifest);
+    text::VocabTokenizer vocab = [&] {
+      if (!cfg.vocab.empty()) return text::VocabTokenizer::from_file(cfg.vocab);
+      if (std::filesystem::exists(out / "vocab.txt")) return text::VocabTokenizer::from_file(out / "vocab.txt");
+      std::vector<std::string> texts;
+      for (const auto& item : manifest.items()) texts.push_back(item.text);
+      return text::VocabTokenizer::from_texts(texts);
+    }();
+    vocab.save(out / "vocab.txt");
+
+    const auto mel_options = audio::MelSpectrogramOptions::vocos_24k();
+    const auto cache = std::filesystem::path(cfg.manifest).parent_path() / "cache" / "logmel";
+    auto dataset = std::make_shared<data::SpeechDataset>(manifest, mel_options, cache);
+    auto sampler = std::make_shared<const train::DynamicBatchSampler>(
+        dataset->frame_lengths(), static_cast<double>(cfg.frames_per_batch), cfg.max_samples, 666);
+    CHORD_CHECK(sampler->size() > 0, "no utterance fits --frames-per-batch ", cfg.frames_per_batch);
+    auto to_batch = [&vocab](const data::SpeechBatch& b) { return Batch{b.mel, b.mel_lengths, f5_text_ids(vocab, b.text)}; };
+    auto batches = train::sampled_batches(sampler, [dataset, to_batch](const std::vector<int64_t>& indices) {
+      return to_batch(dataset->batch(indices));
+    });
+
+    FlowModelOptions<Spec> options(systems::f5tts::preset_options(systems::f5tts::parse_preset(cfg.preset), vocab.size()));
+    options.backbone.dropout(cfg.dropout);
+    torch::manual_seed(cfg.seed);
+    Model model(options);
+    if (!cfg.init.empty()) systems::f5tts::load_checkpoint(model, cfg.init);
+    int64_t parameters = 0;
+    for (const auto& p : model->parameters()) parameters += p.numel();
+
+    train::TrainerOptions trainer_options;
+    trainer_options.max_steps = cfg.steps;
+    trainer_options.grad_accumulation = cfg.grad_accumulation;
+    trainer_options.log_every = cfg.log_every;
+    trainer_options.checkpoint_every = cfg.checkpoint_every;
+    trainer_options.keep_checkpoints = static_cast<int>(cfg.keep_checkpoints);
+    trainer_options.checkpoint_dir = out / "checkpoints";
+    trainer_options.seed = cfg.seed;
+    if (cfg.bf16) trainer_options.autocast_dtype = torch::kBFloat16;
+    train::Trainer trainer(trainer_options);
+    trainer.add_module("model", model.ptr());
+    auto optimizer = std::make_shared<torch::optim::AdamW>(
+        model->parameters(), torch::optim::AdamWOptions(cfg.lr).weight_decay(cfg.weight_decay));
+    trainer.add_optimizer("model", optimizer,
+                          train::warmup_linear_decay(cfg.lr, std::min(cfg.warmup, cfg.steps - 1), cfg.steps + 1),
+                          cfg.max_grad_norm);
+    train::EmaOptions ema_options = train::EmaOptions::f5tts();
+    ema_options.beta = cfg.ema_beta;
+    ema_options.update_after_step = cfg.ema_update_after_step;
+    ema_options.update_every = cfg.ema_update_every;
+    auto& ema = trainer.add_ema("model", model.ptr(), ema_options);
+    trainer.add_observer(std::make_shared<train::ConsoleProgress>(std::cerr, program));
+    trainer.add_observer(std::make_shared<train::JsonlLogger>(out / "log.jsonl", !cfg.fresh));
+    trainer.add_observer(std::make_shared<train::TensorBoardWriter>(out / "tensorboard"));
+
+    // Validation: the EMA weights on the held-out manifest, with a fixed generator.
+    std::optional<data::SpeechDataset> valid;
+    if (!cfg.valid_manifest.empty()) valid.emplace(data::Manifest::read(cfg.valid_manifest), mel_options, cache);
+    Model averaged(options);
+    auto validate = [&] {
+      torch::NoGradGuard no_grad;
+      ema.copy_to(*averaged);
+      averaged->eval();
+      auto gen = make_generator(12345);
+      double total = 0.0;
+      for (size_t i = 0; i < valid->size(); ++i) {
+        total += averaged->loss(to_batch(valid->batch({static_cast<int64_t>(i)})), gen).loss.template item<double>();
+      }
+      return total / static_cast<double>(valid->size());
+    };
+    trainer.set_after_update([&](int64_t step) {
+      const bool due = cfg.validate_every > 0 ? step % cfg.validate_every == 0 : step == cfg.steps;
+      if (valid && due) trainer.report(step, {{"valid/loss", validate()}});
+    });
+
+    std::cout << "[" << program << "] " << Spec::objective::name << ", preset " << cfg.preset << ", "
+              << parameters / 1000000.0 << " M parameters, vocab " << vocab.size() << ", " << dataset->size()
+              << " utterances in " << sampler->size() << " batches per epoch\n";
+    auto result = trainer.fit<Batch>(batches, [&](const Batch& batch, train::StepContext& context) {
+      model->train();
+      auto losses = model->loss(batch, context.generator(), context.step());
+      context.backward("model", losses.loss);
+      return train::Trainer::Scalars{{"loss", losses.loss}};
+    });
+
+    io::save_safetensors(out / "model_ema.safetensors", ema.state_dict(),
+                         {{"preset", cfg.preset}, {"objective", std::string(Spec::objective::name)},
+                          {"step", std::to_string(result.step)}});
+    viz::save_training_curves_png(out / "log.jsonl", out / "loss.png", {"loss", "valid/loss"},
+                                  {.title = program + " loss", .y_label = "loss", .log_y = true});
+    std::cout << "[" << program << "] " << train::to_string(result.reason) << " at step " << result.step << "\n"
+              << "[" << program << "] EMA weights: " << (out / "model_ema.safetensors").string() << "\n"
+              << "[" << program << "] vocab:       " << (out / "vocab.txt").string() << "\n"
+              << "[" << program << "] loss curve:  " << (out / "loss.png").string() << "\n"
+              << "[" << program << "] logs:        " << (out / "log.jsonl").string() << ", " << (out / "tensorboard").string() << "\n";
+    return result.reason == train::StopReason::nonfinite ? 1 : 0;
+  } catch (const std::exception& error) {
+    std::cerr << program << ": " << error.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace chord::apps

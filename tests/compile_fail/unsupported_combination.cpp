@@ -1,0 +1,14 @@
+// Must not compile: the guidance policy drops a condition signal (a low-resolution latent, as in
+// SAGA-SR) that F5-TTS's text + audio-prompt conditioning does not provide.
+#include <chord/systems/f5tts.hpp>
+
+struct LatentDropout : chord::cfg::JointDropout {
+  static constexpr std::array<std::string_view, 1> dropped_signals{"lr_latent"};
+};
+static_assert(chord::GuidancePolicy<LatentDropout>);  // a valid guidance policy on its own
+
+struct MismatchedSpec : chord::systems::F5TTS {
+  using guidance = LatentDropout;
+};
+
+static_assert(sizeof(chord::FlowModelImpl<MismatchedSpec>) > 0);
