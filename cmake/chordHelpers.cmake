@@ -26,6 +26,7 @@ endfunction()
 #   and get a trainer or an inference CLI for it.
 #     APP tts_trainer (default)  manifest → checkpoints, logs, EMA export      (chord/apps/tts_trainer.hpp)
 #     APP tts_infer              reference audio + text → WAV and PNG          (chord/apps/tts_infer.hpp)
+#     APP tts_eval               held-out span infilling → mel L1, JSON, PNG    (chord/apps/tts_eval.hpp)
 #   SPEC_HEADER is a file (relative to the current source folder) or an include path such as
 #   chord/systems/f5tts.hpp.
 function(chord_add_trainer name)
@@ -36,7 +37,7 @@ function(chord_add_trainer name)
   if(NOT ARG_APP)
     set(ARG_APP tts_trainer)
   endif()
-  set(_apps tts_trainer tts_infer)
+  set(_apps tts_trainer tts_infer tts_eval)
   if(NOT ARG_APP IN_LIST _apps)
     message(FATAL_ERROR "chord_add_trainer(${name}): APP must be one of ${_apps}, got '${ARG_APP}'")
   endif()

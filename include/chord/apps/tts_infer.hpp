@@ -33,6 +33,7 @@ struct TtsInferConfig {
   double cfg = 2.0, speed = 1.0, duration = 0.0, cross_fade = 0.15, target_rms = 0.1;
   int64_t seed = -1;
   int64_t griffin_lim_iterations = 64;
+  int64_t head_steps = 4;
 };
 
 namespace detail {
@@ -67,7 +68,8 @@ int run_tts_infer(int argc, char** argv, const std::string& program) {
   app.add_option("--text-file", c.text_file, "Read the text from this file");
   app.add_option("--out", c.out, "Output WAV")->capture_default_str();
   app.add_option("--png", c.png, "Spectrogram PNG (default: next to --out)");
-  app.add_option("--nfe", c.nfe, "ODE steps")->capture_default_str();
+  app.add_option("--nfe", c.nfe, "ODE steps (DTM: transitions T, one backbone pass each)")->capture_default_str();
+  app.add_option("--head-steps", c.head_steps, "DTM only: inner head steps K per transition")->capture_default_str();
   app.add_option("--cfg", c.cfg, "Classifier-free guidance strength")->capture_default_str();
   app.add_option("--sway", c.sway, "Sway sampling coefficient, or 'none'")->capture_default_str();
   app.add_option("--seed", c.seed, "Noise seed (-1: random, printed)")->capture_default_str();
@@ -90,7 +92,8 @@ int run_tts_infer(int argc, char** argv, const std::string& program) {
     }
     CHORD_CHECK(!c.text.empty(), "nothing to say: give --text or --text-file");
     const auto vocab = text::VocabTokenizer::from_file(c.vocab);
-    auto backbone = f5::read_checkpoint_options(c.checkpoint);
+    auto model_options = f5::read_model_options<Spec>(c.checkpoint);
+    auto& backbone = model_options.backbone;
     if (c.v0) backbone.text_mask_padding(false).pe_attn_head(1);
     if (!c.preset.empty()) {
       auto expected = f5::preset_options(f5::parse_preset(c.preset), vocab.size());
@@ -101,7 +104,7 @@ int run_tts_infer(int argc, char** argv, const std::string& program) {
     CHORD_CHECK(backbone.text_num_embeds() == vocab.size(), "the checkpoint was trained with a vocabulary of ",
                 backbone.text_num_embeds(), " tokens but '", c.vocab, "' has ", vocab.size(), ": pass the vocab file of the checkpoint");
     backbone.dropout(0.0);
-    Model model{FlowModelOptions<Spec>(backbone)};
+    Model model{model_options};
     f5::load_checkpoint(model, c.checkpoint);
     model->eval();
 
@@ -129,6 +132,7 @@ int run_tts_infer(int argc, char** argv, const std::string& program) {
     if constexpr (requires { options.sampler.grid.coefficient; }) {
       options.sampler.grid.coefficient = c.sway == "none" ? std::nullopt : std::optional<double>(std::stod(c.sway));
     }
+    if constexpr (requires { options.sampler.head_steps; }) options.sampler.head_steps = c.head_steps;
     options.guidance_strength = c.cfg;
     options.seeds = {seed};
     auto gen = make_generator(seed);

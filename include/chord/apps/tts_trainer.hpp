@@ -34,6 +34,11 @@ struct TtsTrainerConfig {
   std::string preset = "tiny";
   std::string out = "out/tts";
   std::string init;
+  std::string init_backbone;
+  bool freeze_backbone = false;
+  int64_t transitions = 16;  ///< DTM only: T
+  int64_t head_width = 512;  ///< DTM only
+  int64_t head_depth = 6;    ///< DTM only
   int64_t steps = 1000;
   double lr = 7.5e-5;
   int64_t warmup = 100;
@@ -54,7 +59,8 @@ struct TtsTrainerConfig {
   bool bf16 = false;
   bool fresh = false;
 
-  NLOHMANN_DEFINE_TYPE_INTRUSIVE_WITH_DEFAULT(TtsTrainerConfig, manifest, valid_manifest, vocab, preset, out, init, steps, lr,
+  NLOHMANN_DEFINE_TYPE_INTRUSIVE_WITH_DEFAULT(TtsTrainerConfig, manifest, valid_manifest, vocab, preset, out, init, init_backbone, freeze_backbone, transitions,
+                                              head_width, head_depth, steps, lr,
                                               warmup, weight_decay, max_grad_norm, frames_per_batch, max_samples,
                                               grad_accumulation, dropout, ema_update_after_step, ema_update_every, ema_beta,
                                               log_every, checkpoint_every, keep_checkpoints, validate_every, seed, bf16, fresh)
@@ -106,7 +112,16 @@ int run_tts_trainer(int argc, char** argv, const std::string& program) {
   app.add_option("--vocab", cfg.vocab, "Vocab file (one token per line, space first); default: built from the manifest");
   app.add_option("--preset", cfg.preset, "Backbone size: tiny, F5TTS_v1_Small, F5TTS_v1_Base, F5TTS_Base")->capture_default_str();
   app.add_option("--out", cfg.out, "Output folder")->capture_default_str();
-  app.add_option("--init", cfg.init, "Start from these weights (.safetensors, e.g. a published checkpoint)");
+  app.add_option("--init", cfg.init, "Start the whole model from these weights (.safetensors)");
+  app.add_option("--init-backbone", cfg.init_backbone,
+                 "Start the backbone from these weights (e.g. a published F5-TTS checkpoint for a DTM model)");
+  app.add_flag("--freeze-backbone", cfg.freeze_backbone,
+               "Train only the objective's head; the backbone stays frozen and in eval mode (no dropout)");
+  if constexpr (requires(typename Spec::objective o) { o.head_width; }) {
+    app.add_option("--transitions", cfg.transitions, "DTM: transitions T of training")->capture_default_str();
+    app.add_option("--head-width", cfg.head_width, "DTM: width of the head MLP")->capture_default_str();
+    app.add_option("--head-depth", cfg.head_depth, "DTM: residual blocks of the head")->capture_default_str();
+  }
   app.add_option("--steps", cfg.steps, "Optimiser updates")->capture_default_str();
   app.add_option("--lr", cfg.lr, "Peak learning rate (AdamW)")->capture_default_str();
   app.add_option("--warmup", cfg.warmup, "Linear warm-up updates, then linear decay")->capture_default_str();
@@ -161,9 +176,22 @@ int run_tts_trainer(int argc, char** argv, const std::string& program) {
 
     FlowModelOptions<Spec> options(systems::f5tts::preset_options(systems::f5tts::parse_preset(cfg.preset), vocab.size()));
     options.backbone.dropout(cfg.dropout);
+    if constexpr (requires { options.objective.head_width; }) {
+      options.objective.transitions = cfg.transitions;
+      options.objective.head_width = cfg.head_width;
+      options.objective.head_depth = cfg.head_depth;
+    }
     torch::manual_seed(cfg.seed);
     Model model(options);
     if (!cfg.init.empty()) systems::f5tts::load_checkpoint(model, cfg.init);
+    if (!cfg.init_backbone.empty()) {
+      systems::f5tts::load_checkpoint(model, cfg.init_backbone, systems::f5tts::CheckpointScope::backbone);
+    }
+    if (cfg.freeze_backbone) {
+      CHORD_CHECK(model->head != nullptr, "--freeze-backbone leaves nothing to train: ", Spec::objective::name,
+                  " has no head of its own");
+      model->freeze_backbone();
+    }
     int64_t parameters = 0;
     for (const auto& p : model->parameters()) parameters += p.numel();
 
@@ -179,7 +207,7 @@ int run_tts_trainer(int argc, char** argv, const std::string& program) {
     train::Trainer trainer(trainer_options);
     trainer.add_module("model", model.ptr());
     auto optimizer = std::make_shared<torch::optim::AdamW>(
-        model->parameters(), torch::optim::AdamWOptions(cfg.lr).weight_decay(cfg.weight_decay));
+        model->trainable_parameters(), torch::optim::AdamWOptions(cfg.lr).weight_decay(cfg.weight_decay));
     trainer.add_optimizer("model", optimizer,
                           train::warmup_linear_decay(cfg.lr, std::min(cfg.warmup, cfg.steps - 1), cfg.steps + 1),
                           cfg.max_grad_norm);

@@ -154,6 +154,34 @@ class FlowModelCore : public torch::nn::Module {
 
   explicit FlowModelCore(Options options) : options(std::move(options)) {
     backbone = this->register_module("transformer", backbone_type(this->options.backbone));
+    if constexpr (OwnsModule<objective_policy>) {
+      head = this->register_module(
+          "head", this->options.objective.make_module(this->options.backbone.dim(), this->options.conditioning.channels()));
+    }
+  }
+
+  /// Freezes the backbone: no gradients, and eval mode (no dropout) even when the model is put in
+  /// training mode — for training an objective's head on a pretrained backbone.
+  void freeze_backbone(bool frozen = true) {
+    frozen_ = frozen;
+    for (auto& p : backbone->parameters()) p.set_requires_grad(!frozen);
+    if (frozen) backbone->eval();
+    else backbone->train(this->is_training());
+  }
+  bool backbone_frozen() const noexcept { return frozen_; }
+
+  void train(bool on = true) override {
+    torch::nn::Module::train(on);
+    if (frozen_) backbone->eval();
+  }
+
+  /// The parameters an optimiser should update (all, or the head's alone when the backbone is frozen).
+  std::vector<torch::Tensor> trainable_parameters() const {
+    std::vector<torch::Tensor> out;
+    for (const auto& p : this->parameters()) {
+      if (p.requires_grad()) out.push_back(p);
+    }
+    return out;
   }
 
   /// One training step's loss. Draws, in order: the masks, the objective's pair, the guidance drops.
@@ -168,16 +196,23 @@ class FlowModelCore : public torch::nn::Module {
     auto prepared = o.conditioning.prepare_training(backbone, batch, out.masks, out.drop);
     TrainingNet net{
         [&](const torch::Tensor& x, const torch::Tensor& t) { return o.conditioning.run(backbone, prepared, x, t, false); },
-        [&](const torch::Tensor& x, const torch::Tensor& t) { return o.conditioning.run(backbone, prepared, x, t, true); }};
+        [&](const torch::Tensor& x, const torch::Tensor& t) {
+          std::optional<torch::NoGradGuard> no_grad;
+          if (frozen_) no_grad.emplace();  // a frozen backbone's graph is never needed
+          return o.conditioning.run(backbone, prepared, x, t, true);
+        },
+        head};
     out.prediction = o.objective.predict(net, out.pair);
     out.loss = o.objective.loss(out.prediction, out.pair, out.masks.loss);
     return out;
   }
 
-  /// Generates from a request. Runs in eval mode without gradients (the mode is restored after).
+  /// Generates from a request. Runs in eval mode under InferenceMode (the module's mode is restored
+  /// after); the results are inference tensors, so copy them (`.clone()` outside InferenceMode) before
+  /// using them in autograd.
   SampleResult sample(const Request& request, const SampleOptions& sample_options, torch::Generator& gen) {
     const auto& o = options;
-    torch::NoGradGuard no_grad;
+    c10::InferenceMode inference;
     const bool was_training = this->is_training();
     this->eval();
     struct Restore {
@@ -205,7 +240,7 @@ class FlowModelCore : public torch::nn::Module {
       };
     };
     GuidedNet net{per_branch(false), per_branch(true),
-                  [&](const std::vector<torch::Tensor>& outputs) { return o.guidance.combine(outputs, strength); }};
+                  [&](const std::vector<torch::Tensor>& outputs) { return o.guidance.combine(outputs, strength); }, head};
 
     auto x0 = initial_noise(result.durations, frames, sample_options.seeds, gen);
     auto generated = o.objective.sample(net, x0, sample_options.sampler, gen);
@@ -215,8 +250,12 @@ class FlowModelCore : public torch::nn::Module {
 
   Options options;
   backbone_type backbone{nullptr};
+  /// The objective's own module (DTM's head), registered as "head"; null for objectives without one.
+  std::shared_ptr<torch::nn::Module> head;
 
  private:
+  bool frozen_ = false;
+
   torch::Tensor initial_noise(const torch::Tensor& durations, int64_t frames, const std::vector<uint64_t>& seeds,
                               torch::Generator& gen) const {
     const int64_t batch = durations.size(0);

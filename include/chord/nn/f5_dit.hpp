@@ -239,10 +239,23 @@ class InputEmbeddingImpl : public torch::nn::Module {
     proj = register_module("proj", torch::nn::Linear(mel_dim * 2 + text_dim, out_dim));
     conv_pos_embed = register_module("conv_pos_embed", ConvPositionEmbedding(out_dim));
   }
-  torch::Tensor forward(const torch::Tensor& x, torch::Tensor cond, const torch::Tensor& text_embed,
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cond, const torch::Tensor& text_embed,
                         const torch::Tensor& drop_audio, const torch::Tensor& mask) {
+    return embed_noisy(x, condition_projection(cond, text_embed, drop_audio), mask);
+  }
+
+  /// The part of `proj` that depends on the conditions only, `W[:, mel:]·cat(cond, text) + b`: constant
+  /// across the ODE steps of one sampling call, so it is computed once there.
+  torch::Tensor condition_projection(torch::Tensor cond, const torch::Tensor& text_embed, const torch::Tensor& drop_audio) {
     if (drop_audio.defined()) cond = cond.masked_fill(detail::row_flag(drop_audio, 3), 0.0);
-    auto h = proj(torch::cat({x, cond, text_embed}, -1));
+    const int64_t mel_dim = cond.size(-1);
+    return torch::nn::functional::linear(torch::cat({cond, text_embed}, -1),
+                                         proj->weight.narrow(1, mel_dim, proj->weight.size(1) - mel_dim), proj->bias);
+  }
+
+  /// The noisy input's share of `proj` plus the condition projection, then the convolutional positions.
+  torch::Tensor embed_noisy(const torch::Tensor& x, const torch::Tensor& condition_projection, const torch::Tensor& mask) {
+    auto h = torch::matmul(x, proj->weight.narrow(1, 0, x.size(-1)).t()) + condition_projection;
     return conv_pos_embed(h, mask) + h;
   }
   torch::nn::Linear proj{nullptr};
@@ -282,8 +295,8 @@ class AttentionImpl : public torch::nn::Module {
     to_out = register_module("to_out", torch::nn::ModuleList(out_proj_, out_dropout_));
   }
 
-  /// `x [B, N, D]`, `rope [1, N, dim_head]` frequencies, `mask [B, N]` or undefined.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& rope, const torch::Tensor& mask) {
+  /// `x [B, N, D]`, `rope` the rotary table of `[1, N, dim_head]` frequencies, `mask [B, N]` or undefined.
+  torch::Tensor forward(const torch::Tensor& x, const RotaryTable& rope, const torch::Tensor& mask) {
     const int64_t batch = x.size(0);
     auto split = [&](const torch::Tensor& t) { return t.view({batch, -1, heads_, dim_head_}).transpose(1, 2); };
     auto q = split(to_q(x)), k = split(to_k(x)), v = split(to_v(x));
@@ -291,7 +304,7 @@ class AttentionImpl : public torch::nn::Module {
       q = q_norm(q);
       k = k_norm(k);
     }
-    if (rope.defined()) {
+    if (rope) {
       if (pe_attn_head_) {
         const int64_t n = *pe_attn_head_;
         q = torch::cat({apply_rotary_interleaved(q.narrow(1, 0, n), rope), q.narrow(1, n, heads_ - n)}, 1);
@@ -360,7 +373,7 @@ class DiTBlockImpl : public torch::nn::Module {
     ff = register_module("ff", ff_container);
   }
 
-  torch::Tensor forward(torch::Tensor x, const torch::Tensor& t, const torch::Tensor& rope, const torch::Tensor& mask) {
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& t, const RotaryTable& rope, const torch::Tensor& mask) {
     namespace F = torch::nn::functional;
     auto m = attn_norm(t);  // shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp
     const auto ln = F::LayerNormFuncOptions({x.size(-1)}).eps(1e-6);
@@ -440,12 +453,25 @@ class F5DiTImpl : public torch::nn::Module {
 
   torch::Tensor embed_input(const torch::Tensor& x, const torch::Tensor& cond, const torch::Tensor& text_hidden,
                             const torch::Tensor& drop_audio, const torch::Tensor& mask) {
+    return embed_noisy(x, embed_condition(cond, text_hidden, drop_audio), mask);
+  }
+
+  /// The conditions' share of the input projection `[B, N, dim]` (cacheable across ODE steps).
+  torch::Tensor embed_condition(const torch::Tensor& cond, const torch::Tensor& text_hidden, const torch::Tensor& drop_audio) {
+    TORCH_CHECK(cond.dim() == 3 && cond.size(2) == options.mel_dim(), "F5DiT: cond [B, N, ", options.mel_dim(),
+                "] expected, got ", cond.sizes());
+    TORCH_CHECK(text_hidden.size(0) == cond.size(0) && text_hidden.size(1) == cond.size(1), "F5DiT: text embedding ",
+                text_hidden.sizes(), " does not cover cond [B, N] = [", cond.size(0), ", ", cond.size(1), "]");
+    return input_embed->condition_projection(cond, text_hidden, drop_audio);
+  }
+
+  /// The noisy input `x [B, N, mel_dim]` embedded with a condition projection from embed_condition().
+  torch::Tensor embed_noisy(const torch::Tensor& x, const torch::Tensor& condition, const torch::Tensor& mask) {
     TORCH_CHECK(x.dim() == 3 && x.size(2) == options.mel_dim(), "F5DiT: x [B, N, ", options.mel_dim(), "] expected, got ",
                 x.sizes());
-    TORCH_CHECK(cond.sizes() == x.sizes(), "F5DiT: cond ", cond.sizes(), " must match x ", x.sizes());
-    TORCH_CHECK(text_hidden.size(0) == x.size(0) && text_hidden.size(1) == x.size(1), "F5DiT: text embedding ",
-                text_hidden.sizes(), " does not cover x [B, N] = [", x.size(0), ", ", x.size(1), "]");
-    return input_embed(x, cond, text_hidden, drop_audio, mask);
+    TORCH_CHECK(condition.size(0) == x.size(0) && condition.size(1) == x.size(1), "F5DiT: condition ", condition.sizes(),
+                " does not match x ", x.sizes());
+    return input_embed->embed_noisy(x, condition, mask);
   }
 
   /// `time [B]` or a 0-d tensor → `[B, dim]`.
@@ -455,7 +481,7 @@ class F5DiTImpl : public torch::nn::Module {
 
   /// The DiT blocks and the final AdaLN: features `[B, N, dim]` (what DTM's head reads).
   torch::Tensor transform(torch::Tensor h, const torch::Tensor& t, const torch::Tensor& mask) {
-    auto rope = rotary_embed(h.size(1));
+    const auto rope = rotary_table(rotary_embed(h.size(1)));
     const auto residual = h;
     for (auto& block : blocks_) h = block(h, t, rope, mask);
     if (long_skip_connection) h = long_skip_connection(torch::cat({h, residual}, -1));

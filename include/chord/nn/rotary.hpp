@@ -19,16 +19,36 @@ inline torch::Tensor rotate_half_interleaved(const torch::Tensor& x) {
   return torch::stack({-pairs.select(-1, 1), pairs.select(-1, 0)}, -1).flatten(-2);
 }
 
-/// Rotates the first `freqs.size(-1)` features of `x [B, H, N, Dh]` by `freqs [1, N, Dr]`; the rest pass
-/// through. Computed in float32 and cast back to `x`'s dtype, like the reference.
-inline torch::Tensor apply_rotary_interleaved(const torch::Tensor& x, const torch::Tensor& freqs) {
+/// `cos` and `sin` of rotary frequencies, `[1, 1, N, Dr]`, computed once per forward pass and shared
+/// by every layer's queries and keys.
+struct RotaryTable {
+  torch::Tensor cos, sin;
+  explicit operator bool() const { return cos.defined(); }
+};
+
+/// The table for frequencies `freqs [1, N, Dr]`.
+inline RotaryTable rotary_table(const torch::Tensor& freqs) {
+  auto f = freqs.unsqueeze(1);
+  return {f.cos(), f.sin()};
+}
+
+/// Rotates the first `Dr` features of `x [B, H, N, Dh]` with a RotaryTable; the rest pass through.
+/// Computed in float32 and cast back to `x`'s dtype, like the reference.
+inline torch::Tensor apply_rotary_interleaved(const torch::Tensor& x, const RotaryTable& table) {
   AutocastGuard no_autocast(x.device().type(), c10::kBFloat16, /*enabled=*/false);
-  const int64_t rot = freqs.size(-1);
-  auto f = freqs.narrow(-2, freqs.size(-2) - x.size(-2), x.size(-2)).unsqueeze(1);  // [1, 1, N, Dr]
+  const int64_t rot = table.cos.size(-1);
+  const int64_t n = x.size(-2);
+  auto cos = table.cos.narrow(-2, table.cos.size(-2) - n, n);
+  auto sin = table.sin.narrow(-2, table.sin.size(-2) - n, n);
   auto rotated = x.narrow(-1, 0, rot);
-  auto out = rotated * f.cos() + rotate_half_interleaved(rotated) * f.sin();
+  auto out = rotated * cos + rotate_half_interleaved(rotated) * sin;
   if (rot < x.size(-1)) out = torch::cat({out, x.narrow(-1, rot, x.size(-1) - rot)}, -1);
   return out.to(x.scalar_type());
+}
+
+/// Convenience: rotate by frequencies `[1, N, Dr]` directly.
+inline torch::Tensor apply_rotary_interleaved(const torch::Tensor& x, const torch::Tensor& freqs) {
+  return apply_rotary_interleaved(x, rotary_table(freqs));
 }
 
 class RotaryEmbeddingImpl : public torch::nn::Cloneable<RotaryEmbeddingImpl> {

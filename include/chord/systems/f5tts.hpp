@@ -17,6 +17,7 @@
 #include "chord/text/tokenizer.hpp"
 #include "chord/text/utf8.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -152,12 +153,36 @@ inline nn::F5DiTOptions read_checkpoint_options(const std::filesystem::path& pat
   return infer_options(detail::checkpoint_tensors(path));
 }
 
+/// Everything a checkpoint file implies about the model: the backbone (see infer_options) and, for an
+/// objective with a head of its own (DTM), the head's width and depth. Flags the weights cannot show
+/// (v0's text padding, the DTM transitions of training) keep their defaults.
+template <class Spec>
+FlowModelOptions<Spec> read_model_options(const std::filesystem::path& path) {
+  const auto tensors = detail::checkpoint_tensors(path);
+  FlowModelOptions<Spec> options(infer_options(tensors));
+  if constexpr (requires { options.objective.head_width; options.objective.head_depth; }) {
+    const auto input = tensors.find("head.input_proj.weight");
+    if (input != tensors.end()) {
+      options.objective.head_width = input->second.size(0);
+      int64_t depth = 0;
+      while (tensors.count("head.res_blocks." + std::to_string(depth) + ".mlp_in.weight")) ++depth;
+      options.objective.head_depth = depth;
+    }
+  }
+  return options;
+}
+
+/// What load_checkpoint() fills: the whole model, or only the backbone (`transformer.*`), e.g. to start
+/// a DTM model — whose head a published F5-TTS checkpoint does not have — from published weights.
+enum class CheckpointScope { model, backbone };
+
 /// Loads an F5-TTS checkpoint (`.safetensors`: the released EMA dict with `ema_model.` keys, or a
 /// plain `transformer.*` state dict) into `model`, strictly. A checkpoint for another size, vocabulary
 /// or mel configuration is refused with the differences spelled out; nothing is loaded then.
 template <class Spec>
-io::LoadReport load_checkpoint(FlowModel<Spec>& model, const std::filesystem::path& path) {
-  const auto renamed = detail::checkpoint_tensors(path);
+io::LoadReport load_checkpoint(FlowModel<Spec>& model, const std::filesystem::path& path,
+                               CheckpointScope scope = CheckpointScope::model) {
+  auto renamed = detail::checkpoint_tensors(path);
   const auto found = infer_options(renamed);
   const auto differences = describe_mismatch(model->options.backbone, found);
   CHORD_CHECK(differences.empty(), "F5-TTS checkpoint '", path.string(), "' does not fit the configured model: ",
@@ -165,6 +190,17 @@ io::LoadReport load_checkpoint(FlowModel<Spec>& model, const std::filesystem::pa
               "the checkpoint was trained with.");
   io::LoadOptions options;
   options.source_name = "F5-TTS checkpoint '" + path.string() + "'";
+  if (scope == CheckpointScope::backbone) {
+    io::TensorMap backbone;
+    for (auto& [key, tensor] : renamed) {
+      if (key.rfind("transformer.", 0) == 0) backbone.emplace(key.substr(12), tensor);
+    }
+    return io::load_state_dict(*model->backbone, backbone, options);
+  }
+  const bool has_head = std::any_of(renamed.begin(), renamed.end(), [](const auto& kv) { return kv.first.rfind("head.", 0) == 0; });
+  CHORD_CHECK(!model->head || has_head, "F5-TTS checkpoint '", path.string(), "' has no weights for the ",
+              Spec::objective::name, " head: load it with CheckpointScope::backbone (the trainer's --init-backbone) "
+              "and train the head");
   return io::load_state_dict(*model, renamed, options);
 }
 

@@ -37,14 +37,13 @@ struct F5TextAudio {
     bool no_ref_audio = false;     ///< condition on zeros instead of the prompt
   };
 
-  /// Inputs prepared once per call (the text embedding is reused by every ODE step, as the
-  /// reference's `cache=True`), for K guidance branches stacked along the batch.
+  /// Inputs prepared once per call, for K guidance branches stacked along the batch: the text
+  /// embedding and the conditions' share of the input projection are reused by every ODE step (the
+  /// reference caches the text embedding the same way, `cache=True`).
   template <class Backbone>
   struct Prepared {
-    torch::Tensor cond;         ///< `[K·B, N, D]` prompt frames, zero elsewhere
-    torch::Tensor text_hidden;  ///< `[K·B, N, text_dim]`
-    torch::Tensor drop_audio;   ///< `[K·B]`
-    torch::Tensor mask;         ///< `[K·B, N]` or undefined
+    torch::Tensor condition;  ///< `[K·B, N, dim]` projection of (prompt on the cond frames, text)
+    torch::Tensor mask;       ///< `[K·B, N]` or undefined
   };
 
   int64_t channels() const { return mel_channels; }
@@ -89,10 +88,10 @@ struct F5TextAudio {
                                       const ConditionDrop& drop) const {
     const auto& mel = batch.mel;
     Prepared<Backbone> p;
-    p.cond = torch::where(masks.cond.unsqueeze(-1), mel, torch::zeros_like(mel));
     p.mask = masks.valid;
-    p.drop_audio = drop.rows(signal::audio_prompt, mel.device());
-    p.text_hidden = backbone->embed_text(batch.text.to(mel.device()), mel.size(1), p.mask, drop.rows(signal::text, mel.device()));
+    auto cond = torch::where(masks.cond.unsqueeze(-1), mel, torch::zeros_like(mel));
+    auto text = backbone->embed_text(batch.text.to(mel.device()), mel.size(1), p.mask, drop.rows(signal::text, mel.device()));
+    p.condition = backbone->embed_condition(cond, text, drop.rows(signal::audio_prompt, mel.device()));
     return p;
   }
 
@@ -105,11 +104,10 @@ struct F5TextAudio {
     auto step_cond = torch::where(masks.cond.unsqueeze(-1), prompt_frames, torch::zeros_like(prompt_frames));
     auto drops = ConditionDrop::concat(branches);
     Prepared<Backbone> p;
-    p.cond = step_cond.repeat({k, 1, 1});
     p.mask = masks.valid.defined() ? masks.valid.repeat({k, 1}) : torch::Tensor();
-    p.drop_audio = drops.rows(signal::audio_prompt, step_cond.device());
-    p.text_hidden = backbone->embed_text(r.text.to(step_cond.device()).repeat({k, 1}), frames, p.mask,
-                                         drops.rows(signal::text, step_cond.device()));
+    auto text = backbone->embed_text(r.text.to(step_cond.device()).repeat({k, 1}), frames, p.mask,
+                                     drops.rows(signal::text, step_cond.device()));
+    p.condition = backbone->embed_condition(step_cond.repeat({k, 1, 1}), text, drops.rows(signal::audio_prompt, step_cond.device()));
     return p;
   }
 
@@ -118,7 +116,7 @@ struct F5TextAudio {
   template <class Backbone>
   torch::Tensor run(Backbone& backbone, const Prepared<Backbone>& p, const torch::Tensor& x, const torch::Tensor& t,
                     bool features) const {
-    auto h = backbone->embed_input(x, p.cond, p.text_hidden, p.drop_audio, p.mask);
+    auto h = backbone->embed_noisy(x, p.condition, p.mask);
     auto hidden = backbone->transform(h, backbone->embed_time(t, x.size(0)), p.mask);
     return features ? hidden : backbone->project(hidden);
   }

@@ -13,7 +13,10 @@
 
 #include <torch/types.h>
 
+#include <torch/nn/module.h>
+
 #include <functional>
+#include <memory>
 #include <vector>
 
 namespace chord {
@@ -24,6 +27,7 @@ struct objective_policy_tag {};
 struct TrainingNet {
   std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t)> output;    ///< backbone output
   std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t)> features;  ///< before the output projection
+  std::shared_ptr<torch::nn::Module> module;  ///< the objective's own module (see OwnsModule), or null
 };
 
 /// What an objective may call during sampling (all guidance branches at once).
@@ -31,6 +35,7 @@ struct GuidedNet {
   std::function<std::vector<torch::Tensor>(const torch::Tensor& x, const torch::Tensor& t)> branch_outputs;
   std::function<std::vector<torch::Tensor>(const torch::Tensor& x, const torch::Tensor& t)> branch_features;
   std::function<torch::Tensor(const std::vector<torch::Tensor>& per_branch)> combine;
+  std::shared_ptr<torch::nn::Module> module;  ///< the objective's own module (see OwnsModule), or null
   /// The guided output (the common case): combine(branch_outputs(x, t)).
   torch::Tensor velocity(const torch::Tensor& x, const torch::Tensor& t) const { return combine(branch_outputs(x, t)); }
 };
@@ -53,11 +58,28 @@ concept SamplesWithGuidedNet = requires(const P& p, const GuidedNet& net, const 
   { p.sample(net, x0, options, gen) } -> std::same_as<torch::Tensor>;
 };
 
+/// An objective with parameters of its own (DTM's head) makes them for a backbone of `feature_dim`
+/// and tokens of `channels`; the model registers the module as "head" and passes it back in the nets.
+template <class P>
+concept OwnsModule = requires(const P& p, int64_t n) {
+  { p.make_module(n, n) } -> std::convertible_to<std::shared_ptr<torch::nn::Module>>;
+};
+
+/// Mean squared error over the frames where `loss_mask [B, N]` is true (every channel); the plain mean
+/// when the mask is undefined. The reduction of F5-TTS: `mse_loss(reduction="none")[mask].mean()`.
+inline torch::Tensor masked_mse(const torch::Tensor& prediction, const torch::Tensor& target, const torch::Tensor& loss_mask) {
+  TORCH_CHECK(prediction.sizes() == target.sizes(), "masked_mse: prediction ", prediction.sizes(), " vs target ",
+              target.sizes());
+  auto squared = (prediction - target).square();
+  return loss_mask.defined() ? squared.index({loss_mask}).mean() : squared.mean();
+}
+
 /// P satisfies ObjectivePolicy if:
 /// 1. it opts in with `using policy_category = objective_policy_tag;`
 /// 2. it is a copyable, default-constructible value with a `name`;
 /// 3. `draw(x1, gen) -> Pair`, `predict(net, pair) -> Tensor`, `loss(prediction, pair, loss_mask) -> Tensor`;
-/// 4. `sample(guided_net, x0, SamplerOptions, gen) -> Tensor`.
+/// 4. `sample(guided_net, x0, SamplerOptions, gen) -> Tensor`;
+/// optionally 5. `make_module(feature_dim, channels)` (OwnsModule).
 template <class P>
 concept ObjectivePolicy = OptsInto<P, objective_policy_tag> && PolicyValue<P> && NamedPolicy<P> && TrainsWithPairs<P> &&
                           SamplesWithGuidedNet<P>;

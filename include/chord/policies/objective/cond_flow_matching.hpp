@@ -46,10 +46,7 @@ struct CondFlowMatching {
 
   /// Mean squared error over the frames where `loss_mask [B, N]` is true (all channels).
   torch::Tensor loss(const torch::Tensor& prediction, const Pair& pair, const torch::Tensor& loss_mask) const {
-    TORCH_CHECK(prediction.sizes() == pair.target.sizes(), "CondFlowMatching: prediction ", prediction.sizes(),
-                " vs target ", pair.target.sizes());
-    auto squared = (prediction - pair.target).square();
-    return loss_mask.defined() ? squared.index({loss_mask}).mean() : squared.mean();
+    return masked_mse(prediction, pair.target, loss_mask);
   }
 
   torch::Tensor sample(const GuidedNet& net, const torch::Tensor& x0, const SamplerOptions& options,

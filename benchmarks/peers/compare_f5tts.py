@@ -1,0 +1,74 @@
+"""Runs chord's F5-TTS benchmarks and the Python reference side by side, interleaved, and prints a
+markdown table of the best time per case over several rounds and the ratio (reference / chord).
+
+    ~/.cache/chord/reference-torch-2.11.0/bin/python benchmarks/peers/compare_f5tts.py \
+        --binary build/benchmarks/chord_bench_f5tts --filter tiny --rounds 3
+
+Interleaving (chord, reference, chord, reference, ...) and taking each side's best round keeps a noisy
+shared machine from favouring either side.
+"""
+import argparse
+import json
+import platform
+import re
+import subprocess
+
+import torch
+
+import f5tts_peer
+
+
+def chord_time(binary, case, min_time):
+    exact = "^" + re.escape(case) + "$"
+    out = subprocess.run([binary, f"--benchmark_filter={exact}", f"--benchmark_min_time={min_time}",
+                          "--benchmark_min_warmup_time=0.1", "--benchmark_format=json"], check=True, capture_output=True, text=True).stdout
+    runs = json.loads(out)["benchmarks"]
+    if not runs:
+        raise SystemExit(f"chord benchmark {case} not found")
+    return runs[0]["real_time"] / 1e3  # ms → s
+
+
+def python_time(case, min_time):
+    kind, preset, *args = case.split("/")
+    params = dict(a.split(":") for a in args)
+    if kind == "BM_F5TTS_TrainStep":
+        return f5tts_peer.train_step(preset, int(params["batch"]), min_time)[0]
+    return f5tts_peer.sample(preset, int(params["batch"]), int(params["cfg"]), min_time)[0]
+
+
+CASES = [
+    "BM_F5TTS_TrainStep/tiny/batch:4",
+    "BM_F5TTS_Sample/tiny/batch:1/cfg:0", "BM_F5TTS_Sample/tiny/batch:1/cfg:1",
+    "BM_F5TTS_Sample/tiny/batch:4/cfg:0", "BM_F5TTS_Sample/tiny/batch:4/cfg:1",
+    "BM_F5TTS_TrainStep/v1_small/batch:4",
+    "BM_F5TTS_Sample/v1_small/batch:1/cfg:0", "BM_F5TTS_Sample/v1_small/batch:1/cfg:1",
+    "BM_F5TTS_Sample/v1_small/batch:4/cfg:0", "BM_F5TTS_Sample/v1_small/batch:4/cfg:1",
+    "BM_F5TTS_TrainStep/v1_base/batch:1",
+    "BM_F5TTS_Sample/v1_base/batch:1/cfg:1",
+]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--filter", default=".*")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--min-time", type=float, default=1.0)
+    args = parser.parse_args()
+    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, {args.rounds} interleaved rounds, best of each\n")
+    print("| case | chord | F5-TTS (Python) | reference / chord |")
+    print("|---|---|---|---|")
+    for case in CASES:
+        if not re.search(args.filter, case):
+            continue
+        best_chord, best_python = float("inf"), float("inf")
+        for _ in range(args.rounds):
+            best_chord = min(best_chord, chord_time(args.binary, case, args.min_time))
+            best_python = min(best_python, python_time(case, args.min_time))
+        name = case.replace("BM_F5TTS_", "")
+        print(f"| {name} | {best_chord * 1e3:.1f} ms | {best_python * 1e3:.1f} ms | {best_python / best_chord:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
