@@ -59,6 +59,11 @@ void BM_CondFlowMatching_Sample(benchmark::State& state, f5::Preset preset) {
   state.counters["backbone_passes"] = static_cast<double>(state.range(0));
 }
 
+BENCHMARK_CAPTURE(BM_DifferenceTransitionMatching_Sample, tiny, f5::Preset::tiny)
+    ->ArgNames({"T", "K", "head_width"})->Args({8, 4, 64})->Args({16, 4, 64})->Args({32, 4, 64})
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_CondFlowMatching_Sample, tiny, f5::Preset::tiny)
+    ->ArgNames({"nfe"})->Arg(16)->Arg(32)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_DifferenceTransitionMatching_Sample, v1_small, f5::Preset::v1_small)
     ->ArgNames({"T", "K", "head_width"})->Args({8, 4, 256})->Args({16, 4, 256})->Args({32, 4, 256})->Args({16, 4, 512})
     ->Unit(benchmark::kMillisecond);

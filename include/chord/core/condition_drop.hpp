@@ -17,6 +17,7 @@ namespace chord {
 namespace signal {
 inline constexpr std::string_view audio_prompt = "audio_prompt";  ///< the masked mel / latent prompt (F5-TTS cond)
 inline constexpr std::string_view text = "text";                  ///< text tokens
+inline constexpr std::string_view prepended_tokens = "prepended_tokens";  ///< condition tokens before the target (seed 003)
 }  // namespace signal
 
 /// Per-signal, per-row drop flags: `rows(signal)` is bool `[B]`, all false for a signal nobody set.

@@ -153,6 +153,9 @@ class FlowModelCore : public torch::nn::Module {
   };
 
   explicit FlowModelCore(Options options) : options(std::move(options)) {
+    if constexpr (ConfiguresBackbone<sequence_policy, typename Options::backbone_options>) {
+      this->options.sequence.configure_backbone(this->options.backbone);
+    }
     backbone = this->register_module("transformer", backbone_type(this->options.backbone));
     if constexpr (OwnsModule<objective_policy>) {
       head = this->register_module(
@@ -173,6 +176,13 @@ class FlowModelCore : public torch::nn::Module {
   void train(bool on = true) override {
     torch::nn::Module::train(on);
     if (frozen_) backbone->eval();
+  }
+
+  /// The learning rate of update `step` given the base rate: the sequence policy's rule (a stage
+  /// of its own) when it has one, else `base`.
+  double learning_rate(int64_t step, double base) const {
+    if constexpr (SchedulesLearningRate<sequence_policy>) return options.sequence.learning_rate(step, base);
+    else return base;
   }
 
   /// The parameters an optimiser should update (all, or the head's alone when the backbone is frozen).
@@ -210,8 +220,10 @@ class FlowModelCore : public torch::nn::Module {
   /// Generates from a request. Runs in eval mode under InferenceMode (the module's mode is restored
   /// after); the results are inference tensors, so copy them (`.clone()` outside InferenceMode) before
   /// using them in autograd.
-  SampleResult sample(const Request& request, const SampleOptions& sample_options, torch::Generator& gen) {
+  SampleResult sample(const Request& original_request, const SampleOptions& sample_options, torch::Generator& gen) {
     const auto& o = options;
+    Request request = original_request;
+    if constexpr (AdaptsRequest<sequence_policy, Request>) o.sequence.adapt_inference(request);
     c10::InferenceMode inference;
     const bool was_training = this->is_training();
     this->eval();

@@ -96,12 +96,23 @@ class DtmHeadImpl : public torch::nn::Module {
   /// scalar), `t` the transition time (`[B]` or a scalar) → velocity `[B, N, C]`.
   torch::Tensor forward(const torch::Tensor& features, const torch::Tensor& y, const torch::Tensor& s,
                         const torch::Tensor& t) {
+    return velocity(condition(features, t), y, s);
+  }
+
+  /// The part of the AdaLN condition that is fixed for one transition (the token features and t):
+  /// computed once and reused by every inner step of the sampler.
+  torch::Tensor condition(const torch::Tensor& features, const torch::Tensor& t) {
     TORCH_CHECK(features.dim() == 3 && features.size(2) == options.feature_dim(), "DtmHead: features [B, N, ",
                 options.feature_dim(), "] expected, got ", features.sizes());
-    TORCH_CHECK(y.dim() == 3 && y.size(2) == options.channels() && y.size(0) == features.size(0) && y.size(1) == features.size(1),
+    return feature_proj(features) + embed(transition_time_embed, t, features.size(0), features.size(1));
+  }
+
+  /// The velocity at inner state `y` and inner time `s`, given condition(features, t).
+  torch::Tensor velocity(const torch::Tensor& condition, const torch::Tensor& y, const torch::Tensor& s) {
+    TORCH_CHECK(y.dim() == 3 && y.size(2) == options.channels() && y.size(0) == condition.size(0) &&
+                    y.size(1) == condition.size(1),
                 "DtmHead: y [B, N, ", options.channels(), "] matching the features expected, got ", y.sizes());
-    const int64_t b = y.size(0), n = y.size(1);
-    auto c = feature_proj(features) + embed(inner_time_embed, s, b, n) + embed(transition_time_embed, t, b, n);
+    auto c = condition + embed(inner_time_embed, s, y.size(0), y.size(1));
     auto x = input_proj(y);
     for (auto& block : blocks_) x = block(x, c);
     auto m = final_modulation(torch::silu(c)).chunk(2, -1);

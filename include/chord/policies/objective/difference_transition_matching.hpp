@@ -78,12 +78,14 @@ struct DifferenceTransitionMatching {
     const auto inner_grid = torch::linspace(0.0, 1.0, options.head_steps + 1, x.options());
     for (int64_t k = 0; k < options.steps; ++k) {
       const auto t = torch::full({}, static_cast<double>(k) / static_cast<double>(options.steps), x.options());
-      const auto features = net.branch_features(x, t);  // one batched pass for every guidance branch
+      // One batched backbone pass for every guidance branch; the head then runs all branches at once
+      // too, with the transition's part of its condition computed once for the K inner steps.
+      const auto features = net.branch_features(x, t);
+      const auto branches = static_cast<int64_t>(features.size());
+      const auto condition = module->condition(torch::cat(features, 0), t);
       auto velocity = [&](const torch::Tensor& y, const torch::Tensor& s) {
-        std::vector<torch::Tensor> per_branch;
-        per_branch.reserve(features.size());
-        for (const auto& h : features) per_branch.push_back(module->forward(h, y, s, t));
-        return net.combine(per_branch);
+        auto all = module->velocity(condition, y.repeat({branches, 1, 1}), s);
+        return net.combine(all.chunk(branches, 0));
       };
       auto y = ode::integrate<Solver>(velocity, torch::randn(x.sizes(), gen, x.options()), inner_grid);
       x = x + y / static_cast<double>(options.steps);
