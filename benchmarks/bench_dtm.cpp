@@ -2,7 +2,7 @@
 // and CFM at NFE 16 and 32, batch 1, CFG 2, random weights. Counters: backbone passes, and for DTM
 // the head evaluations (each over both guidance branches).
 //
-//   build/benchmarks/chord_bench_f5tts --benchmark_filter=Transition
+//   build/benchmarks/chord_bench_systems --benchmark_filter=Transition
 #include <chord/systems/dtm_f5tts.hpp>
 
 #include <benchmark/benchmark.h>

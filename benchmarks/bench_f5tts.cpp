@@ -2,7 +2,7 @@
 // batch 1 and 4) at the tiny, F5TTS_v1_Small and F5TTS_v1_Base presets, random weights.
 // The same configurations run through the Python package in benchmarks/peers/f5tts_peer.py.
 //
-//   build/benchmarks/chord_bench_f5tts --benchmark_filter=tiny
+//   build/benchmarks/chord_bench_systems --benchmark_filter=tiny
 #include <chord/core/allocator.hpp>
 #include <chord/systems/f5tts.hpp>
 #include <torch/optim/adamw.h>

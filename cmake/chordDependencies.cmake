@@ -2,7 +2,7 @@
 #
 # Used twice: by chord's own build and by the installed chordConfig.cmake, so that a consumer project
 # resolves exactly the same libraries (LibTorch from the PyPI wheel, libsndfile, libsoxr, stb,
-# libespeak-ng, fmt, nlohmann-json) on its own machine.
+# libespeak-ng, liquid-dsp, fmt, nlohmann-json) on its own machine.
 include_guard(GLOBAL)
 
 find_package(Torch REQUIRED)
@@ -14,12 +14,16 @@ pkg_check_modules(CHORD_SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(CHORD_SOXR REQUIRED IMPORTED_TARGET soxr)
 pkg_check_modules(CHORD_STB REQUIRED IMPORTED_TARGET stb)
 pkg_check_modules(CHORD_ESPEAK REQUIRED IMPORTED_TARGET espeak-ng)
+# liquid-dsp (IIR filter design for low-resolution simulation) ships no pkg-config file.
+find_path(CHORD_LIQUID_INCLUDE_DIR liquid/liquid.h REQUIRED)
+find_library(CHORD_LIQUID_LIBRARY liquid REQUIRED)
 
 if(NOT TARGET chord::deps)
   add_library(chord::deps INTERFACE IMPORTED GLOBAL)
   target_link_libraries(chord::deps INTERFACE
     torch fmt::fmt nlohmann_json::nlohmann_json CLI11::CLI11
-    PkgConfig::CHORD_SNDFILE PkgConfig::CHORD_SOXR PkgConfig::CHORD_STB PkgConfig::CHORD_ESPEAK)
+    PkgConfig::CHORD_SNDFILE PkgConfig::CHORD_SOXR PkgConfig::CHORD_STB PkgConfig::CHORD_ESPEAK ${CHORD_LIQUID_LIBRARY})
+  target_include_directories(chord::deps INTERFACE ${CHORD_LIQUID_INCLUDE_DIR})
 
   # The PyPI wheel's libtorch.so exports its own (statically linked) copy of std::filesystem, and a
   # program that links libtorch before libstdc++ binds std::filesystem::remove_all & co. to that copy,

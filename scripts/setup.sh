@@ -22,7 +22,7 @@ debian_packages=(
   build-essential cmake ninja-build ccache lld pkg-config git
   python3 python3-venv
   libfmt-dev catch2 libbenchmark-dev libcli11-dev nlohmann-json3-dev libstb-dev
-  libsndfile1-dev libsoxr-dev libespeak-ng-dev espeak-ng
+  libsndfile1-dev libsoxr-dev libliquid-dev libespeak-ng-dev espeak-ng
 )
 missing=()
 for pkg in "${debian_packages[@]}"; do

@@ -2,7 +2,7 @@
 markdown table of the best time per case over several rounds and the ratio (reference / chord).
 
     ~/.cache/chord/reference-torch-2.11.0/bin/python benchmarks/peers/compare_f5tts.py \
-        --binary build/benchmarks/chord_bench_f5tts --filter tiny --rounds 3
+        --binary build/benchmarks/chord_bench_systems --filter tiny --rounds 3
 
 Interleaving (chord, reference, chord, reference, ...) and taking each side's best round keeps a noisy
 shared machine from favouring either side.

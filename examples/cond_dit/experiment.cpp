@@ -70,6 +70,9 @@ ArmResult run_arm(const std::string& name, const Config& cfg, const Data& data,
   configure(options);
   torch::manual_seed(cfg.seed);
   Model model(options);
+  int64_t parameters = 0;
+  for (const auto& p : model->parameters()) parameters += p.numel();
+  std::cout << "[cond-dit] " << name << " (" << Spec::sequence::name << "): " << parameters << " parameters\n";
   const auto out = std::filesystem::path(cfg.out) / name;
   std::filesystem::remove_all(out);
   std::filesystem::create_directories(out);
@@ -154,12 +157,12 @@ ArmResult run_arm(const std::string& name, const Config& cfg, const Data& data,
   for (int64_t i = 0; i < std::min<int64_t>(2, shown); ++i) {
     auto condition = image(request.condition[i], b.condition_rows(), b.condition_cols());
     auto up = condition.repeat_interleave(2, 0).repeat_interleave(2, 1);
-    panels.push_back({"validation tile " + std::to_string(i) + ": condition (32x32, shown 2x)", up});
-    panels.push_back({"real 64x64 tile", image(truth[i], b.target_rows(), b.target_cols())});
-    panels.push_back({name + ": sample, " + std::to_string(cfg.sample_steps) + " steps", image(samples[i], b.target_rows(), b.target_cols())});
+    panels.push_back({"tile " + std::to_string(i) + " condition", up});
+    panels.push_back({"tile " + std::to_string(i) + " real", image(truth[i], b.target_rows(), b.target_cols())});
+    panels.push_back({"tile " + std::to_string(i) + " sample", image(samples[i], b.target_rows(), b.target_cols())});
   }
   chord::viz::SpectrogramOptions picture;
-  picture.pixels_per_frame = 4;
+  picture.pixels_per_frame = 6;  // titles need the width
   picture.pixels_per_bin = 2;
   chord::viz::save_spectrograms_png(out / "samples.png", panels, picture);
   std::cout << "[cond-dit] " << name << ": loss at the switch " << result.switch_loss << ", after "

@@ -1,0 +1,75 @@
+#pragma once
+/// @file
+/// stable-audio-tools' NumberConditioner: a scalar clamped to [min, max], normalised to [0, 1] and
+/// embedded with learned Fourier features — `[u, sin(2π·u·w), cos(2π·u·w)]` (sin first; 128 learned
+/// frequencies w) — then a linear layer; one token `[B, 1, D]` with mask `[B, 1]`. SAGA-SR embeds the
+/// input and output roll-off ratios with two of these. Keys follow the reference
+/// (`embedder.embedding.0.weights`, `embedder.embedding.1.{weight,bias}`).
+
+#include "chord/core/error.hpp"
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+#include <cmath>
+
+namespace chord::nn {
+
+/// `LearnedPositionalEmbedding(dim)`: `u [B]` → `[B, dim + 1]` = `[u, sin φ, cos φ]`, `φ = 2π·u·w`.
+class LearnedFourierFeaturesImpl : public torch::nn::Module {
+ public:
+  explicit LearnedFourierFeaturesImpl(int64_t dim = 256) {
+    CHORD_CHECK(dim % 2 == 0, "LearnedFourierFeatures: dim must be even, got ", dim);
+    weights = register_parameter("weights", torch::randn({dim / 2}));
+  }
+  torch::Tensor forward(const torch::Tensor& u) {
+    auto x = u.reshape({-1, 1});
+    auto phase = x * weights.unsqueeze(0) * (2.0 * M_PI);
+    return torch::cat({x, phase.sin(), phase.cos()}, -1);
+  }
+  torch::Tensor weights;
+};
+TORCH_MODULE(LearnedFourierFeatures);
+
+/// `NumberEmbedder(features, dim = 256)` = Fourier features → `Linear(dim + 1, features)`.
+class NumberEmbedderImpl : public torch::nn::Module {
+ public:
+  explicit NumberEmbedderImpl(int64_t features, int64_t dim = 256) {
+    embedding = register_module("embedding", torch::nn::Sequential(LearnedFourierFeatures(dim), torch::nn::Linear(dim + 1, features)));
+  }
+  torch::Tensor forward(const torch::Tensor& u) { return embedding->forward(u); }
+  torch::nn::Sequential embedding{nullptr};
+};
+TORCH_MODULE(NumberEmbedder);
+
+struct NumberConditionerOptions {
+  NumberConditionerOptions(int64_t output_dim) : output_dim_(output_dim) {}
+  TORCH_ARG(int64_t, output_dim);
+  TORCH_ARG(double, min_value) = 0.0;
+  TORCH_ARG(double, max_value) = 1.0;
+};
+
+class NumberConditionerImpl : public torch::nn::Module {
+ public:
+  explicit NumberConditionerImpl(NumberConditionerOptions options_) : options(options_) {
+    CHORD_CHECK(options.max_value() > options.min_value(), "NumberConditioner: max_value (", options.max_value(),
+                ") must exceed min_value (", options.min_value(), ")");
+    embedder = register_module("embedder", NumberEmbedder(options.output_dim()));
+  }
+  /// `values [B]` → `(embedding [B, 1, D], mask [B, 1] all true)`.
+  std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& values) {
+    TORCH_CHECK(values.dim() == 1, "NumberConditioner: values [B] expected, got ", values.sizes());
+    auto u = (values.to(torch::kFloat).clamp(options.min_value(), options.max_value()) - options.min_value()) /
+             (options.max_value() - options.min_value());
+    auto embedding = embedder(u.to(embedder->parameters().front().device())).unsqueeze(1);
+    return {embedding, torch::ones({values.size(0), 1}, torch::TensorOptions(torch::kBool).device(embedding.device()))};
+  }
+  NumberConditionerOptions options;
+  NumberEmbedder embedder{nullptr};
+};
+TORCH_MODULE(NumberConditioner);
+
+}  // namespace chord::nn
