@@ -46,6 +46,10 @@ struct Data {
   Batch valid_batch;  // conditional, every validation tile
 };
 
+/// The update index validation claims: after every stage, so a two-stage policy keeps the condition
+/// and a dummy-condition policy (limited to pre-training) adds none.
+constexpr int64_t kAfterAllStages = int64_t{1} << 40;
+
 /// Mean conditional (or unconditional) loss over the validation tiles, averaged over 4 fixed draws of
 /// noise and time.
 template <class Model>
@@ -57,7 +61,7 @@ double validation_loss(Model& model, const Data& data, bool conditional) {
   if (!conditional) batch.condition = torch::Tensor();
   auto gen = chord::make_generator(12345);
   double total = 0.0;
-  for (int draw = 0; draw < 4; ++draw) total += model->loss(batch, gen, /*step=*/1 << 30).loss.template item<double>();
+  for (int draw = 0; draw < 4; ++draw) total += model->loss(batch, gen, kAfterAllStages).loss.template item<double>();
   model->train(was_training);
   return total / 4.0;
 }

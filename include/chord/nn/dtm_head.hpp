@@ -28,13 +28,6 @@ struct DtmHeadOptions {
   TORCH_ARG(int64_t, depth) = 6;    ///< residual blocks (paper: 6)
 };
 
-namespace detail {
-inline torch::Tensor modulate(const torch::Tensor& x, const torch::Tensor& shift, const torch::Tensor& scale) {
-  namespace F = torch::nn::functional;
-  return F::layer_norm(x, F::LayerNormFuncOptions({x.size(-1)}).eps(1e-6)) * (1 + scale) + shift;
-}
-}  // namespace detail
-
 /// `x + gate·MLP(LN(x)·(1 + scale) + shift)`, `(shift, scale, gate) = Linear(SiLU(c))`.
 class DtmResBlockImpl : public torch::nn::Module {
  public:
@@ -45,7 +38,7 @@ class DtmResBlockImpl : public torch::nn::Module {
   }
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c) {
     auto m = modulation(torch::silu(c)).chunk(3, -1);
-    auto h = mlp_out(torch::silu(mlp_in(detail::modulate(x, m[0], m[1]))));
+    auto h = mlp_out(torch::silu(mlp_in(modulated_layer_norm(x, m[0], m[1]))));
     return x + m[2] * h;
   }
   torch::nn::Linear mlp_in{nullptr}, mlp_out{nullptr}, modulation{nullptr};
@@ -116,7 +109,7 @@ class DtmHeadImpl : public torch::nn::Module {
     auto x = input_proj(y);
     for (auto& block : blocks_) x = block(x, c);
     auto m = final_modulation(torch::silu(c)).chunk(2, -1);
-    return output_proj(detail::modulate(x, m[0], m[1]));
+    return output_proj(modulated_layer_norm(x, m[0], m[1]));
   }
 
   DtmHeadOptions options;

@@ -332,6 +332,16 @@ class AttentionImpl : public torch::nn::Module {
 TORCH_MODULE(Attention);
 
 /// The modulation of a DiT block: `(shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp)`.
+/// The AdaLN modulation of DiT-style blocks: `LN(x)·(1 + scale) + shift` with a LayerNorm without
+/// affine parameters (eps 1e-6). Per-item `shift, scale [B, D]` modulate `x [B, N, D]` token-wise
+/// (they are broadcast over N); per-token ones `[B, N, D]` apply as they are.
+inline torch::Tensor modulated_layer_norm(const torch::Tensor& x, const torch::Tensor& shift, const torch::Tensor& scale) {
+  namespace F = torch::nn::functional;
+  auto normed = F::layer_norm(x, F::LayerNormFuncOptions({x.size(-1)}).eps(1e-6));
+  const bool per_item = shift.dim() == 2 && x.dim() == 3;
+  return normed * (1 + (per_item ? scale.unsqueeze(1) : scale)) + (per_item ? shift.unsqueeze(1) : shift);
+}
+
 class AdaLayerNormImpl : public torch::nn::Module {
  public:
   explicit AdaLayerNormImpl(int64_t dim) { linear = register_module("linear", torch::nn::Linear(dim, dim * 6)); }
@@ -347,9 +357,7 @@ class AdaLayerNormFinalImpl : public torch::nn::Module {
   explicit AdaLayerNormFinalImpl(int64_t dim) { linear = register_module("linear", torch::nn::Linear(dim, dim * 2)); }
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t) {
     auto emb = linear(torch::silu(t)).chunk(2, 1);
-    namespace F = torch::nn::functional;
-    auto normed = F::layer_norm(x, F::LayerNormFuncOptions({x.size(-1)}).eps(1e-6));
-    return normed * (1 + emb[0]).unsqueeze(1) + emb[1].unsqueeze(1);
+    return modulated_layer_norm(x, emb[1], emb[0]);
   }
   torch::nn::Linear linear{nullptr};
 };
@@ -374,12 +382,10 @@ class DiTBlockImpl : public torch::nn::Module {
   }
 
   torch::Tensor forward(torch::Tensor x, const torch::Tensor& t, const RotaryTable& rope, const torch::Tensor& mask) {
-    namespace F = torch::nn::functional;
     auto m = attn_norm(t);  // shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp
-    const auto ln = F::LayerNormFuncOptions({x.size(-1)}).eps(1e-6);
-    auto h = F::layer_norm(x, ln) * (1 + m[1].unsqueeze(1)) + m[0].unsqueeze(1);
+    auto h = modulated_layer_norm(x, m[0], m[1]);
     x = x + m[2].unsqueeze(1) * attn(h, rope, mask);
-    h = F::layer_norm(x, ln) * (1 + m[4].unsqueeze(1)) + m[3].unsqueeze(1);
+    h = modulated_layer_norm(x, m[3], m[4]);
     h = ff_out_(ff_dropout_(torch::gelu(ff_in_(h), "tanh")));
     return x + m[5].unsqueeze(1) * h;
   }

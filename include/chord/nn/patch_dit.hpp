@@ -108,14 +108,6 @@ inline torch::Tensor rotary_2d_frequencies(const torch::Tensor& coordinates, int
   return torch::cat({axis(0), axis(1)}, 1).unsqueeze(0);
 }
 
-namespace detail {
-/// `LN(x)·(1 + scale) + shift` with per-item `shift, scale [B, D]` broadcast over the tokens.
-inline torch::Tensor modulate_tokens(const torch::Tensor& x, const torch::Tensor& shift, const torch::Tensor& scale) {
-  namespace F = torch::nn::functional;
-  return F::layer_norm(x, F::LayerNormFuncOptions({x.size(-1)}).eps(1e-6)) * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1);
-}
-}  // namespace detail
-
 /// DiT block with AdaLN-Zero: `x += gate·Attn(mod(LN(x)))`, `x += gate·MLP(mod(LN(x)))`; the
 /// modulation is zero-initialised, so a fresh block is the identity.
 class PatchDiTBlockImpl : public torch::nn::Module {
@@ -133,8 +125,8 @@ class PatchDiTBlockImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c, const torch::Tensor& key_mask,
                         const RotaryTable* rotary) {
     auto m = modulation(torch::silu(c)).chunk(6, -1);
-    auto h = x + m[2].unsqueeze(1) * attention(detail::modulate_tokens(x, m[0], m[1]), key_mask, rotary);
-    auto mlp = fc2(torch::gelu(fc1(detail::modulate_tokens(h, m[3], m[4])), "tanh"));
+    auto h = x + m[2].unsqueeze(1) * attention(modulated_layer_norm(x, m[0], m[1]), key_mask, rotary);
+    auto mlp = fc2(torch::gelu(fc1(modulated_layer_norm(h, m[3], m[4])), "tanh"));
     return h + m[5].unsqueeze(1) * mlp;
   }
 
@@ -270,7 +262,7 @@ class PatchDiTImpl : public torch::nn::Module {
     for (auto& block : block_list_) h = block(h, c, key_mask, rotary ? &*rotary : nullptr);
     h = h.narrow(1, lc, n);
     auto m = final_modulation(torch::silu(c)).chunk(2, -1);
-    h = detail::modulate_tokens(h, m[0], m[1]);
+    h = modulated_layer_norm(h, m[0], m[1]);
     return features ? h : final_linear(h);
   }
 

@@ -7,6 +7,7 @@
 /// to the previous member's result).
 
 #include "chord/policies/sequence/concept.hpp"
+#include "chord/policies/sequence/native.hpp"
 
 #include <tuple>
 
@@ -61,5 +62,6 @@ struct Compose {
     else return rate;
   }
 };
+static_assert(SequencePolicy<Compose<Native, Native>>);
 
 }  // namespace chord::seq
