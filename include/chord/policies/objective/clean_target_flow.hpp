@@ -6,8 +6,7 @@
 /// turns the prediction into the path's velocity, `v = (x̂1 − x_t)/(1 − t)`, on a uniform grid (whose
 /// last evaluation is at `t = 1 − 1/steps`, so the division is safe).
 
-#include "chord/policies/objective/concept.hpp"
-#include "chord/policies/objective/ode.hpp"
+#include "chord/policies/objective/cond_flow_matching.hpp"
 
 namespace chord::obj {
 
@@ -17,23 +16,15 @@ struct CleanTargetFlow {
   using solver_type = Solver;
   static constexpr std::string_view name = "clean_target_flow";
 
-  struct Pair {
-    torch::Tensor x0;      ///< noise
-    torch::Tensor time;    ///< `[B]`, U[0, 1)
-    torch::Tensor x_t;     ///< the interpolant
-    torch::Tensor target;  ///< the clean `x1`
-  };
+  /// Conditional flow matching's pair (noise x0, time, interpolant) with the clean `x1` as target.
+  using Pair = typename CondFlowMatching<Solver, grid::Uniform>::Pair;
 
   struct SamplerOptions {
     int64_t steps = 32;  ///< uniform grid intervals
   };
 
   Pair draw(const torch::Tensor& x1, torch::Generator& gen) const {
-    Pair pair;
-    pair.x0 = torch::randn(x1.sizes(), gen, x1.options());
-    pair.time = torch::rand({x1.size(0)}, gen, x1.options());
-    const auto t = pair.time.view({-1, 1, 1});
-    pair.x_t = (1 - t) * pair.x0 + t * x1;
+    auto pair = CondFlowMatching<Solver, grid::Uniform>{}.draw(x1, gen);
     pair.target = x1;
     return pair;
   }
@@ -46,11 +37,11 @@ struct CleanTargetFlow {
 
   torch::Tensor sample(const GuidedNet& net, const torch::Tensor& x0, const SamplerOptions& options, torch::Generator&) const {
     TORCH_CHECK(options.steps > 0, "CleanTargetFlow: steps must be > 0, got ", options.steps);
-    const auto grid = torch::linspace(0.0, 1.0, options.steps + 1, x0.options());
+    const auto times = grid::Uniform::times(options.steps).to(x0.device(), x0.scalar_type());
     auto velocity = [&](const torch::Tensor& x, const torch::Tensor& t) {
       return (net.velocity(x, t) - x) / (1 - t).clamp_min(1e-4);  // net.velocity = the guided clean estimate
     };
-    return ode::integrate<Solver>(velocity, x0, grid);
+    return ode::integrate<Solver>(velocity, x0, times);
   }
 
   static int64_t evaluations(const SamplerOptions& options) { return options.steps * Solver::evaluations_per_step; }
