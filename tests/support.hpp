@@ -2,6 +2,7 @@
 // Helpers shared by chord's tests.
 #include <catch2/catch.hpp>
 #include <chord/io/safetensors.hpp>
+#include <chord/policies/objective/concept.hpp>
 #include <torch/types.h>
 
 #include <filesystem>
@@ -30,6 +31,15 @@ inline chord::io::TensorMap fixture_tensors(const std::string& name) {
 inline double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   REQUIRE(a.sizes() == b.sizes());
   return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+}
+
+/// A one-branch guided net whose output is always `output` (broadcast to the input's shape): for
+/// checking a sampler's arithmetic by hand.
+inline GuidedNet fixed_output_net(torch::Tensor output) {
+  GuidedNet net;
+  net.branch_outputs = [output](const torch::Tensor& x, const torch::Tensor&) { return std::vector<torch::Tensor>{output.expand_as(x)}; };
+  net.combine = [](const std::vector<torch::Tensor>& outputs) { return outputs[0]; };
+  return net;
 }
 
 }  // namespace chord::test

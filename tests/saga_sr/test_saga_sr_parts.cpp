@@ -28,9 +28,7 @@ TEST_CASE("rectified flow: t = 1 is noise, the target is noise − data", "[saga
   auto replay = chord::make_generator(2);
   REQUIRE(max_abs_diff(pair.time, torch::sigmoid(torch::randn({4}, replay))) < 1e-7);
   // The exact velocity integrates noise back to the data in one Euler step (1 → 0).
-  chord::GuidedNet net;
-  net.branch_outputs = [&](const torch::Tensor& x, const torch::Tensor&) { return std::vector<torch::Tensor>{pair.noise - data}; };
-  net.combine = [](const std::vector<torch::Tensor>& o) { return o[0]; };
+  const auto net = chord::test::fixed_output_net(pair.noise - data);
   auto out = chord::obj::RectifiedFlow<>{}.sample(net, pair.noise, {1}, gen);
   REQUIRE(max_abs_diff(out, data) < 1e-5);
 }

@@ -171,7 +171,6 @@ class FlowModelCore : public torch::nn::Module {
     if (frozen) backbone->eval();
     else backbone->train(this->is_training());
   }
-  bool backbone_frozen() const noexcept { return frozen_; }
 
   void train(bool on = true) override {
     torch::nn::Module::train(on);
@@ -244,14 +243,12 @@ class FlowModelCore : public torch::nn::Module {
     const auto k = static_cast<int64_t>(branches.size());
     auto prepared = o.conditioning.prepare_inference(backbone, request, masks, branches);
 
-    auto per_branch = [&](bool features) {
-      return [&, features](const torch::Tensor& x, const torch::Tensor& t) {
-        auto stacked = k == 1 ? x : x.repeat({k, 1, 1});
-        auto out = o.conditioning.run(backbone, prepared, stacked, t, features);
-        return k == 1 ? std::vector<torch::Tensor>{out} : out.chunk(k, 0);
-      };
+    // Every guidance branch in one backbone pass over the input repeated K times.
+    auto stacked_pass = [&](const torch::Tensor& x, const torch::Tensor& t, bool features) {
+      return o.conditioning.run(backbone, prepared, k == 1 ? x : x.repeat({k, 1, 1}), t, features);
     };
-    GuidedNet net{per_branch(false), per_branch(true),
+    GuidedNet net{[&](const torch::Tensor& x, const torch::Tensor& t) { return stacked_pass(x, t, false).chunk(k, 0); },
+                  [&](const torch::Tensor& x, const torch::Tensor& t) { return stacked_pass(x, t, true); }, k,
                   [&](const std::vector<torch::Tensor>& outputs) { return o.guidance.combine(outputs, strength); }, head};
 
     auto x0 = initial_noise(result.durations, frames, sample_options.seeds, gen);

@@ -4,8 +4,9 @@
 ///
 /// An objective talks to the network only through a *net* object the model builds:
 ///  - training: `net.output(x_t, t)` and `net.features(x_t, t)` with the batch's conditions and drops;
-///  - sampling: `net.branch_outputs(x, t)` / `net.branch_features(x, t)` (one tensor per guidance
-///    branch, computed in one batched pass) and `net.combine(per_branch)`.
+///  - sampling: `net.branch_outputs(x, t)` (one tensor per guidance branch, computed in one batched
+///    pass), `net.stacked_features(x, t)` (the same pass's features, branches stacked along the
+///    batch) and `net.combine(per_branch)`.
 /// It never sees masks or drop decisions except the loss mask it must respect — those belong to the
 /// masking and guidance families.
 
@@ -33,7 +34,11 @@ struct TrainingNet {
 /// What an objective may call during sampling (all guidance branches at once).
 struct GuidedNet {
   std::function<std::vector<torch::Tensor>(const torch::Tensor& x, const torch::Tensor& t)> branch_outputs;
-  std::function<std::vector<torch::Tensor>(const torch::Tensor& x, const torch::Tensor& t)> branch_features;
+  /// The features of every branch from the one batched pass, stacked branch-major `[K·B, N, F]`
+  /// (branch i is rows i·B … (i+1)·B − 1): an objective that runs more of its own per branch (DTM's
+  /// head) keeps them stacked instead of splitting and re-joining them.
+  std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t)> stacked_features;
+  int64_t branches = 1;  ///< K
   std::function<torch::Tensor(const std::vector<torch::Tensor>& per_branch)> combine;
   std::shared_ptr<torch::nn::Module> module;  ///< the objective's own module (see OwnsModule), or null
   /// The guided output (the common case): combine(branch_outputs(x, t)).

@@ -80,12 +80,10 @@ struct DifferenceTransitionMatching {
       const auto t = torch::full({}, static_cast<double>(k) / static_cast<double>(options.steps), x.options());
       // One batched backbone pass for every guidance branch; the head then runs all branches at once
       // too, with the transition's part of its condition computed once for the K inner steps.
-      const auto features = net.branch_features(x, t);
-      const auto branches = static_cast<int64_t>(features.size());
-      const auto condition = module->condition(torch::cat(features, 0), t);
+      const auto condition = module->condition(net.stacked_features(x, t), t);
       auto velocity = [&](const torch::Tensor& y, const torch::Tensor& s) {
-        auto all = module->velocity(condition, y.repeat({branches, 1, 1}), s);
-        return net.combine(all.chunk(branches, 0));
+        auto all = module->velocity(condition, net.branches == 1 ? y : y.repeat({net.branches, 1, 1}), s);
+        return net.combine(all.chunk(net.branches, 0));
       };
       auto y = ode::integrate<Solver>(velocity, torch::randn(x.sizes(), gen, x.options()), inner_grid);
       x = x + y / static_cast<double>(options.steps);
