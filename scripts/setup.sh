@@ -66,6 +66,9 @@ if ((want_reference)); then
     "$ref/bin/python" -m pip install -q --disable-pip-version-check \
       "torchaudio==$CHORD_TORCH_VERSION" librosa==0.11.0 ema-pytorch==0.8.3 tensorboard safetensors \
       "f5-tts==1.1.20" x_transformers
+    # stable-audio-tools pins an old torch and a training stack the fixtures do not use: its model
+    # code alone (tests/parity/make_saga_sr_fixtures.py imports the modules directly).
+    "$ref/bin/python" -m pip install -q --disable-pip-version-check --no-deps "stable-audio-tools==0.0.19" einops-exts
     touch "$ref/.chord-complete"
   fi
 fi
