@@ -18,6 +18,8 @@ namespace signal {
 inline constexpr std::string_view audio_prompt = "audio_prompt";  ///< the masked mel / latent prompt (F5-TTS cond)
 inline constexpr std::string_view text = "text";                  ///< text tokens
 inline constexpr std::string_view prepended_tokens = "prepended_tokens";  ///< condition tokens before the target (seed 003)
+inline constexpr std::string_view low_resolution = "low_resolution";  ///< the low-resolution latent (SAGA-SR input concat)
+inline constexpr std::string_view cross_attention = "cross_attention";  ///< all cross-attention tokens (text, roll-offs)
 }  // namespace signal
 
 /// Per-signal, per-row drop flags: `rows(signal)` is bool `[B]`, all false for a signal nobody set.

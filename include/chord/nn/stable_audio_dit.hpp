@@ -383,11 +383,12 @@ class StableAudioDiTImpl : public torch::nn::Module {
   }
 
   /// The velocity (or hidden features before `project_out`, `features = true`) for `x [B, T, Cio]`
-  /// at times `t [B]`, target frames only.
-  torch::Tensor run(const torch::Tensor& x, const torch::Tensor& t, const StableAudioEmbedded& e, bool features = false) {
+  /// at times `t [B]` (or one scalar time), target frames only.
+  torch::Tensor run(const torch::Tensor& x, const torch::Tensor& time, const StableAudioEmbedded& e, bool features = false) {
     const auto& o = options;
     TORCH_CHECK(x.dim() == 3 && x.size(2) == o.io_channels(), "StableAudioDiT: x [B, T, ", o.io_channels(), "] expected, got ", x.sizes());
-    TORCH_CHECK(t.dim() == 1 && t.size(0) == x.size(0), "StableAudioDiT: t [", x.size(0), "] expected, got ", t.sizes());
+    const auto t = time.dim() == 0 ? time.expand({x.size(0)}) : time;  // a solver's scalar time
+    TORCH_CHECK(t.dim() == 1 && t.size(0) == x.size(0), "StableAudioDiT: t [", x.size(0), "] or a scalar expected, got ", t.sizes());
     const int64_t frames = x.size(1);
     auto h = torch::matmul(x, e.input_weight.t());
     if (e.concat_projection.defined()) h = h + nearest_frames(e.concat_projection, frames);

@@ -1,0 +1,116 @@
+#pragma once
+/// @file
+/// The SAGA-SR network: the Stable Audio DiT (`model`) and the conditioners that turn a batch's
+/// numbers and text embeddings into its condition channels (`conditioner`), laid out like
+/// stable-audio-tools' `ConditionedDiffusionModelWrapper` state dict
+/// (`model.*`, `conditioner.conditioners.<id>.*`):
+///  - `prompt`: precomputed text embeddings `[B, S, text_dim]` (e.g. T5-base's 768), projected to
+///    `cond_dim` by `proj_out` when the widths differ (stable-audio `Conditioner`), cross-attention tokens;
+///  - `input_cutoff_ratio`, `output_cutoff_ratio`: NumberConditioners on [0, 1], one cross-attention
+///    token each (after the text) and, concatenated, the global vector (SAGA-SR's roll-off condition);
+///  - `seconds_start`, `seconds_total`: NumberConditioners on [0, 512] in the global vector (Stable
+///    Audio Open's timing condition, the seed's step-0 baseline).
+
+#include "chord/nn/number_conditioner.hpp"
+#include "chord/nn/stable_audio_dit.hpp"
+
+
+namespace chord::nn {
+
+struct SuperResolutionDiTOptions {
+  explicit SuperResolutionDiTOptions(StableAudioDiTOptions dit_) : dit(std::move(dit_)) {}
+  StableAudioDiTOptions dit;
+  TORCH_ARG(int64_t, cond_dim) = 768;   ///< conditioner output width
+  TORCH_ARG(int64_t, text_dim) = 0;     ///< width of the text embeddings; 0 = no text condition
+  TORCH_ARG(bool, rolloff) = false;     ///< the input/output roll-off ratios
+  TORCH_ARG(bool, seconds) = false;     ///< seconds_start / seconds_total
+
+ public:
+  int64_t dim() const { return dit.embed_dim(); }
+  /// The DiT's condition widths implied by the conditioners (cross tokens and global vector).
+  int64_t cross_attention_width() const { return (text_dim_ > 0 || rolloff_) ? cond_dim_ : 0; }
+  int64_t global_width() const { return cond_dim_ * ((rolloff_ ? 2 : 0) + (seconds_ ? 2 : 0)); }
+};
+
+class SuperResolutionDiTImpl : public torch::nn::Module {
+ public:
+  explicit SuperResolutionDiTImpl(SuperResolutionDiTOptions options_) : options(std::move(options_)) {
+    const auto& o = options;
+    CHORD_CHECK(o.dit.cond_token_dim() == o.cross_attention_width(), "SuperResolutionDiT: the conditioners give ",
+                o.cross_attention_width(), "-channel cross-attention tokens but the DiT's cond_token_dim is ", o.dit.cond_token_dim());
+    CHORD_CHECK(o.dit.global_cond_dim() == o.global_width(), "SuperResolutionDiT: the conditioners give a ", o.global_width(),
+                "-channel global vector but the DiT's global_cond_dim is ", o.dit.global_cond_dim());
+    CHORD_CHECK(o.dit.input_concat_dim() == o.dit.io_channels(), "SuperResolutionDiT: the low-resolution latent (",
+                o.dit.io_channels(), " channels) is the input-concat condition; input_concat_dim is ", o.dit.input_concat_dim());
+    model = register_module("model", StableAudioDiT(o.dit));
+    conditioners = std::make_shared<torch::nn::Module>();
+    if (o.text_dim() > 0) {
+      auto prompt = std::make_shared<torch::nn::Module>();
+      if (o.text_dim() != o.cond_dim()) text_projection = prompt->register_module("proj_out", torch::nn::Linear(o.text_dim(), o.cond_dim()));
+      conditioners->register_module("prompt", prompt);
+    }
+    auto number = [&](const char* id, double max_value) {
+      auto c = NumberConditioner(NumberConditionerOptions(o.cond_dim()).min_value(0.0).max_value(max_value));
+      conditioners->register_module(id, c.ptr());
+      return c;
+    };
+    if (o.rolloff()) {
+      input_rolloff = number("input_cutoff_ratio", 1.0);
+      output_rolloff = number("output_cutoff_ratio", 1.0);
+    }
+    if (o.seconds()) {
+      seconds_start = number("seconds_start", 512.0);
+      seconds_total = number("seconds_total", 512.0);
+    }
+    auto holder = std::make_shared<torch::nn::Module>();
+    holder->register_module("conditioners", conditioners);
+    register_module("conditioner", holder);
+  }
+
+  /// Numbers and text of a batch or request, as given (undefined where unused).
+  struct Inputs {
+    torch::Tensor text;                           ///< `[B, S, text_dim]`, padded tokens zero
+    torch::Tensor input_rolloff, output_rolloff;  ///< `[B]` in [0, 1]
+    torch::Tensor seconds_start, seconds_total;   ///< `[B]` seconds
+  };
+
+  /// Cross-attention tokens `[B, S(+2), cond_dim]` (text, then the input and output roll-off tokens)
+  /// and the global vector `[B, global_width]` (roll-offs, then seconds), each undefined when unused.
+  std::pair<torch::Tensor, torch::Tensor> condition_tokens(const Inputs& in, int64_t batch) {
+    const auto& o = options;
+    auto need = [&](const torch::Tensor& t, const char* what) {
+      CHORD_CHECK(t.defined(), "SuperResolutionDiT: the model was built with the ", what, " condition; the batch has none");
+      TORCH_CHECK(t.dim() == 1 && t.size(0) == batch, "SuperResolutionDiT: ", what, " [", batch, "] expected, got ", t.sizes());
+      return t;
+    };
+    std::vector<torch::Tensor> tokens, global;
+    if (o.text_dim() > 0) {
+      CHORD_CHECK(in.text.defined(), "SuperResolutionDiT: the model was built with a text condition; the batch has no text embeddings");
+      TORCH_CHECK(in.text.dim() == 3 && in.text.size(0) == batch && in.text.size(2) == o.text_dim(),
+                  "SuperResolutionDiT: text embeddings [", batch, ", S, ", o.text_dim(), "] expected, got ", in.text.sizes());
+      tokens.push_back(text_projection ? text_projection(in.text) : in.text);
+    }
+    if (o.rolloff()) {
+      auto r_in = input_rolloff(need(in.input_rolloff, "input roll-off")).first;
+      auto r_out = output_rolloff(need(in.output_rolloff, "output roll-off")).first;
+      tokens.push_back(r_in);
+      tokens.push_back(r_out);
+      global.push_back(r_in.squeeze(1));
+      global.push_back(r_out.squeeze(1));
+    }
+    if (o.seconds()) {
+      global.push_back(seconds_start(need(in.seconds_start, "seconds_start")).first.squeeze(1));
+      global.push_back(seconds_total(need(in.seconds_total, "seconds_total")).first.squeeze(1));
+    }
+    return {tokens.empty() ? torch::Tensor() : torch::cat(tokens, 1), global.empty() ? torch::Tensor() : torch::cat(global, 1)};
+  }
+
+  SuperResolutionDiTOptions options;
+  StableAudioDiT model{nullptr};
+  std::shared_ptr<torch::nn::Module> conditioners;  ///< one child per conditioner id
+  torch::nn::Linear text_projection{nullptr};
+  NumberConditioner input_rolloff{nullptr}, output_rolloff{nullptr}, seconds_start{nullptr}, seconds_total{nullptr};
+};
+TORCH_MODULE(SuperResolutionDiT);
+
+}  // namespace chord::nn

@@ -1,0 +1,132 @@
+#pragma once
+/// @file
+/// SAGA-SR conditioning: the low-resolution latent enters by input concatenation; text embeddings and
+/// the input/output roll-off ratios become cross-attention tokens; the roll-offs (and, for the seed's
+/// baseline, seconds_start/seconds_total) form the global vector added to the timestep embedding.
+/// `Channels` picks the optional ones at compile time (`sr::text | sr::rolloff | sr::seconds`);
+/// `NullLatent` is the value a dropped low-resolution latent takes (the official code: −5; the seed's
+/// latent dropout multiplies by 0). Dropped cross-attention tokens are zeros, as in stable-audio-tools.
+/// Works with nn::SuperResolutionDiT.
+
+#include "chord/core/condition_drop.hpp"
+#include "chord/nn/super_resolution_dit.hpp"
+#include "chord/policies/conditioning/concept.hpp"
+
+#include <array>
+
+namespace chord {
+
+namespace sr {
+inline constexpr unsigned text = 1u;     ///< text embeddings as cross-attention tokens
+inline constexpr unsigned rolloff = 2u;  ///< input/output roll-off ratios (cross tokens + global vector)
+inline constexpr unsigned seconds = 4u;  ///< seconds_start/seconds_total (global vector)
+}  // namespace sr
+
+namespace cond {
+
+template <unsigned Channels = sr::text | sr::rolloff, int NullLatent = -5>
+struct LatentSuperResolution {
+  using policy_category = conditioning_policy_tag;
+  static constexpr std::string_view name = "latent_super_resolution";
+  static constexpr bool uses_text = (Channels & sr::text) != 0;
+  static constexpr bool uses_rolloff = (Channels & sr::rolloff) != 0;
+  static constexpr bool uses_seconds = (Channels & sr::seconds) != 0;
+  static constexpr bool has_cross_attention = uses_text || uses_rolloff;
+  static constexpr auto signals = [] {
+    if constexpr (has_cross_attention) return std::array<std::string_view, 2>{signal::low_resolution, signal::cross_attention};
+    else return std::array<std::string_view, 1>{signal::low_resolution};
+  }();
+  static constexpr double null_latent = NullLatent;
+
+  int64_t latent_channels = 64;
+
+  using Inputs = nn::SuperResolutionDiTImpl::Inputs;
+
+  struct Batch {
+    torch::Tensor target;          ///< `[B, T, C]` latent of the high-resolution audio
+    torch::Tensor low_resolution;  ///< `[B, T', C]` latent of the low-resolution audio (T' = T normally)
+    Inputs inputs;                 ///< text embeddings and numbers
+  };
+
+  struct Request {
+    torch::Tensor low_resolution;  ///< `[B, T, C]`
+    Inputs inputs;
+    int64_t frames = 0;            ///< output latent frames; 0 = the low-resolution latent's
+  };
+
+  template <class Backbone>
+  using Prepared = nn::StableAudioEmbedded;
+
+  int64_t channels() const { return latent_channels; }
+  torch::Tensor target(const Batch& b) const {
+    TORCH_CHECK(b.target.dim() == 3 && b.target.size(2) == latent_channels, "LatentSuperResolution: target [B, T, ",
+                latent_channels, "] expected, got ", b.target.sizes());
+    return b.target;
+  }
+  torch::Tensor lengths(const Batch& b) const { return torch::full({b.target.size(0)}, b.target.size(1), torch::kLong); }
+  torch::Tensor durations(const Request& r) const {
+    TORCH_CHECK(r.low_resolution.dim() == 3, "LatentSuperResolution: low_resolution [B, T, C] expected, got ", r.low_resolution.sizes());
+    return torch::full({r.low_resolution.size(0)}, r.frames > 0 ? r.frames : r.low_resolution.size(1), torch::kLong);
+  }
+  torch::Tensor prompt_lengths(const Request& r) const { return torch::zeros({r.low_resolution.size(0)}, torch::kLong); }
+  torch::Tensor edit_mask(const Request&) const { return {}; }
+  torch::Tensor prompt(const Request& r, int64_t frames) const {
+    return torch::zeros({r.low_resolution.size(0), frames, latent_channels}, r.low_resolution.options());
+  }
+
+  template <class Backbone>
+  nn::StableAudioEmbedded prepare_training(Backbone& backbone, const Batch& b, const Masks&, const ConditionDrop& drop) const {
+    return prepare(backbone, b.low_resolution, b.inputs, drop, 1);
+  }
+
+  /// The K branches share one embedding of K·B rows (each branch's rows with its own drops).
+  template <class Backbone>
+  nn::StableAudioEmbedded prepare_inference(Backbone& backbone, const Request& r, const Masks&,
+                                            const std::vector<ConditionDrop>& branches) const {
+    return prepare(backbone, r.low_resolution, r.inputs, ConditionDrop::concat(branches), static_cast<int64_t>(branches.size()));
+  }
+
+  template <class Backbone>
+  torch::Tensor run(Backbone& backbone, const nn::StableAudioEmbedded& p, const torch::Tensor& x, const torch::Tensor& t,
+                    bool features) const {
+    return backbone->model->run(x, t, p, features);
+  }
+
+ private:
+  template <class Backbone>
+  nn::StableAudioEmbedded prepare(Backbone& backbone, const torch::Tensor& low_resolution, const Inputs& inputs,
+                                  const ConditionDrop& drop, int64_t repeats) const {
+    const auto& o = backbone->options;
+    CHORD_CHECK((o.text_dim() > 0) == uses_text && o.rolloff() == uses_rolloff && o.seconds() == uses_seconds,
+                "LatentSuperResolution: the network's conditioners (text ", o.text_dim() > 0, ", roll-off ", o.rolloff(),
+                ", seconds ", o.seconds(), ") differ from the policy's channels (text ", uses_text, ", roll-off ", uses_rolloff,
+                ", seconds ", uses_seconds, "); build the options with systems::saga_sr::model_options<Spec>()");
+    TORCH_CHECK(low_resolution.dim() == 3 && low_resolution.size(2) == latent_channels,
+                "LatentSuperResolution: low_resolution [B, T, ", latent_channels, "] expected, got ", low_resolution.sizes());
+    const int64_t batch = low_resolution.size(0);
+    auto [tokens, global] = backbone->condition_tokens(inputs, batch);
+    auto repeat = [&](const torch::Tensor& t) {
+      if (!t.defined() || repeats == 1) return t;
+      std::vector<int64_t> times(static_cast<size_t>(t.dim()), 1);
+      times[0] = repeats;
+      return t.repeat(times);
+    };
+    nn::StableAudioConditions c;
+    const auto device = low_resolution.device();
+    auto latent = repeat(low_resolution);
+    auto dropped_latent = drop.rows(signal::low_resolution, device).view({-1, 1, 1});
+    c.input_concat = torch::where(dropped_latent, torch::full({}, null_latent, latent.options()), latent);
+    if (tokens.defined()) {
+      tokens = repeat(tokens);
+      c.cross_attention = torch::where(drop.rows(signal::cross_attention, device).view({-1, 1, 1}), torch::zeros({}, tokens.options()), tokens);
+    }
+    c.global = repeat(global);
+    return backbone->model->embed(c);
+  }
+};
+
+static_assert(ConditioningPolicy<LatentSuperResolution<>>);
+static_assert(Conditions<LatentSuperResolution<>, nn::SuperResolutionDiT>);
+
+}  // namespace cond
+}  // namespace chord

@@ -1,0 +1,348 @@
+// SAGA-SR: parity of the Stable Audio DiT with pip stable-audio-tools 0.0.19 (fixtures:
+// tests/parity/make_saga_sr_fixtures.py), fp32 on CPU — the state dict key for key, the forward with all
+// four condition channels (prepended or AdaLN global vector), the package's batched CFG, sample_rf, the
+// NumberEmbedder and the timestep Fourier features; then the guidance rules by hand, the conditioning
+// policy's drops, and the composed specs (official and the seed's ablation steps).
+#include "support.hpp"
+
+#include <chord/systems/saga_sr.hpp>
+
+#include <chord/io/state_dict.hpp>
+#include <chord/nn/number_conditioner.hpp>
+#include <chord/nn/stable_audio_dit.hpp>
+#include <chord/policies/objective/rectified_flow.hpp>
+
+using chord::test::max_abs_diff;
+
+namespace {
+
+chord::nn::StableAudioDiTOptions fixture_options(const std::string& name) {
+  if (name == "prepend") {
+    return chord::nn::StableAudioDiTOptions(128, 2, 2).io_channels(16).input_concat_dim(16).cond_token_dim(64)
+        .project_cond_tokens(false).global_cond_dim(48).prepend_cond_dim(24).ff_mult(2);
+  }
+  return chord::nn::StableAudioDiTOptions(64, 1, 1).io_channels(8).cond_token_dim(32).global_cond_dim(16)
+      .global_cond_type(chord::nn::GlobalCondition::adaptive_layer_norm);
+}
+
+struct Reference {
+  chord::nn::StableAudioDiT dit{nullptr};
+  chord::io::TensorMap io;
+  chord::io::LoadReport report;
+};
+
+Reference load_reference(const std::string& name) {
+  Reference r;
+  r.io = chord::test::fixture_tensors("stable_audio_dit_" + name + ".safetensors");
+  chord::io::TensorMap weights;
+  for (const auto& [key, value] : r.io) {
+    if (key.rfind("model.", 0) == 0) weights.emplace(key, value);
+  }
+  r.dit = chord::nn::StableAudioDiT(fixture_options(name));
+  chord::io::LoadOptions options;
+  options.strip_prefix = "model.";
+  r.report = chord::io::load_state_dict(*r.dit, weights, options);
+  r.dit->eval();
+  return r;
+}
+
+torch::Tensor optional(const chord::io::TensorMap& io, const std::string& key) {
+  auto found = io.find(key);
+  return found == io.end() ? torch::Tensor() : found->second;
+}
+
+chord::nn::StableAudioConditions conditions(const chord::io::TensorMap& io, const std::string& concat_key = "input_concat_cond") {
+  auto concat = optional(io, concat_key);
+  return {io.at("cross_attn_cond"), io.at("global_embed"), concat.defined() ? concat.transpose(1, 2) : concat,
+          optional(io, "prepend_cond")};
+}
+
+/// The package's CFG: one batched pass over [conditional; null cross-attention and prepend tokens],
+/// global and input-concat duplicated, `u + (c − u)·s`.
+torch::Tensor guided(chord::nn::StableAudioDiT& dit, const chord::nn::StableAudioConditions& c, const torch::Tensor& x,
+                     const torch::Tensor& t, double scale) {
+  chord::nn::StableAudioConditions both{
+      torch::cat({c.cross_attention, torch::zeros_like(c.cross_attention)}), torch::cat({c.global, c.global}),
+      c.input_concat.defined() ? torch::cat({c.input_concat, c.input_concat}) : torch::Tensor(),
+      c.prepend.defined() ? torch::cat({c.prepend, torch::zeros_like(c.prepend)}) : torch::Tensor()};
+  auto out = dit->run(torch::cat({x, x}), torch::cat({t, t}), dit->embed(both)).chunk(2);
+  return out[1] + (out[0] - out[1]) * scale;
+}
+
+}  // namespace
+
+TEST_CASE("a stable-audio-tools DiT state dict loads key for key", "[saga_sr][parity][checkpoint]") {
+  for (const std::string name : {"prepend", "adaln"}) {
+    INFO(name);
+    auto r = load_reference(name);
+    INFO(r.report.describe());
+    REQUIRE(r.report.clean());
+    REQUIRE(r.report.loaded.size() == chord::io::state_dict(*r.dit).size());
+  }
+}
+
+TEST_CASE("the Stable Audio DiT forward with all four condition channels matches the reference within 1e-4",
+          "[saga_sr][parity][dit]") {
+  torch::NoGradGuard no_grad;
+  for (const std::string name : {"prepend", "adaln"}) {
+    INFO(name);
+    auto r = load_reference(name);
+    const auto& io = r.io;
+    const auto c = conditions(io);
+    auto out = r.dit->forward(io.at("x"), io.at("t"), c.cross_attention, c.global,
+                              c.input_concat.defined() ? c.input_concat.transpose(1, 2) : torch::Tensor(), c.prepend);
+    CHECK(max_abs_diff(out, io.at("out")) <= 1e-4);
+    // The same through embed() + run() in chord's time-major layout.
+    auto run = r.dit->run(io.at("x").transpose(1, 2), io.at("t"), r.dit->embed(c)).transpose(1, 2);
+    CHECK(max_abs_diff(run, io.at("out")) <= 1e-4);
+    // A half-rate input-concat latent is nearest-resampled to the latent rate.
+    if (io.count("out_half")) {
+      auto half = r.dit->run(io.at("x").transpose(1, 2), io.at("t"), r.dit->embed(conditions(io, "input_concat_half")));
+      CHECK(max_abs_diff(half.transpose(1, 2), io.at("out_half")) <= 1e-4);
+    }
+    // The package's batched classifier-free guidance, scale 3.
+    auto cfg = guided(r.dit, c, io.at("x").transpose(1, 2), io.at("t"), 3.0).transpose(1, 2);
+    CHECK(max_abs_diff(cfg, io.at("out_cfg3")) <= 1e-4);
+    // The outputs differ from what a wrong combination would give (the check can fail).
+    CHECK(max_abs_diff(io.at("out_cfg3"), io.at("out")) > 1e-3);
+  }
+}
+
+TEST_CASE("sample_rf (Euler, log-SNR schedule, 8 steps, CFG 3) matches the reference within 1e-3",
+          "[saga_sr][parity][sample]") {
+  torch::NoGradGuard no_grad;
+  for (const std::string name : {"prepend", "adaln"}) {
+    INFO(name);
+    auto r = load_reference(name);
+    const auto c = conditions(r.io);
+    const auto times = chord::schedule::LogSnr::times(8);
+    auto x = r.io.at("noise").transpose(1, 2);
+    for (int64_t i = 0; i < 8; ++i) {
+      auto t = torch::full({x.size(0)}, times[i].item<float>());
+      x = x + (times[i + 1] - times[i]) * guided(r.dit, c, x, t, 3.0);
+    }
+    CHECK(max_abs_diff(x.transpose(1, 2), r.io.at("sample_cfg3")) <= 1e-3);
+  }
+}
+
+TEST_CASE("NumberEmbedder and the timestep Fourier features match the reference exactly in layout",
+          "[saga_sr][parity][conditioner]") {
+  torch::NoGradGuard no_grad;
+  auto r = load_reference("prepend");
+  chord::nn::NumberEmbedder embedder(24);
+  chord::io::TensorMap weights;
+  for (const auto& [key, value] : r.io) {
+    if (key.rfind("number.", 0) == 0) weights.emplace(key.substr(7), value);
+  }
+  REQUIRE(chord::io::load_state_dict(*embedder, weights).clean());
+  CHECK(max_abs_diff(embedder(r.io.at("number_u")), r.io.at("number_out")) <= 1e-6);
+
+  r.dit->timestep_features->weight.copy_(r.io.at("fourier.weight"));
+  CHECK(max_abs_diff(r.dit->timestep_fourier_features(r.io.at("t")), r.io.at("fourier_out")) <= 1e-5);
+}
+
+TEST_CASE("a small DiT given unprojected 768-channel tokens is refused at construction", "[saga_sr][dit]") {
+  // embed 512, 8 heads of 64: 768-channel context = 12 key/value heads for 8 query heads.
+  auto bad = chord::nn::StableAudioDiTOptions(512, 1, 8).cond_token_dim(768).project_cond_tokens(false);
+  REQUIRE_THROWS_WITH(chord::nn::StableAudioDiT(bad), Catch::Matchers::Contains("project_cond_tokens(true)"));
+  // Projected (the seed's small config) it builds, with 8 key/value heads.
+  REQUIRE_NOTHROW(chord::nn::StableAudioDiT(bad.project_cond_tokens(true)));
+  // The full config (1536, 24 heads) takes 768-channel tokens unprojected: 12 key/value heads, groups of 2.
+  REQUIRE_NOTHROW(chord::nn::StableAudioDiT(chord::nn::StableAudioDiTOptions(1536, 1, 24).cond_token_dim(768).project_cond_tokens(false)));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Guidance rules, conditioning, composed specs.
+
+namespace {
+
+namespace saga = chord::systems::saga_sr;
+
+template <class Spec>
+typename chord::FlowModel<Spec>::Impl::Batch tiny_batch(int64_t batch, int64_t frames, torch::Generator& gen) {
+  typename chord::FlowModel<Spec>::Impl::Batch b;
+  b.target = torch::randn({batch, frames, 8}, gen);
+  b.low_resolution = torch::randn({batch, frames, 8}, gen);
+  b.inputs.text = torch::randn({batch, 5, 768}, gen);
+  b.inputs.input_rolloff = torch::rand({batch}, gen);
+  b.inputs.output_rolloff = torch::ones({batch});
+  b.inputs.seconds_start = torch::zeros({batch});
+  b.inputs.seconds_total = torch::full({batch}, 1.5);
+  return b;
+}
+
+template <class Spec>
+chord::FlowModel<Spec> tiny_model() {
+  torch::manual_seed(0);
+  chord::FlowModel<Spec> model(saga::model_options<Spec>(saga::Preset::tiny));
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->parameters()) p.normal_(0.0, 0.05);  // nothing zero-initialised away
+  return model;
+}
+
+}  // namespace
+
+TEST_CASE("guidance rules combine their branches as the references do", "[saga_sr][guidance]") {
+  const auto c = torch::full({1, 2, 3}, 3.0), u_all = torch::full({1, 2, 3}, 1.0), u_tokens = torch::full({1, 2, 3}, 2.0);
+  // Official: u_all + 1.4·(u_tok − u_all) + s_ca·(c − u_tok) = 1 + 1.4 + 1.2 = 3.6.
+  chord::cfg::IndependentDropout official;
+  CHECK(official.branches(2, 1.2).size() == 3);
+  CHECK(official.branches(2, 1.2)[1].rows(chord::signal::low_resolution).all().item<bool>());
+  CHECK_FALSE(official.branches(2, 1.2)[2].rows(chord::signal::low_resolution).any().item<bool>());
+  CHECK(official.branches(2, 1.2)[2].rows(chord::signal::cross_attention).all().item<bool>());
+  CHECK(max_abs_diff(official.combine({c, u_all, u_tokens}, 1.2), torch::full({1, 2, 3}, 3.6)) < 1e-6);
+  // stable-audio: u + (c − u)·s = 1 + 2·2 = 5; s = 1 is the conditional pass alone.
+  chord::cfg::CrossAttentionDropout stable;
+  CHECK(stable.branches(2, 1.0).size() == 1);
+  CHECK(max_abs_diff(stable.combine({c, u_all}, 2.0), torch::full({1, 2, 3}, 5.0)) < 1e-6);
+  // Rescale φ = 1: the guided output takes the conditional output's std over channels.
+  stable.scale_phi = 1.0;
+  auto cond = torch::tensor({1.0f, 2.0f, 3.0f}).view({1, 1, 3}), uncond = torch::tensor({0.0f, 0.0f, 0.0f}).view({1, 1, 3});
+  auto out = stable.combine({cond, uncond}, 4.0);  // plain: (4, 8, 12), std 4 → rescaled to std 1: (1, 2, 3)
+  CHECK(max_abs_diff(out, cond) < 1e-5);
+}
+
+TEST_CASE("training drops: independent per signal (official), latent on top of token dropout (step 3)", "[saga_sr][guidance]") {
+  auto gen = chord::make_generator(5);
+  const int64_t batch = 64, rounds = 200, n = batch * rounds;
+  chord::cfg::IndependentDropout official;
+  chord::cfg::LatentDropout<> step3;
+  double latent = 0, tokens = 0, both = 0, latent3 = 0, tokens3 = 0;
+  for (int64_t r = 0; r < rounds; ++r) {
+    auto d = official.training_drop(batch, gen);
+    auto l = d.rows(chord::signal::low_resolution), t = d.rows(chord::signal::cross_attention);
+    latent += l.sum().item<double>();
+    tokens += t.sum().item<double>();
+    both += (l & t).sum().item<double>();
+    auto d3 = step3.training_drop(batch, gen);
+    latent3 += d3.rows(chord::signal::low_resolution).sum().item<double>();
+    tokens3 += d3.rows(chord::signal::cross_attention).sum().item<double>();
+  }
+  auto near = [&](double count, double p) { return std::abs(count / n - p) < 4 * std::sqrt(p * (1 - p) / n); };
+  CHECK(near(latent, 0.1));
+  CHECK(near(tokens, 0.1));
+  CHECK(near(both, 0.01));  // independent: p², not p
+  CHECK(near(latent3, 0.1));
+  CHECK(near(tokens3, 0.1));
+}
+
+TEST_CASE("the conditioning applies drops: latent → the null value, tokens → zeros", "[saga_sr][conditioning]") {
+  auto model = tiny_model<chord::systems::SagaOfficial>();
+  auto gen = chord::make_generator(3);
+  auto batch = tiny_batch<chord::systems::SagaOfficial>(3, 6, gen);
+  chord::ConditionDrop drop(3);
+  drop.set(chord::signal::low_resolution, torch::tensor({false, true, false}));
+  drop.set(chord::signal::cross_attention, torch::tensor({false, false, true}));
+  torch::NoGradGuard no_grad;
+  auto& net = model->backbone;
+  auto prepared = model->options.conditioning.prepare_training(net, batch, chord::Masks{}, drop);
+  // Row 1's input-concat share is that of a latent filled with −5; rows 0 and 2 keep theirs.
+  auto reference = net->model->embed({torch::Tensor(), torch::Tensor(),
+                                      torch::where(torch::tensor({false, true, false}).view({-1, 1, 1}), torch::full({}, -5.0f), batch.low_resolution),
+                                      torch::Tensor()});
+  CHECK(max_abs_diff(prepared.concat_projection, reference.concat_projection) < 1e-6);
+  CHECK(max_abs_diff(prepared.concat_projection[1], prepared.concat_projection[0]) > 1e-3);
+  // Row 2's keys and values are exactly zero in every layer (no biases); 5 text + 2 roll-off tokens.
+  REQUIRE(prepared.keys.size() == 2);
+  CHECK(prepared.keys[0].size(2) == 7);
+  CHECK(prepared.keys[0][2].abs().max().item<float>() == 0.0f);
+  CHECK(prepared.values[1][2].abs().max().item<float>() == 0.0f);
+  CHECK(prepared.keys[0][0].abs().max().item<float>() > 0.0f);
+}
+
+TEST_CASE("official SAGA-SR sampling is three batched branches on the linear-quadratic schedule", "[saga_sr][model]") {
+  using Spec = chord::systems::SagaOfficial;
+  auto model = tiny_model<Spec>();
+  auto gen = chord::make_generator(4);
+  auto batch = tiny_batch<Spec>(2, 6, gen);
+  chord::FlowModel<Spec>::Impl::Request request;
+  request.low_resolution = batch.low_resolution;
+  request.inputs = batch.inputs;
+  chord::FlowModel<Spec>::Impl::SampleOptions options;
+  options.sampler.steps = 4;
+  options.seeds = {11, 12};
+  auto result = model->sample(request, options, gen);
+  REQUIRE(result.output.sizes() == batch.low_resolution.sizes());
+
+  // By hand: the same noise, per-branch conditions embedded separately, Euler on the schedule.
+  torch::NoGradGuard no_grad;
+  auto& net = model->backbone;
+  auto [tokens, global] = net->condition_tokens(batch.inputs, 2);
+  auto embed = [&](const torch::Tensor& latent, const torch::Tensor& cross) {
+    return net->model->embed({cross, global, latent, torch::Tensor()});
+  };
+  auto cond = embed(batch.low_resolution, tokens);
+  auto all = embed(torch::full_like(batch.low_resolution, -5.0), torch::zeros_like(tokens));
+  auto latent_only = embed(batch.low_resolution, torch::zeros_like(tokens));
+  auto x = chord::seeded_noise({6, 6}, 8, {11, 12}, torch::TensorOptions());
+  const auto times = chord::schedule::LinearQuadratic::times(4);
+  for (int64_t i = 0; i < 4; ++i) {
+    auto t = torch::full({2}, times[i].item<float>());
+    auto c = net->model->run(x, t, cond), u = net->model->run(x, t, all), l = net->model->run(x, t, latent_only);
+    x = x + (times[i + 1] - times[i]) * (u + 1.4 * (l - u) + 1.2 * (c - l));
+  }
+  CHECK(max_abs_diff(result.output, x) < 1e-4);
+}
+
+TEST_CASE("every ablation spec trains a step and samples", "[saga_sr][model]") {
+  auto run = []<class Spec>(std::type_identity<Spec>) {
+    INFO(typeid(Spec).name());
+    auto model = tiny_model<Spec>();
+    auto gen = chord::make_generator(6);
+    auto batch = tiny_batch<Spec>(2, 5, gen);
+    auto losses = model->loss(batch, gen);
+    REQUIRE(std::isfinite(losses.loss.template item<float>()));
+    losses.loss.backward();
+    // The conditioners learn through the DiT.
+    for (const auto& item : model->named_parameters()) {
+      if (item.key().find("conditioner.") != std::string::npos) {
+        INFO(item.key());
+        CHECK(item.value().grad().defined());
+      }
+    }
+    typename chord::FlowModel<Spec>::Impl::Request request;
+    request.low_resolution = batch.low_resolution;
+    request.inputs = batch.inputs;
+    typename chord::FlowModel<Spec>::Impl::SampleOptions options;
+    options.sampler.steps = 2;
+    auto out = model->sample(request, options, gen).output;
+    CHECK(out.sizes() == batch.target.sizes());
+    CHECK(torch::isfinite(out).all().template item<bool>());
+  };
+  run(std::type_identity<chord::systems::SagaStep0>{});
+  run(std::type_identity<chord::systems::SagaStep1>{});
+  run(std::type_identity<chord::systems::SagaStep2>{});
+  run(std::type_identity<chord::systems::SagaStep2Prime>{});
+  run(std::type_identity<chord::systems::SagaStep3>{});
+  run(std::type_identity<chord::systems::SagaOfficial>{});
+  STATIC_REQUIRE(chord::systems::SagaStep2Prime::low_frequency_replacement == chord::systems::LowFrequencyReplacement::cross_fade);
+}
+
+TEST_CASE("options built for another step's conditions are refused with what differs", "[saga_sr][model]") {
+  auto step0 = saga::model_options<chord::systems::SagaStep0>(saga::Preset::tiny);
+  chord::FlowModelOptions<chord::systems::SagaStep2> mismatched(step0.backbone);
+  mismatched.conditioning.latent_channels = 8;
+  chord::FlowModel<chord::systems::SagaStep2> model(mismatched);
+  auto gen = chord::make_generator(1);
+  auto batch = tiny_batch<chord::systems::SagaStep2>(1, 4, gen);
+  CHORD_REQUIRE_THROWS_WITH_TEXT(model->loss(batch, gen), "differ from the policy's channels");
+  // A batch without the roll-offs the model was built for names the missing condition.
+  auto model2 = tiny_model<chord::systems::SagaStep2>();
+  batch.inputs.input_rolloff = torch::Tensor();
+  CHORD_REQUIRE_THROWS_WITH_TEXT(model2->loss(batch, gen), "input roll-off");
+}
+
+TEST_CASE("the presets: the seed's small DiT and the official full one", "[saga_sr][model]") {
+  auto small = saga::model_options<chord::systems::SagaStep2>(saga::Preset::small).backbone;
+  CHECK(small.dit.embed_dim() == 512);
+  CHECK(small.dit.depth() == 8);
+  CHECK(small.dit.cond_token_dim() == 512);
+  CHECK(small.dit.global_cond_dim() == 4 * 512);  // two roll-offs + seconds_start/total
+  auto full = saga::model_options<chord::systems::SagaOfficial>(saga::Preset::full).backbone;
+  CHECK(full.dit.embed_dim() == 1536);
+  CHECK(full.dit.cond_token_dim() == 768);
+  CHECK_FALSE(full.dit.project_cond_tokens());
+  CHECK(full.dit.global_cond_dim() == 1536);
+  CHECK(full.cond_dim() == 768);
+  CHECK(full.text_dim() == 768);
+}
