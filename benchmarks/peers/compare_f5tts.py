@@ -8,24 +8,13 @@ Interleaving (chord, reference, chord, reference, ...) and taking each side's be
 shared machine from favouring either side.
 """
 import argparse
-import json
 import platform
 import re
-import subprocess
 
 import torch
 
 import f5tts_peer
-
-
-def chord_time(binary, case, min_time):
-    exact = "^" + re.escape(case) + "$"
-    out = subprocess.run([binary, f"--benchmark_filter={exact}", f"--benchmark_min_time={min_time}",
-                          "--benchmark_min_warmup_time=0.1", "--benchmark_format=json"], check=True, capture_output=True, text=True).stdout
-    runs = json.loads(out)["benchmarks"]
-    if not runs:
-        raise SystemExit(f"chord benchmark {case} not found")
-    return runs[0]["real_time"] / 1e3  # ms → s
+from harness import chord_time
 
 
 def python_time(case, min_time):
