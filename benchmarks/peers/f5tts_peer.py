@@ -7,9 +7,10 @@ Prints one line per case in the benchmark's naming, with the mean wall time per 
 """
 import argparse
 import re
-import time
 
 import torch
+
+from harness import timed
 from f5_tts.model import CFM, DiT
 
 VOCAB, PROMPT, TOTAL, TEXT, TRAIN_FRAMES = 2545, 94, 188, 40, 256
@@ -27,17 +28,6 @@ def build(preset):
         for p in model.parameters():
             p.normal_(0.0, 0.02)
     return model
-
-
-def timed(fn, min_time):
-    fn()  # warm-up
-    runs, start = 0, time.perf_counter()
-    while True:
-        fn()
-        runs += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_time:
-            return elapsed / runs, runs
 
 
 def train_step(preset, batch, min_time):

@@ -1,7 +1,21 @@
-"""Shared by the compare_* scripts: one chord Google Benchmark case, timed as its mean wall time."""
+"""Shared by the peers and compare_* scripts: a Python callable and one chord Google Benchmark case, each
+timed as its mean wall time."""
 import json
 import re
 import subprocess
+import time
+
+
+def timed(fn, min_time):
+    """Mean seconds per call of `fn` over at least `min_time` s, after one untimed warm-up call; and the call count."""
+    fn()
+    runs, start = 0, time.perf_counter()
+    while True:
+        fn()
+        runs += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time:
+            return elapsed / runs, runs
 
 
 def chord_time(binary, case, min_time):

@@ -13,11 +13,13 @@ import argparse
 import os
 import re
 import sys
-import time
-import types
-from importlib.metadata import distribution
 
 import torch
+
+from harness import timed
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "parity"))
+from stable_audio_reference import import_stable_audio_tools  # noqa: E402
 
 FRAMES, TOKENS = 128, 128
 PRESETS = {  # chord's saga_sr presets (systems/saga_sr.hpp)
@@ -26,21 +28,7 @@ PRESETS = {  # chord's saga_sr presets (systems/saga_sr.hpp)
 }
 
 
-def import_reference():
-    root = os.path.join(str(distribution("stable-audio-tools").locate_file("")), "stable_audio_tools")
-    for name, path in (("stable_audio_tools", root), ("stable_audio_tools.models", os.path.join(root, "models")),
-                       ("stable_audio_tools.inference", os.path.join(root, "inference"))):
-        package = types.ModuleType(name)
-        package.__path__ = [path]
-        sys.modules.setdefault(name, package)
-    sys.modules.setdefault("k_diffusion", types.ModuleType("k_diffusion"))
-    import stable_audio_tools.models.transformer as transformer
-    from stable_audio_tools.models.dit import DiffusionTransformer
-    from stable_audio_tools.inference.sampling import sample_rf
-    return transformer, DiffusionTransformer, sample_rf
-
-
-TRANSFORMER, DIT, SAMPLE_RF = import_reference()
+TRANSFORMER, DIT, _, _, SAMPLE_RF = import_stable_audio_tools()
 SHIPPED_CHECKPOINT = TRANSFORMER.checkpoint
 
 
@@ -62,17 +50,6 @@ def build(preset):
                                 global_embed=torch.randn(batch, 2 * p["cond"], generator=g),
                                 input_concat_cond=torch.randn(batch, p["io_channels"], FRAMES, generator=g))
     return model, inputs, p["io_channels"]
-
-
-def timed(fn, min_time):
-    fn()  # warm-up
-    runs, start = 0, time.perf_counter()
-    while True:
-        fn()
-        runs += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_time:
-            return elapsed / runs, runs
 
 
 def train_step(preset, batch, min_time, checkpointing=True):

@@ -14,18 +14,18 @@ away), the inputs, `DiffusionTransformer.forward` outputs with `cfg_scale` 1 and
 conditional/unconditional pass), `sample_rf` (Euler, 8 steps, the log-SNR schedule) with CFG 3, and the
 package's `NumberEmbedder` and `FourierFeatures` on given values.
 
-The package's `__init__` imports its whole training stack (gradio, wandb, laion-clap...); the script
-loads the model modules directly and stands in an empty module for `k_diffusion`, which `sample_rf`
-does not use. flash-attn must not be installed (it would cast attention to fp16).
+The package is imported without its `__init__` (stable_audio_reference.py). flash-attn must not be
+installed (it would cast attention to fp16).
 """
 import importlib.util
 import os
 import sys
-import types
-from importlib.metadata import distribution, version
+from importlib.metadata import version
 
 import torch
 from safetensors.torch import save_file
+
+from stable_audio_reference import import_stable_audio_tools
 
 PINNED = {"stable-audio-tools": "0.0.19", "torch": "2.11.0"}
 OUT = os.path.join(os.path.dirname(__file__), "..", "fixtures")
@@ -38,21 +38,6 @@ def check_versions():
             sys.exit(f"{package} {got} installed, fixtures are pinned to {wanted}")
     if importlib.util.find_spec("flash_attn") is not None:
         sys.exit("flash_attn is installed: stable-audio-tools would run attention in fp16; uninstall it")
-
-
-def import_reference():
-    root = os.path.join(str(distribution("stable-audio-tools").locate_file("")), "stable_audio_tools")
-    for name, path in (("stable_audio_tools", root), ("stable_audio_tools.models", os.path.join(root, "models")),
-                       ("stable_audio_tools.inference", os.path.join(root, "inference"))):
-        package = types.ModuleType(name)
-        package.__path__ = [path]
-        sys.modules[name] = package
-    sys.modules["k_diffusion"] = types.ModuleType("k_diffusion")
-    from stable_audio_tools.models.dit import DiffusionTransformer
-    from stable_audio_tools.models.adp import NumberEmbedder
-    from stable_audio_tools.models.blocks import FourierFeatures
-    from stable_audio_tools.inference.sampling import sample_rf
-    return DiffusionTransformer, NumberEmbedder, FourierFeatures, sample_rf
 
 
 CONFIGS = {
@@ -111,7 +96,7 @@ def make(name, cfg, classes):
 
 def main():
     check_versions()
-    classes = import_reference()
+    classes = import_stable_audio_tools()[1:]
     for name, cfg in CONFIGS.items():
         make(name, cfg, classes)
 
