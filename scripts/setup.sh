@@ -71,6 +71,9 @@ if ((want_reference)); then
     "$ref/bin/python" -m pip install -q --disable-pip-version-check --no-deps "stable-audio-tools==0.0.19" einops-exts
     touch "$ref/.chord-complete"
   fi
+  # Added since the first reference venvs: the Oobleck autoencoder module imports alias-free-torch.
+  "$ref/bin/python" -c 'import alias_free_torch' 2>/dev/null ||
+    "$ref/bin/python" -m pip install -q --disable-pip-version-check --no-deps alias-free-torch==0.0.6
 fi
 
 command -v ccache >/dev/null && ccache --max-size "$CCACHE_MAXSIZE" >/dev/null 2>&1 || true

@@ -24,6 +24,7 @@
 #include "chord/policies/sequence/native.hpp"
 
 #include <string>
+#include <string_view>
 
 namespace chord::systems {
 
@@ -33,6 +34,7 @@ enum class LowFrequencyReplacement { off, hard, cross_fade };
 /// The seed's baseline: rectified flow (stable-audio: uniform t, log-SNR sampling), the LR latent by
 /// input concatenation, seconds_start/seconds_total as the global vector; no text, no roll-off.
 struct SagaStep0 {
+  static constexpr std::string_view name = "step0";
   using backbone = nn::SuperResolutionDiT;
   using conditioning = cond::LatentSuperResolution<sr::seconds, 0>;
   using masking = mask::LengthOnly;
@@ -43,25 +45,30 @@ struct SagaStep0 {
 };
 /// Step 1: text embeddings as cross-attention tokens, with stable-audio's per-row token dropout.
 struct SagaStep1 : SagaStep0 {
+  static constexpr std::string_view name = "step1";
   using conditioning = cond::LatentSuperResolution<sr::seconds | sr::text, 0>;
   using guidance = cfg::CrossAttentionDropout;
 };
 /// Step 2: the roll-off ratios (cross tokens and global vector) on top.
 struct SagaStep2 : SagaStep1 {
+  static constexpr std::string_view name = "step2";
   using conditioning = cond::LatentSuperResolution<sr::seconds | sr::text | sr::rolloff, 0>;
 };
 /// Step 2′: the same model; the hard low-frequency replacement swapped for the seed's cross-fade.
 struct SagaStep2Prime : SagaStep2 {
+  static constexpr std::string_view name = "step2prime";
   static constexpr LowFrequencyReplacement low_frequency_replacement = LowFrequencyReplacement::cross_fade;
 };
 /// Step 3: 10 % LR-latent dropout in training (zeros, as the seed multiplies by a keep mask).
 struct SagaStep3 : SagaStep2 {
+  static constexpr std::string_view name = "step3";
   using guidance = cfg::LatentDropout<cfg::CrossAttentionDropout>;
 };
 /// The official SAGA-SR configuration: text and roll-offs, no seconds; independent 10 % drops of the
 /// latent (null value −5) and the tokens; three-branch guidance (1.4, 1.2); logit-normal training
 /// times; 100 Euler steps on the linear-quadratic schedule.
 struct SagaOfficial {
+  static constexpr std::string_view name = "official";
   using backbone = nn::SuperResolutionDiT;
   using conditioning = cond::LatentSuperResolution<sr::text | sr::rolloff, -5>;
   using masking = mask::LengthOnly;
@@ -101,11 +108,13 @@ inline Preset parse_preset(const std::string& name) {
 
 /// Options for `FlowModel<Spec>` at a preset, with the conditioners `Spec::conditioning` needs and
 /// the DiT's condition widths derived from them. `text_dim`: the width of the text embeddings the
-/// data provides (T5-base: 768).
+/// data provides (T5-base: 768); `latent_channels`: the pretransform's (0 = the preset's: 8 for tiny,
+/// 64 = the Stable Audio Open VAE otherwise).
 template <class Spec>
-FlowModelOptions<Spec> model_options(Preset preset, int64_t text_dim = 768) {
+FlowModelOptions<Spec> model_options(Preset preset, int64_t text_dim = 768, int64_t latent_channels = 0) {
   using C = typename Spec::conditioning;
-  const auto s = preset_sizes(preset);
+  auto s = preset_sizes(preset);
+  if (latent_channels > 0) s.latent_channels = latent_channels;
   nn::SuperResolutionDiTOptions net(nn::StableAudioDiTOptions(s.embed_dim, s.depth, s.heads));
   net.cond_dim(s.cond_dim).text_dim(C::uses_text ? text_dim : 0).rolloff(C::uses_rolloff).seconds(C::uses_seconds);
   net.dit.io_channels(s.latent_channels).input_concat_dim(s.latent_channels).cond_token_dim(net.cross_attention_width())

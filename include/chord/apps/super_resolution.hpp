@@ -1,0 +1,519 @@
+#pragma once
+/// @file
+/// SAGA-SR end to end for any super-resolution spec (`chord::systems::SagaStep0` … `SagaOfficial`, or
+/// your own): the data pipeline (random crops, the reference's random low-pass simulation, roll-off
+/// ratios, captions), a trainer with EMA, inference with low-frequency replacement, and evaluation
+/// (LSD, SI-SDR, with the low-resolution input as the floor). `chord_add_trainer(... APP sr_trainer |
+/// sr_infer)` builds the programs for a spec; examples/saga_sr/ablation.cpp runs the seed's ablation.
+///
+/// A run folder holds `config.json` (everything needed to rebuild the system), `model_ema.safetensors`
+/// (the EMA of the DiT, its conditioners and a trainable text encoder), checkpoints, logs, `loss.png`.
+
+#include "chord/apps/tts_trainer.hpp"  // read_json_config
+#include "chord/audio/io.hpp"
+#include "chord/audio/lowpass.hpp"
+#include "chord/audio/metrics.hpp"
+#include "chord/audio/resample.hpp"
+#include "chord/audio/super_resolution.hpp"
+#include "chord/core/random.hpp"
+#include "chord/data/manifest.hpp"
+#include "chord/nn/pretransform.hpp"
+#include "chord/nn/text_conditioner.hpp"
+#include "chord/systems/saga_sr.hpp"
+#include "chord/train/schedulers.hpp"
+#include "chord/train/trainer.hpp"
+#include "chord/viz/plots.hpp"
+#include "chord/viz/training_curves.hpp"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/optim/adamw.h>
+
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace chord::apps {
+
+inline constexpr int64_t kSuperResolutionRate = 44100;
+
+/// Everything a SAGA-SR run is built from; JSON keys = field names, flags = '_' → '-'.
+struct SrConfig {
+  std::string manifest;
+  std::string valid_manifest;
+  std::string out = "out/saga_sr";
+  std::string preset = "tiny";
+  /// "patch" (waveform patching, offline) or "oobleck:<model.safetensors>" (Stable Audio Open's VAE).
+  std::string pretransform = "patch";
+  int64_t patch = 64;
+  int64_t audio_channels = 1;  ///< for patching; the Oobleck VAE is stereo
+  /// "bytes" (a small T5 over bytes, trained with the model) or "t5:<folder>" (e.g. t5-base, frozen).
+  std::string text_encoder = "bytes";
+  int64_t text_width = 64;
+  int64_t text_length = 64;
+  double segment_seconds = 1.486;  ///< rounded down to whole latent frames
+  int64_t batch_size = 4;
+  int64_t steps = 1000;
+  double lr = 2e-4;
+  double weight_decay = 1e-3;
+  double max_grad_norm = 1.0;
+  double ema_beta = 0.9999;
+  int64_t log_every = 10;
+  int64_t checkpoint_every = 500;
+  uint64_t seed = 0;
+  bool fresh = false;
+
+  NLOHMANN_DEFINE_TYPE_INTRUSIVE_WITH_DEFAULT(SrConfig, manifest, valid_manifest, out, preset, pretransform, patch, audio_channels,
+                                              text_encoder, text_width, text_length, segment_seconds, batch_size, steps, lr,
+                                              weight_decay, max_grad_norm, ema_beta, log_every, checkpoint_every, seed, fresh)
+};
+
+inline nn::Pretransform make_pretransform(const SrConfig& cfg) {
+  if (cfg.pretransform == "patch") return std::make_shared<nn::WaveformPatchingImpl>(cfg.audio_channels, cfg.patch);
+  const std::string prefix = "oobleck:";
+  CHORD_CHECK(cfg.pretransform.rfind(prefix, 0) == 0, "pretransform '", cfg.pretransform,
+              "' is neither \"patch\" nor \"oobleck:<path to Stable Audio Open model.safetensors>\"");
+  return nn::OobleckPretransformImpl::from_file(cfg.pretransform.substr(prefix.size()));
+}
+
+/// A SAGA-SR system: the flow model of `Spec` and, when the spec conditions on text, the text encoder.
+/// Registered together so that EMA, checkpoints and the exported weights cover both.
+template <class Spec>
+class SuperResolutionSystemImpl : public torch::nn::Module {
+ public:
+  using Model = FlowModel<Spec>;
+  using Batch = typename Model::Impl::Batch;
+  static constexpr bool uses_text = Spec::conditioning::uses_text;
+
+  SuperResolutionSystemImpl(const SrConfig& cfg, int64_t latent_channels) {
+    int64_t text_dim = 0;
+    if constexpr (uses_text) {
+      if (cfg.text_encoder == "bytes") {
+        text = nn::TextConditioner(nn::TextConditionerImpl::byte_level(cfg.text_width, cfg.text_length));
+      } else {
+        CHORD_CHECK(cfg.text_encoder.rfind("t5:", 0) == 0, "text encoder '", cfg.text_encoder,
+                    "' is neither \"bytes\" nor \"t5:<Hugging Face T5 folder>\"");
+        text = nn::TextConditioner(nn::TextConditionerImpl::t5_folder(cfg.text_encoder.substr(3), cfg.text_length));
+      }
+      register_module("text", text.ptr());
+      text_dim = text->width();
+    }
+    model = register_module("model", Model(systems::saga_sr::model_options<Spec>(systems::saga_sr::parse_preset(cfg.preset),
+                                                                                  text_dim, latent_channels)));
+  }
+
+  /// Text embeddings for captions (undefined when the spec takes no text).
+  torch::Tensor embed_text(const std::vector<std::string>& captions) {
+    if constexpr (uses_text) return text->forward(captions).first;
+    return {};
+  }
+
+  Model model{nullptr};
+  nn::TextConditioner text{nullptr};
+};
+template <class Spec>
+class SuperResolutionSystem : public torch::nn::ModuleHolder<SuperResolutionSystemImpl<Spec>> {
+ public:
+  using torch::nn::ModuleHolder<SuperResolutionSystemImpl<Spec>>::ModuleHolder;
+};
+
+/// Clips of a manifest at 44.1 kHz with `channels` channels (mono mixed down, mono duplicated to
+/// stereo, other rates resampled), and their captions.
+struct SrClips {
+  std::vector<torch::Tensor> audio;  ///< `[C, N]`
+  std::vector<std::string> captions;
+  std::vector<std::string> names;
+};
+
+inline SrClips load_clips(const std::filesystem::path& manifest_path, int64_t channels) {
+  const auto manifest = data::Manifest::read(manifest_path);
+  SrClips clips;
+  for (const auto& item : manifest.items()) {
+    auto a = audio::read_audio(item.audio);
+    auto wave = a.samples.dim() == 1 ? a.samples.unsqueeze(0) : a.samples;
+    if (a.sample_rate != kSuperResolutionRate) wave = audio::resample(wave, a.sample_rate, kSuperResolutionRate);
+    if (wave.size(0) != channels) wave = channels == 1 ? wave.mean(0, true) : wave.mean(0, true).expand({channels, -1}).contiguous();
+    clips.audio.push_back(wave.to(torch::kFloat32));
+    clips.captions.push_back(item.text);
+    clips.names.push_back(item.audio.stem().string());
+  }
+  CHORD_CHECK(!clips.audio.empty(), "manifest '", manifest_path.string(), "' lists no clips");
+  return clips;
+}
+
+/// A batch of waveform pairs with their conditions, before the latent encoding.
+struct SrExample {
+  torch::Tensor high, low;  ///< `[B, C, N]`
+  std::vector<std::string> captions;
+  torch::Tensor input_rolloff, output_rolloff, seconds_start, seconds_total;  ///< `[B]`
+};
+
+/// Stacks pairs and measures their roll-off ratios (LR: input, HR: output; the 0.985 rule).
+inline SrExample make_example(std::vector<torch::Tensor> high, std::vector<torch::Tensor> low, std::vector<std::string> captions,
+                              std::vector<double> starts, std::vector<double> totals) {
+  SrExample e;
+  std::vector<double> in, out;
+  for (size_t i = 0; i < high.size(); ++i) {
+    in.push_back(audio::rolloff_ratio(low[i]));
+    out.push_back(audio::rolloff_ratio(high[i]));
+  }
+  e.high = torch::stack(high);
+  e.low = torch::stack(low);
+  e.captions = std::move(captions);
+  auto tensor = [](const std::vector<double>& v) { return torch::tensor(v, torch::kFloat64).to(torch::kFloat32); };
+  e.input_rolloff = tensor(in);
+  e.output_rolloff = tensor(out);
+  e.seconds_start = tensor(starts);
+  e.seconds_total = tensor(totals);
+  return e;
+}
+
+/// Random crops of `segment` samples with the reference's random low-pass simulation; a pure function
+/// of `seed` (the trainer's batches must be).
+inline SrExample random_example(const SrClips& clips, int64_t batch, int64_t segment, uint64_t seed) {
+  auto gen = make_generator(seed);
+  std::vector<torch::Tensor> high, low;
+  std::vector<std::string> captions;
+  std::vector<double> starts, totals;
+  for (int64_t b = 0; b < batch; ++b) {
+    const auto index = torch::randint(static_cast<int64_t>(clips.audio.size()), {1}, gen).item<int64_t>();
+    const auto& clip = clips.audio[static_cast<size_t>(index)];
+    torch::Tensor crop;
+    int64_t start = 0;
+    if (clip.size(1) <= segment) {
+      crop = torch::constant_pad_nd(clip, {0, segment - clip.size(1)});
+    } else {
+      start = torch::randint(clip.size(1) - segment + 1, {1}, gen).item<int64_t>();
+      crop = clip.narrow(1, start, segment);
+    }
+    high.push_back(crop);
+    low.push_back(audio::simulate_low_resolution(crop, kSuperResolutionRate, gen).audio.to(torch::kFloat32));
+    captions.push_back(clips.captions[static_cast<size_t>(index)]);
+    starts.push_back(static_cast<double>(start) / kSuperResolutionRate);
+    totals.push_back(static_cast<double>(clip.size(1)) / kSuperResolutionRate);
+  }
+  return make_example(std::move(high), std::move(low), std::move(captions), std::move(starts), std::move(totals));
+}
+
+/// The official validation degradation: Chebyshev I, order 8, 4 kHz, zero-phase, resampled to 8 kHz and back.
+inline audio::LowResolutionOptions validation_degradation() {
+  audio::LowResolutionOptions o;
+  o.families = {audio::FilterFamily::chebyshev1};
+  o.min_order = o.max_order = 8;
+  o.min_cutoff_hz = o.max_cutoff_hz = 4000;
+  return o;
+}
+
+/// The model's batch: both waveforms encoded (`[B, T, C]`), the text embedded, the numbers attached.
+template <class Spec>
+typename SuperResolutionSystemImpl<Spec>::Batch model_batch(SuperResolutionSystemImpl<Spec>& system, nn::PretransformImpl& pretransform,
+                                                            const SrExample& e, torch::Generator& gen) {
+  typename SuperResolutionSystemImpl<Spec>::Batch b;
+  {
+    torch::NoGradGuard no_grad;
+    b.target = pretransform.encode(e.high, &gen).transpose(1, 2).contiguous();
+    b.low_resolution = pretransform.encode(e.low, &gen).transpose(1, 2).contiguous();
+  }
+  b.inputs.text = system.embed_text(e.captions);
+  b.inputs.input_rolloff = e.input_rolloff;
+  b.inputs.output_rolloff = e.output_rolloff;
+  b.inputs.seconds_start = e.seconds_start;
+  b.inputs.seconds_total = e.seconds_total;
+  return b;
+}
+
+struct SrTrainResult {
+  int64_t steps = 0;
+  double final_loss = 0.0;  ///< mean of the last 10 % of the logged losses
+  std::filesystem::path weights;
+};
+
+/// Trains `Spec` on `cfg.manifest`; writes the run folder. Progress goes to stderr under `label`.
+template <class Spec>
+SrTrainResult train_super_resolution(const SrConfig& cfg, const std::string& label) {
+  CHORD_CHECK(!cfg.manifest.empty(), "--manifest is required (JSONL with \"audio\" and \"text\" per line)");
+  const std::filesystem::path out = cfg.out;
+  if (cfg.fresh) std::filesystem::remove_all(out / "checkpoints");
+  std::filesystem::create_directories(out);
+  std::ofstream(out / "config.json") << nlohmann::json(cfg).dump(2) << "\n";
+
+  auto pretransform = make_pretransform(cfg);
+  const auto clips = std::make_shared<SrClips>(load_clips(cfg.manifest, pretransform->audio_channels()));
+  const auto ratio = pretransform->downsampling_ratio();
+  const int64_t segment = std::max<int64_t>(1, static_cast<int64_t>(cfg.segment_seconds * kSuperResolutionRate) / ratio) * ratio;
+
+  torch::manual_seed(cfg.seed);
+  SuperResolutionSystem<Spec> system(cfg, pretransform->latent_channels());
+  int64_t parameters = 0;
+  std::vector<torch::Tensor> trainable;
+  for (const auto& p : system->parameters()) {
+    if (!p.requires_grad()) continue;
+    parameters += p.numel();
+    trainable.push_back(p);
+  }
+  std::cout << "[" << label << "] " << Spec::name << ": preset " << cfg.preset << ", " << parameters / 1e6 << " M trainable parameters, "
+            << pretransform->describe() << ", text " << (system->text ? system->text->source() : std::string("none")) << ", "
+            << clips->audio.size() << " clips, segments of " << segment << " samples (" << segment / ratio << " latent frames)\n";
+
+  train::TrainerOptions options;
+  options.max_steps = cfg.steps;
+  options.log_every = cfg.log_every;
+  options.checkpoint_every = cfg.checkpoint_every;
+  options.checkpoint_dir = out / "checkpoints";
+  options.seed = cfg.seed;
+  train::Trainer trainer(options);
+  trainer.add_module("system", system.ptr());
+  auto optimizer = std::make_shared<torch::optim::AdamW>(trainable, torch::optim::AdamWOptions(cfg.lr).weight_decay(cfg.weight_decay));
+  // stable-audio-tools' InverseLR(inv_gamma 1e6, power 0.5, warmup 0.99).
+  trainer.add_optimizer("system", optimizer, train::inverse_lr(cfg.lr, 1e6, 0.5, 0.99), cfg.max_grad_norm);
+  auto ema_options = train::EmaOptions::stable_audio();
+  ema_options.beta = cfg.ema_beta;
+  auto& ema = trainer.add_ema("system", system.ptr(), ema_options);
+  trainer.add_observer(std::make_shared<train::ConsoleProgress>(std::cerr, label));
+  trainer.add_observer(std::make_shared<train::JsonlLogger>(out / "log.jsonl", !cfg.fresh));
+
+  train::BatchSource<SrExample> batches{
+      [](int64_t) { return size_t{1000}; },
+      [clips, segment, batch = cfg.batch_size, seed = cfg.seed](int64_t epoch, size_t index) {
+        return random_example(*clips, batch, segment, seed * 1000003ull + static_cast<uint64_t>(epoch) * 1000ull + index);
+      }};
+  std::vector<double> losses;
+  auto result = trainer.fit<SrExample>(batches, [&](const SrExample& example, train::StepContext& context) {
+    system->train();
+    auto batch = model_batch<Spec>(*system, *pretransform, example, context.generator());
+    auto loss = system->model->loss(std::move(batch), context.generator(), context.step()).loss;
+    context.backward("system", loss);
+    losses.push_back(loss.template item<double>());
+    return train::Trainer::Scalars{{"loss", loss}};
+  });
+
+  SrTrainResult r;
+  r.steps = result.step;
+  r.weights = out / "model_ema.safetensors";
+  const size_t tail = std::max<size_t>(1, losses.size() / 10);
+  for (size_t i = losses.size() - std::min(tail, losses.size()); i < losses.size(); ++i) r.final_loss += losses[i] / static_cast<double>(tail);
+  // A frozen pretrained text encoder (t5-base) is not part of the export: load_run reads it from its folder.
+  io::TensorMap weights;
+  const bool frozen_text = system->text && system->text->frozen();
+  for (const auto& [name, tensor] : ema.shadow()) {
+    if (!(frozen_text && name.rfind("text.", 0) == 0)) weights.emplace(name, tensor);
+  }
+  io::save_safetensors(r.weights, weights,
+                       {{"spec", std::string(Spec::name)}, {"preset", cfg.preset}, {"pretransform", pretransform->describe()},
+                        {"step", std::to_string(result.step)}});
+  viz::save_training_curves_png(out / "log.jsonl", out / "loss.png", {"loss"},
+                                {.title = label + " loss", .y_label = "loss", .log_y = true});
+  CHORD_CHECK(result.reason != train::StopReason::nonfinite, label, ": training stopped on non-finite losses at step ", result.step);
+  return r;
+}
+
+/// A trained run loaded back: its config, the pretransform, the system with the EMA weights, eval mode.
+template <class Spec>
+struct SrRun {
+  SrConfig config;
+  nn::Pretransform pretransform;
+  SuperResolutionSystem<Spec> system{nullptr};
+};
+
+template <class Spec>
+SrRun<Spec> load_run(const std::filesystem::path& folder) {
+  SrRun<Spec> run;
+  std::ifstream in(folder / "config.json");
+  CHORD_CHECK(in, "'", folder.string(), "' is not a SAGA-SR run folder (no config.json)");
+  try {
+    run.config = nlohmann::json::parse(in).get<SrConfig>();
+  } catch (const nlohmann::json::exception& error) {
+    CHORD_FAIL((folder / "config.json").string(), ": ", error.what());
+  }
+  run.pretransform = make_pretransform(run.config);
+  run.system = SuperResolutionSystem<Spec>(run.config, run.pretransform->latent_channels());
+  io::LoadOptions options;
+  options.source_name = (folder / "model_ema.safetensors").string();
+  options.strict = false;
+  auto report = io::load_state_dict(*run.system, io::load_safetensors(folder / "model_ema.safetensors"), options);
+  const bool frozen_text = run.system->text && run.system->text->frozen();
+  bool complete = report.unexpected.empty() && report.mismatched.empty();
+  for (const auto& key : report.missing) complete = complete && frozen_text && key.rfind("text.", 0) == 0;
+  CHORD_CHECK(complete, "the weights in '", folder.string(), "' do not fit its config.json: ", report.describe());
+  run.system->eval();
+  return run;
+}
+
+struct EnhanceOptions {
+  int64_t steps = 100;                    ///< Euler steps
+  std::optional<double> guidance;         ///< nullopt = the spec's default strength
+  double output_rolloff = 1.0;            ///< the brightness asked for (official evaluation: 1.0)
+  std::optional<systems::LowFrequencyReplacement> low_frequency_replacement;  ///< nullopt = the spec's
+  uint64_t seed = 0;
+  std::string caption;
+};
+
+/// Super-resolves `low [C, N]` (44.1 kHz, band-limited): encode, sample, decode, crop, replace the low band.
+template <class Spec>
+torch::Tensor enhance(SrRun<Spec>& run, const torch::Tensor& low, const EnhanceOptions& o) {
+  torch::NoGradGuard no_grad;
+  auto& pretransform = *run.pretransform;
+  CHORD_CHECK(low.dim() == 2 && low.size(0) == pretransform.audio_channels(), "enhance: audio [", pretransform.audio_channels(),
+              ", N] expected, got ", low.sizes());
+  const auto length = low.size(1);
+  auto padded = pretransform.pad_to_frames(low).unsqueeze(0);
+  auto example = make_example({padded[0]}, {padded[0]}, {o.caption}, {0.0}, {static_cast<double>(length) / kSuperResolutionRate});
+  example.input_rolloff = torch::tensor({static_cast<float>(audio::rolloff_ratio(low))});
+  example.output_rolloff = torch::tensor({static_cast<float>(o.output_rolloff)});
+  auto gen = make_generator(o.seed);
+  typename SuperResolutionSystemImpl<Spec>::Model::Impl::Request request;
+  request.low_resolution = pretransform.encode(padded).transpose(1, 2).contiguous();
+  request.inputs.text = run.system->embed_text({o.caption});
+  request.inputs.input_rolloff = example.input_rolloff;
+  request.inputs.output_rolloff = example.output_rolloff;
+  request.inputs.seconds_start = example.seconds_start;
+  request.inputs.seconds_total = example.seconds_total;
+  typename SuperResolutionSystemImpl<Spec>::Model::Impl::SampleOptions sample;
+  sample.sampler.steps = o.steps;
+  sample.guidance_strength = o.guidance;
+  sample.seeds = {o.seed};
+  auto latents = run.system->model->sample(request, sample, gen).output;
+  auto generated = pretransform.decode(latents.transpose(1, 2))[0].narrow(1, 0, length);
+  return systems::saga_sr::replace_low_frequencies(o.low_frequency_replacement.value_or(Spec::low_frequency_replacement), generated, low);
+}
+
+/// LSD (n_fft 2048, hop 512, TorchJaekwon's formula) and SI-SDR (dB) of one clip, channels averaged.
+struct SrMetrics {
+  double lsd = 0.0, si_sdr = 0.0;
+};
+inline SrMetrics sr_metrics(const torch::Tensor& estimate, const torch::Tensor& target) {
+  auto e = estimate.dim() == 1 ? estimate.unsqueeze(0) : estimate;
+  auto t = target.dim() == 1 ? target.unsqueeze(0) : target;
+  const auto n = std::min(e.size(-1), t.size(-1));
+  e = e.narrow(-1, 0, n);
+  t = t.narrow(-1, 0, n);
+  return {audio::log_spectral_distance(e, t).mean().item<double>(), audio::si_sdr(e, t).mean().item<double>()};
+}
+inline std::string lsd_settings() {
+  const audio::LsdOptions o;
+  return "LSD: STFT n_fft " + std::to_string(o.n_fft) + ", hop " + std::to_string(o.hop_length) +
+         ", Hann, centred, log10 power ratio (TorchJaekwon get_lsd_from_spec); SI-SDR: dB, no mean removal, 44.1 kHz";
+}
+
+/// Log-magnitude spectrograms of the clips, stacked with a shared colour scale.
+inline void save_sr_spectrograms(const std::filesystem::path& path, const std::vector<std::pair<std::string, torch::Tensor>>& clips) {
+  const audio::StftOptions stft{1024, 256, 1024, true};
+  auto window = audio::hann_window(1024);
+  std::vector<viz::SpectrogramPanel> panels;
+  for (const auto& [title, wave] : clips) {
+    auto mono = wave.dim() == 2 ? wave.mean(0) : wave;
+    panels.push_back({title, (audio::stft(mono.to(torch::kFloat32), stft, window).abs() + 1e-5).log10()});
+  }
+  viz::save_spectrograms_png(path, panels,
+                             {.pixels_per_frame = 1, .pixels_per_bin = 1, .y_label = "frequency bin (21.5 Hz)", .x_label = "frame (5.8 ms)"});
+}
+
+// --- programs -----------------------------------------------------------------------------------------
+
+template <class Spec>
+int run_sr_trainer(int argc, char** argv, const std::string& program) {
+  SrConfig cfg;
+  try {
+    nlohmann::json config = cfg;
+    read_json_config(argc, argv, config);
+    cfg = config.get<SrConfig>();
+  } catch (const std::exception& error) {
+    std::cerr << program << ": " << error.what() << "\n";
+    return 2;
+  }
+  CLI::App app{"Train SAGA-SR (" + std::string(Spec::name) + ", " + program + ") on a JSONL manifest of 44.1 kHz audio with captions. "
+               "Options may also come from --config <file.json>."};
+  std::string config_file;
+  app.add_option("--config", config_file, "JSON file with any of the options below");
+  app.add_option("--manifest", cfg.manifest, "Training manifest (JSONL: audio, text = caption)");
+  app.add_option("--out", cfg.out, "Run folder")->capture_default_str();
+  app.add_option("--preset", cfg.preset, "DiT size: tiny, small, full")->capture_default_str();
+  app.add_option("--pretransform", cfg.pretransform, "patch | oobleck:<Stable Audio Open model.safetensors>")->capture_default_str();
+  app.add_option("--patch", cfg.patch, "Samples per latent frame with waveform patching")->capture_default_str();
+  app.add_option("--audio-channels", cfg.audio_channels, "Channels with waveform patching (1 or 2)")->capture_default_str();
+  app.add_option("--text-encoder", cfg.text_encoder, "bytes | t5:<Hugging Face T5 folder, e.g. t5-base>")->capture_default_str();
+  app.add_option("--text-width", cfg.text_width, "Width of the byte-level text encoder")->capture_default_str();
+  app.add_option("--text-length", cfg.text_length, "Tokens per caption (padded/truncated)")->capture_default_str();
+  app.add_option("--segment-seconds", cfg.segment_seconds, "Training crop length")->capture_default_str();
+  app.add_option("--batch-size", cfg.batch_size, "Crops per update")->capture_default_str();
+  app.add_option("--steps", cfg.steps, "Optimiser updates")->capture_default_str();
+  app.add_option("--lr", cfg.lr, "AdamW learning rate (InverseLR warm-up 0.99)")->capture_default_str();
+  app.add_option("--weight-decay", cfg.weight_decay, "AdamW weight decay")->capture_default_str();
+  app.add_option("--ema-beta", cfg.ema_beta, "EMA decay ceiling (power 3/4, every update)")->capture_default_str();
+  app.add_option("--log-every", cfg.log_every, "Updates between logged losses")->capture_default_str();
+  app.add_option("--checkpoint-every", cfg.checkpoint_every, "Updates between checkpoints")->capture_default_str();
+  app.add_option("--seed", cfg.seed, "Seed of every draw")->capture_default_str();
+  app.add_flag("--fresh", cfg.fresh, "Ignore and delete checkpoints in --out");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    keep_freed_tensor_memory();
+    auto result = train_super_resolution<Spec>(cfg, program);
+    std::cout << "[" << program << "] completed at step " << result.steps << ", final loss " << result.final_loss << "\n"
+              << "[" << program << "] EMA weights: " << result.weights.string() << "\n"
+              << "[" << program << "] loss curve:  " << (std::filesystem::path(cfg.out) / "loss.png").string() << "\n";
+    return 0;
+  } catch (const std::exception& error) {
+    std::cerr << program << ": " << error.what() << "\n";
+    return 1;
+  }
+}
+
+inline std::optional<systems::LowFrequencyReplacement> parse_lfr(const std::string& name) {
+  if (name.empty() || name == "spec") return std::nullopt;
+  if (name == "off") return systems::LowFrequencyReplacement::off;
+  if (name == "hard") return systems::LowFrequencyReplacement::hard;
+  if (name == "cross-fade") return systems::LowFrequencyReplacement::cross_fade;
+  CHORD_FAIL("low-frequency replacement '", name, "' is not one of spec, off, hard, cross-fade");
+}
+
+template <class Spec>
+int run_sr_infer(int argc, char** argv, const std::string& program) {
+  CLI::App app{"Super-resolve audio to 44.1 kHz with a SAGA-SR run (" + std::string(Spec::name) + ", " + program + ")."};
+  std::string run_folder, input, output = "enhanced.wav", reference, lfr;
+  EnhanceOptions o;
+  double guidance = -1.0;
+  app.add_option("--run", run_folder, "Run folder written by the trainer (config.json, model_ema.safetensors)")->required();
+  app.add_option("--input", input, "Low-resolution audio (any rate; resampled to 44.1 kHz first)")->required();
+  app.add_option("--out", output, "Output WAV; a spectrogram PNG is written next to it")->capture_default_str();
+  app.add_option("--caption", o.caption, "Text description of the audio");
+  app.add_option("--output-rolloff", o.output_rolloff, "Target roll-off ratio in [0, 1] (brightness)")->capture_default_str();
+  app.add_option("--steps", o.steps, "Euler steps")->capture_default_str();
+  app.add_option("--guidance", guidance, "Guidance strength (default: the spec's)");
+  app.add_option("--lfr", lfr, "Low-frequency replacement: spec, off, hard, cross-fade")->capture_default_str();
+  app.add_option("--reference", reference, "High-resolution original: also report LSD / SI-SDR against it");
+  app.add_option("--seed", o.seed, "Noise seed")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  try {
+    keep_freed_tensor_memory();
+    if (guidance >= 0.0) o.guidance = guidance;
+    o.low_frequency_replacement = parse_lfr(lfr);
+    auto run = load_run<Spec>(run_folder);
+    auto a = audio::read_audio(input);
+    auto low = a.samples.dim() == 1 ? a.samples.unsqueeze(0) : a.samples;
+    if (a.sample_rate != kSuperResolutionRate) low = audio::resample(low, a.sample_rate, kSuperResolutionRate);
+    const auto channels = run.pretransform->audio_channels();
+    if (low.size(0) != channels) low = channels == 1 ? low.mean(0, true) : low.mean(0, true).expand({channels, -1}).contiguous();
+    auto enhanced = enhance(run, low, o);
+    audio::write_audio(output, enhanced.size(0) == 1 ? enhanced[0] : enhanced, kSuperResolutionRate);
+    std::vector<std::pair<std::string, torch::Tensor>> panels{{"input (44.1 kHz)", low}, {"SAGA-SR " + std::string(Spec::name), enhanced}};
+    if (!reference.empty()) {
+      auto ref = audio::read_audio(reference).samples;
+      ref = ref.dim() == 1 ? ref.unsqueeze(0) : ref;
+      panels.emplace_back("reference", ref);
+      const auto floor = sr_metrics(low, ref.mean(0, true)), got = sr_metrics(enhanced, ref.mean(0, true));
+      std::cout << "[" << program << "] " << lsd_settings() << "\n"
+                << "[" << program << "] LSD " << got.lsd << " (input " << floor.lsd << "), SI-SDR " << got.si_sdr << " dB (input "
+                << floor.si_sdr << " dB)\n";
+    }
+    const auto png = std::filesystem::path(output).replace_extension(".png");
+    save_sr_spectrograms(png, panels);
+    std::cout << "[" << program << "] audio: " << output << "\n[" << program << "] spectrogram: " << png.string() << "\n";
+    return 0;
+  } catch (const std::exception& error) {
+    std::cerr << program << ": " << error.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace chord::apps
