@@ -20,7 +20,7 @@ function(chord_add_executable name)
   chord_use_pch(${name})
 endfunction()
 
-# chord_add_trainer(<name> SPEC_HEADER <header> SPEC <type> [APP <app>])
+# chord_add_trainer(<name> SPEC_HEADER <header> SPEC <type> [APP <app>] [EXCLUDE_FROM_ALL])
 #   Builds one of chord's ready-made programs for your own spec struct (static-config
 #   experimentation): write a spec in a header, derive from a system's spec to change one policy,
 #   and get a trainer or an inference CLI for it.
@@ -30,9 +30,9 @@ endfunction()
 #     APP sr_trainer             SAGA-SR: 44.1 kHz manifest → run folder, EMA  (chord/apps/super_resolution.hpp)
 #     APP sr_infer               SAGA-SR: low-resolution audio → WAV and PNG   (chord/apps/super_resolution.hpp)
 #   SPEC_HEADER is a file (relative to the current source folder) or an include path such as
-#   chord/systems/f5tts.hpp.
+#   chord/systems/f5tts.hpp. EXCLUDE_FROM_ALL: built only when asked for by name.
 function(chord_add_trainer name)
-  cmake_parse_arguments(ARG "" "SPEC_HEADER;SPEC;APP" "" ${ARGN})
+  cmake_parse_arguments(ARG "EXCLUDE_FROM_ALL" "SPEC_HEADER;SPEC;APP" "" ${ARGN})
   if(NOT ARG_SPEC_HEADER OR NOT ARG_SPEC)
     message(FATAL_ERROR "chord_add_trainer(${name}): SPEC_HEADER and SPEC are required")
   endif()
@@ -64,4 +64,7 @@ function(chord_add_trainer name)
 int main(int argc, char** argv) { return chord::apps::${_function}<${ARG_SPEC}>(argc, argv, \"${name}\"); }
 ")
   chord_add_executable(${name} SOURCES "${_source}")
+  if(ARG_EXCLUDE_FROM_ALL)
+    set_target_properties(${name} PROPERTIES EXCLUDE_FROM_ALL TRUE)
+  endif()
 endfunction()

@@ -6,6 +6,7 @@
 // envelope), noise percussion (hi-hat, shaker, snare, kick), the two mixed, and espeak-ng speech. The
 // same arguments always give the same corpus; a corpus that is already complete is left alone.
 #include <chord/audio/io.hpp>
+#include <algorithm>
 #include <chord/audio/resample.hpp>
 #include <chord/core/allocator.hpp>
 #include <chord/data/manifest.hpp>
@@ -22,7 +23,8 @@
 
 namespace {
 
-constexpr int kCorpusFormat = 1;  // bump when the generator's output changes
+constexpr int kCorpusFormat = 2;  // bump when the generator's output changes
+constexpr float kTargetRms = 0.1f;  // -20 dBFS
 constexpr double kTwoPi = 2.0 * std::numbers::pi;
 
 using chord::examples::Rng;
@@ -202,8 +204,12 @@ int main(int argc, char** argv) {
         caption += " at " + std::to_string(static_cast<int>(bpm)) + " bpm";
         wave = torch::tensor(buffer, torch::kFloat64).to(torch::kFloat32);
       }
+      // Loudness as mastered audio, not peak-normalised: RMS -20 dBFS (0.1) unless the peak would pass
+      // 0.95. Sawtooth leads peak-normalised sit near RMS 0.5, five times the rest, and the latents of
+      // a fixed-scale pretransform would then be far from the unit variance the flow's noise has.
       const float peak = wave.abs().max().item<float>();
-      if (peak > 0.0f) wave = wave * (0.9f / peak);
+      const float rms = wave.square().mean().sqrt().item<float>();
+      if (peak > 0.0f && rms > 0.0f) wave = wave * std::min(kTargetRms / rms, 0.95f / peak);
       char name[32];
       std::snprintf(name, sizeof name, "wavs/%05d.wav", i);
       chord::audio::write_audio(out / name, wave, sample_rate);

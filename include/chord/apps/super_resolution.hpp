@@ -48,6 +48,7 @@ struct SrConfig {
   std::string pretransform = "patch";
   int64_t patch = 64;
   int64_t audio_channels = 1;  ///< for patching; the Oobleck VAE is stereo
+  double patch_scale = 0.1;    ///< patching divides by this: the RMS of the audio gives unit-variance latents
   /// "bytes" (a small T5 over bytes, trained with the model) or "t5:<folder>" (e.g. t5-base, frozen).
   std::string text_encoder = "bytes";
   int64_t text_width = 64;
@@ -64,13 +65,13 @@ struct SrConfig {
   uint64_t seed = 0;
   bool fresh = false;
 
-  NLOHMANN_DEFINE_TYPE_INTRUSIVE_WITH_DEFAULT(SrConfig, manifest, valid_manifest, out, preset, pretransform, patch, audio_channels,
+  NLOHMANN_DEFINE_TYPE_INTRUSIVE_WITH_DEFAULT(SrConfig, manifest, valid_manifest, out, preset, pretransform, patch, audio_channels, patch_scale,
                                               text_encoder, text_width, text_length, segment_seconds, batch_size, steps, lr,
                                               weight_decay, max_grad_norm, ema_beta, log_every, checkpoint_every, seed, fresh)
 };
 
 inline nn::Pretransform make_pretransform(const SrConfig& cfg) {
-  if (cfg.pretransform == "patch") return std::make_shared<nn::WaveformPatchingImpl>(cfg.audio_channels, cfg.patch);
+  if (cfg.pretransform == "patch") return std::make_shared<nn::WaveformPatchingImpl>(cfg.audio_channels, cfg.patch, cfg.patch_scale);
   const std::string prefix = "oobleck:";
   CHORD_CHECK(cfg.pretransform.rfind(prefix, 0) == 0, "pretransform '", cfg.pretransform,
               "' is neither \"patch\" nor \"oobleck:<path to Stable Audio Open model.safetensors>\"");
@@ -255,6 +256,16 @@ SrTrainResult train_super_resolution(const SrConfig& cfg, const std::string& lab
   std::cout << "[" << label << "] " << Spec::name << ": preset " << cfg.preset << ", " << parameters / 1e6 << " M trainable parameters, "
             << pretransform->describe() << ", text " << (system->text ? system->text->source() : std::string("none")) << ", "
             << clips->audio.size() << " clips, segments of " << segment << " samples (" << segment / ratio << " latent frames)\n";
+  {
+    // The flow's noise has unit variance; latents far from it (loud or quiet data under a fixed-scale
+    // pretransform) waste the budget on scale. Measured on crops the training never draws.
+    torch::NoGradGuard no_grad;
+    const auto probe = random_example(*clips, 8, segment, ~cfg.seed);
+    const double latent_std = pretransform->encode(probe.high).std().template item<double>();
+    std::cout << "[" << label << "] latent std " << latent_std << " on 8 training crops (the noise's is 1)";
+    if (latent_std < 0.5 || latent_std > 2.0) std::cout << ": rescale the audio, or the latents with --patch-scale";
+    std::cout << "\n";
+  }
 
   train::TrainerOptions options;
   options.max_steps = cfg.steps;
@@ -432,6 +443,8 @@ int run_sr_trainer(int argc, char** argv, const std::string& program) {
   app.add_option("--pretransform", cfg.pretransform, "patch | oobleck:<Stable Audio Open model.safetensors>")->capture_default_str();
   app.add_option("--patch", cfg.patch, "Samples per latent frame with waveform patching")->capture_default_str();
   app.add_option("--audio-channels", cfg.audio_channels, "Channels with waveform patching (1 or 2)")->capture_default_str();
+  app.add_option("--patch-scale", cfg.patch_scale, "Waveform patching divides the audio by this (about its RMS)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--text-encoder", cfg.text_encoder, "bytes | t5:<Hugging Face T5 folder, e.g. t5-base>")->capture_default_str();
   app.add_option("--text-width", cfg.text_width, "Width of the byte-level text encoder")->capture_default_str();
   app.add_option("--text-length", cfg.text_length, "Tokens per caption (padded/truncated)")->capture_default_str();
