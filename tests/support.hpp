@@ -30,7 +30,9 @@ inline chord::io::TensorMap fixture_tensors(const std::string& name) {
 /// Largest absolute difference (as double).
 inline double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   REQUIRE(a.sizes() == b.sizes());
-  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+  // Complex tensors compare as complex: a cast to float64 would drop the imaginary parts unchecked.
+  const auto wide = (a.is_complex() || b.is_complex()) ? torch::kComplexDouble : torch::kFloat64;
+  return (a.to(wide) - b.to(wide)).abs().max().item<double>();
 }
 
 /// A one-branch guided net whose output is always `output` (broadcast to the input's shape): for

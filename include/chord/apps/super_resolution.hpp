@@ -46,14 +46,16 @@ struct SrConfig {
   std::string preset = "tiny";
   /// "patch" (waveform patching, offline) or "oobleck:<model.safetensors>" (Stable Audio Open's VAE).
   std::string pretransform = "patch";
-  int64_t patch = 64;
+  /// 32: the tiny DiT is 64 wide and input concatenation doubles the latent channels, so wider
+  /// patches squeeze the input through project_in (measured: patch 64 trains to twice the loss).
+  int64_t patch = 32;
   int64_t audio_channels = 1;  ///< for patching; the Oobleck VAE is stereo
   double patch_scale = 0.1;    ///< patching divides by this: the RMS of the audio gives unit-variance latents
   /// "bytes" (a small T5 over bytes, trained with the model) or "t5:<folder>" (e.g. t5-base, frozen).
   std::string text_encoder = "bytes";
   int64_t text_width = 64;
   int64_t text_length = 64;
-  double segment_seconds = 1.486;  ///< rounded down to whole latent frames
+  double segment_seconds = 0.743;  ///< rounded down to whole latent frames (1023 frames of 32 samples)
   int64_t batch_size = 4;
   int64_t steps = 1000;
   double lr = 2e-4;
@@ -265,6 +267,10 @@ SrTrainResult train_super_resolution(const SrConfig& cfg, const std::string& lab
     std::cout << "[" << label << "] latent std " << latent_std << " on 8 training crops (the noise's is 1)";
     if (latent_std < 0.5 || latent_std > 2.0) std::cout << ": rescale the audio, or the latents with --patch-scale";
     std::cout << "\n";
+    const int64_t width = systems::saga_sr::preset_sizes(systems::saga_sr::parse_preset(cfg.preset)).embed_dim;
+    if (2 * pretransform->latent_channels() > width)
+      std::cout << "[" << label << "] note: the DiT input (noisy + low-resolution latents, " << 2 * pretransform->latent_channels()
+                << " channels) is wider than the model (" << width << "); a smaller --patch or a larger --preset avoids the bottleneck\n";
   }
 
   train::TrainerOptions options;
