@@ -37,6 +37,7 @@ std::string conditions_of() {
   if (C::uses_seconds) s += ", seconds";
   if (C::uses_text) s += ", text";
   if (C::uses_rolloff) s += ", roll-offs";
+  if (C::uses_rolloff_fourier) s += ", roll-offs (seed's conditioner)";
   return s;
 }
 
@@ -149,16 +150,21 @@ int main(int argc, char** argv) {
               << " s, degraded by Chebyshev I order 8 at 4 kHz; " << apps::lsd_settings() << "\n"
               << "[ablation] floor (the low-resolution input): LSD " << floor.lsd << ", SI-SDR " << floor.si_sdr << " dB\n";
 
+    bool interrupted = false;
     std::vector<Row> rows;
     std::vector<std::pair<std::string, torch::Tensor>> panels{{"input (Chebyshev I, 4 kHz)", clips[0].low}};
     auto run_spec = [&]<class Spec>(std::type_identity<Spec>) {
-      if (!wanted(Spec::name)) return;
+      if (!wanted(Spec::name) || interrupted) return;
       auto cfg = base;
       cfg.out = (out / std::string(Spec::name)).string();
       cfg.fresh = true;
       const auto start = std::chrono::steady_clock::now();
       const auto trained = apps::train_super_resolution<Spec>(cfg, "ablation " + std::string(Spec::name));
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (trained.interrupted) {  // a signal stops the whole ablation, not just this step's training
+        interrupted = true;
+        return;
+      }
       auto run = apps::load_run<Spec>(cfg.out);
       using Guidance = typename Spec::guidance;
       auto add_row = [&](const std::string& step, systems::LowFrequencyReplacement mode) {
@@ -179,6 +185,10 @@ int main(int argc, char** argv) {
     run_spec(std::type_identity<systems::SagaStep2>{});
     run_spec(std::type_identity<systems::SagaStep3>{});
     run_spec(std::type_identity<systems::SagaOfficial>{});
+    if (interrupted) {
+      std::cerr << "[ablation] interrupted; no table written (each step's checkpoints are in " << out.string() << ")\n";
+      return 130;
+    }
     panels.emplace_back("reference (44.1 kHz)", clips[0].high);
     apps::save_sr_spectrograms(out / "spectrograms.png", panels);
 

@@ -206,8 +206,8 @@ TEST_CASE("training drops: independent per signal (official), latent on top of t
   auto gen = chord::make_generator(5);
   const int64_t batch = 64, rounds = 200, n = batch * rounds;
   chord::cfg::IndependentDropout official;
-  chord::cfg::LatentDropout<> step3;
-  double latent = 0, tokens = 0, both = 0, latent3 = 0, tokens3 = 0;
+  chord::systems::SagaStep3::guidance step3;  // latent on top of roll-off on top of token dropout
+  double latent = 0, tokens = 0, both = 0, latent3 = 0, tokens3 = 0, rolloff3 = 0, tokens_and_rolloff3 = 0;
   for (int64_t r = 0; r < rounds; ++r) {
     auto d = official.training_drop(batch, gen);
     auto l = d.rows(chord::signal::low_resolution), t = d.rows(chord::signal::cross_attention);
@@ -217,6 +217,8 @@ TEST_CASE("training drops: independent per signal (official), latent on top of t
     auto d3 = step3.training_drop(batch, gen);
     latent3 += d3.rows(chord::signal::low_resolution).sum().item<double>();
     tokens3 += d3.rows(chord::signal::cross_attention).sum().item<double>();
+    rolloff3 += d3.rows(chord::signal::rolloff).sum().item<double>();
+    tokens_and_rolloff3 += (d3.rows(chord::signal::rolloff) & d3.rows(chord::signal::cross_attention)).sum().item<double>();
   }
   auto near = [&](double count, double p) { return std::abs(count / n - p) < 4 * std::sqrt(p * (1 - p) / n); };
   CHECK(near(latent, 0.1));
@@ -224,6 +226,10 @@ TEST_CASE("training drops: independent per signal (official), latent on top of t
   CHECK(near(both, 0.01));  // independent: p², not p
   CHECK(near(latent3, 0.1));
   CHECK(near(tokens3, 0.1));
+  CHECK(near(rolloff3, 0.1));
+  CHECK(near(tokens_and_rolloff3, 0.01));
+  CHECK(chord::systems::SagaStep3::guidance::name == "latent_dropout");
+  CHECK(chord::systems::SagaStep2::guidance::name == "rolloff_dropout");
 }
 
 TEST_CASE("the conditioning applies drops: latent → the null value, tokens → zeros", "[saga_sr][conditioning]") {
@@ -267,7 +273,8 @@ TEST_CASE("official SAGA-SR sampling is three batched branches on the linear-qua
   // By hand: the same noise, per-branch conditions embedded separately, Euler on the schedule.
   torch::NoGradGuard no_grad;
   auto& net = model->backbone;
-  auto [tokens, global] = net->condition_tokens(batch.inputs, 2);
+  auto [tokens, global, prepend] = net->condition_tokens(batch.inputs, 2);
+  REQUIRE_FALSE(prepend.defined());  // the official roll-offs: cross tokens and the global vector
   auto embed = [&](const torch::Tensor& latent, const torch::Tensor& cross) {
     return net->model->embed({cross, global, latent, torch::Tensor()});
   };
@@ -283,6 +290,12 @@ TEST_CASE("official SAGA-SR sampling is three batched branches on the linear-qua
   }
   CHECK(max_abs_diff(result.output, x) < 1e-4);
 }
+
+// docs/systems/saga_sr.md: the official rules with the seed's roll-off conditioner.
+struct OfficialWithSeedRolloff : chord::systems::SagaOfficial {
+  static constexpr std::string_view name = "official_seed_rolloff";
+  using conditioning = chord::cond::LatentSuperResolution<chord::sr::text | chord::sr::rolloff_fourier, -5>;
+};
 
 TEST_CASE("every ablation spec trains a step and samples", "[saga_sr][model]") {
   auto run = []<class Spec>(std::type_identity<Spec>) {
@@ -315,6 +328,7 @@ TEST_CASE("every ablation spec trains a step and samples", "[saga_sr][model]") {
   run(std::type_identity<chord::systems::SagaStep2Prime>{});
   run(std::type_identity<chord::systems::SagaStep3>{});
   run(std::type_identity<chord::systems::SagaOfficial>{});
+  run(std::type_identity<OfficialWithSeedRolloff>{});  // the mix docs/systems/saga_sr.md shows
   STATIC_REQUIRE(chord::systems::SagaStep2Prime::low_frequency_replacement == chord::systems::LowFrequencyReplacement::cross_fade);
 }
 
@@ -337,7 +351,13 @@ TEST_CASE("the presets: the seed's small DiT and the official full one", "[saga_
   CHECK(small.dit.embed_dim() == 512);
   CHECK(small.dit.depth() == 8);
   CHECK(small.dit.cond_token_dim() == 512);
-  CHECK(small.dit.global_cond_dim() == 4 * 512);  // two roll-offs + seconds_start/total
+  CHECK(small.dit.global_cond_dim() == 2 * 512);  // seconds_start/total
+  // The seed's roll-off conditioner: a cross token of cond_token_dim, a prepended token of embed_dim.
+  CHECK(small.dit.prepend_cond_dim() == 512);
+  CHECK(small.dit.prepend_adds_timestep());
+  auto official_small = saga::model_options<chord::systems::SagaOfficial>(saga::Preset::small).backbone;
+  CHECK(official_small.dit.global_cond_dim() == 2 * 512);  // the two roll-offs
+  CHECK(official_small.dit.prepend_cond_dim() == 0);
   auto full = saga::model_options<chord::systems::SagaOfficial>(saga::Preset::full).backbone;
   CHECK(full.dit.embed_dim() == 1536);
   CHECK(full.dit.cond_token_dim() == 768);
@@ -345,4 +365,79 @@ TEST_CASE("the presets: the seed's small DiT and the official full one", "[saga_
   CHECK(full.dit.global_cond_dim() == 1536);
   CHECK(full.cond_dim() == 768);
   CHECK(full.text_dim() == 768);
+}
+
+TEST_CASE("the seed's RolloffFourierConditioner: Fourier features of both ratios, one token, one global embedding",
+          "[saga_sr][conditioner]") {
+  chord::nn::RolloffFourierConditioner rolloff(chord::nn::RolloffFourierConditionerOptions(3, 2).features(4));
+  torch::NoGradGuard no_grad;
+  rolloff->low_features->weights.copy_(torch::tensor({1.0f, 0.5f}));
+  rolloff->high_features->weights.copy_(torch::tensor({0.25f, 2.0f}));
+  rolloff->to_cross->weight.fill_(1.0);
+  rolloff->to_cross->bias.zero_();
+  rolloff->to_global->weight.zero_();
+  rolloff->to_global->weight[0][0] = 1.0;  // low's ratio
+  rolloff->to_global->weight[1][5] = 1.0;  // high's ratio
+  rolloff->to_global->bias.copy_(torch::tensor({1.0f, 2.0f}));
+  // low 0.25: [0.25, sin(π/2), sin(π/4), cos(π/2), cos(π/4)]; high 0.5: [0.5, sin(π/4), sin(2π), cos(π/4), cos(2π)].
+  // Their sum: 0.25 + 1 + 0.7071 + 0 + 0.7071 + 0.5 + 0.7071 + 0 + 0.7071 + 1 = 5.5784.
+  auto [token, global] = rolloff(torch::tensor({0.25f, 1.5f}), torch::tensor({0.5f, 0.5f}));
+  REQUIRE(token.sizes() == torch::IntArrayRef({2, 1, 3}));
+  REQUIRE(global.sizes() == torch::IntArrayRef({2, 2}));
+  CHECK(token[0][0][1].item<float>() == Approx(2.75 + 2 * std::sqrt(2.0)).epsilon(1e-5));
+  CHECK(global[0][0].item<float>() == Approx(1.25));
+  CHECK(global[0][1].item<float>() == Approx(2.5));
+  CHECK(global[1][0].item<float>() == Approx(2.0));  // 1.5 is clamped to 1
+  CHECK_THROWS_WITH(rolloff(torch::ones({2}), torch::ones({3})), Catch::Matchers::Contains("low and high roll-offs [B]"));
+}
+
+TEST_CASE("prepended tokens carrying the timestep embedding (the seed's roll-off prepend)", "[saga_sr][dit]") {
+  auto base = chord::nn::StableAudioDiTOptions(32, 1, 1).io_channels(4).prepend_cond_dim(32);
+  torch::manual_seed(1);
+  chord::nn::StableAudioDiT plain(base), seed(chord::nn::StableAudioDiTOptions(base).prepend_adds_timestep(true));
+  torch::NoGradGuard no_grad;
+  for (auto& p : plain->parameters()) p.normal_(0.0, 0.1);
+  auto params = seed->named_parameters();
+  for (const auto& item : plain->named_parameters()) params[item.key()].copy_(item.value());
+  auto gen = chord::make_generator(2);
+  auto x = torch::randn({2, 6, 4}, gen), raw = torch::randn({2, 1, 32}, gen), t = torch::tensor({0.3f, 0.8f});
+  auto dropped = torch::tensor({false, true});
+  auto timestep = plain->to_timestep_embed->forward(plain->timestep_fourier_features(t)).unsqueeze(1);
+  // By hand: (raw + timestep embedding), zeroed on the dropped row, through the plain model's prepend path.
+  auto by_hand = plain->run(x, t, plain->embed({{}, {}, {}, (raw + timestep) * torch::tensor({1.0f, 0.0f}).view({2, 1, 1})}));
+  auto out = seed->run(x, t, seed->embed({{}, {}, {}, raw, dropped}));
+  CHECK(max_abs_diff(out, by_hand) < 1e-5);
+  CHECK_THROWS_WITH(seed->embed({}), Catch::Matchers::Contains("adds the timestep to prepended tokens"));
+  CHECK_THROWS_WITH(chord::nn::StableAudioDiT(chord::nn::StableAudioDiTOptions(32, 1, 1).prepend_cond_dim(16).prepend_adds_timestep(true)),
+                    Catch::Matchers::Contains("prepend_adds_timestep needs prepended tokens as wide"));
+}
+
+TEST_CASE("step 2's roll-off drop zeroes the seed conditioner's token and prepended token only", "[saga_sr][conditioning]") {
+  using Step2 = chord::systems::SagaStep2;
+  auto model = tiny_model<Step2>();
+  auto gen = chord::make_generator(8);
+  auto batch = tiny_batch<Step2>(3, 6, gen);
+  chord::ConditionDrop drop(3);
+  drop.set(chord::signal::rolloff, torch::tensor({false, true, false}));
+  drop.set(chord::signal::cross_attention, torch::tensor({false, false, true}));
+  torch::NoGradGuard no_grad;
+  auto& net = model->backbone;
+  auto prepared = model->options.conditioning.prepare_training(net, batch, chord::Masks{}, drop);
+  // 5 text tokens + 1 roll-off token; one prepended token of embed_dim that waits for the timestep.
+  REQUIRE(prepared.keys[0].size(2) == 6);
+  REQUIRE(prepared.prepend_condition.sizes() == torch::IntArrayRef({3, 1, 64}));
+  CHECK_FALSE(prepared.prepend.defined());
+  auto last_keys = prepared.keys[0].select(2, 5);  // [B, Hkv, Dh]
+  CHECK(last_keys[1].abs().max().item<float>() == 0.0f);  // roll-off dropped on row 1
+  CHECK(last_keys[0].abs().max().item<float>() > 0.0f);
+  CHECK(prepared.keys[0][1].narrow(1, 0, 5).abs().max().item<float>() > 0.0f);  // its text stays
+  CHECK(prepared.prepend_condition[1].abs().max().item<float>() == 0.0f);
+  CHECK(prepared.prepend_condition[0].abs().max().item<float>() > 0.0f);
+  // A token drop (row 2) zeroes every token and, after the timestep is added, the prepended one.
+  CHECK(prepared.keys[0][2].abs().max().item<float>() == 0.0f);
+  CHECK(max_abs_diff(prepared.prepend_kept.flatten(), torch::tensor({1.0f, 1.0f, 0.0f})) == 0.0);
+  // The official roll-offs and the seed's are alternatives.
+  auto both = saga::model_options<Step2>(saga::Preset::tiny).backbone;
+  both.rolloff(true);
+  CHECK_THROWS_WITH(chord::nn::SuperResolutionDiT(both), Catch::Matchers::Contains("choose one roll-off conditioner"));
 }

@@ -229,6 +229,7 @@ typename SuperResolutionSystemImpl<Spec>::Batch model_batch(SuperResolutionSyste
 struct SrTrainResult {
   int64_t steps = 0;
   double final_loss = 0.0;  ///< mean of the last 10 % of the logged losses
+  bool interrupted = false; ///< SIGINT/SIGTERM stopped it (checkpointed; the same command resumes)
   std::filesystem::path weights;
 };
 
@@ -307,6 +308,7 @@ SrTrainResult train_super_resolution(const SrConfig& cfg, const std::string& lab
 
   SrTrainResult r;
   r.steps = result.step;
+  r.interrupted = result.reason == train::StopReason::interrupted;
   r.weights = out / "model_ema.safetensors";
   const size_t tail = std::max<size_t>(1, losses.size() / 10);
   for (size_t i = losses.size() - std::min(tail, losses.size()); i < losses.size(); ++i) r.final_loss += losses[i] / static_cast<double>(tail);
@@ -468,7 +470,8 @@ int run_sr_trainer(int argc, char** argv, const std::string& program) {
   try {
     keep_freed_tensor_memory();
     auto result = train_super_resolution<Spec>(cfg, program);
-    std::cout << "[" << program << "] completed at step " << result.steps << ", final loss " << result.final_loss << "\n"
+    std::cout << "[" << program << "] " << (result.interrupted ? "interrupted (checkpointed; run again to resume)" : "completed")
+              << " at step " << result.steps << ", final loss " << result.final_loss << "\n"
               << "[" << program << "] EMA weights: " << result.weights.string() << "\n"
               << "[" << program << "] loss curve:  " << (std::filesystem::path(cfg.out) / "loss.png").string() << "\n";
     return 0;

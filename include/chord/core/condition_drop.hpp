@@ -20,6 +20,7 @@ inline constexpr std::string_view text = "text";                  ///< text toke
 inline constexpr std::string_view prepended_tokens = "prepended_tokens";  ///< condition tokens before the target (seed 003)
 inline constexpr std::string_view low_resolution = "low_resolution";  ///< the low-resolution latent (SAGA-SR input concat)
 inline constexpr std::string_view cross_attention = "cross_attention";  ///< all cross-attention tokens (text, roll-offs)
+inline constexpr std::string_view rolloff = "rolloff";  ///< the seed's roll-off conditioner's outputs (SAGA-SR step 2)
 }  // namespace signal
 
 /// Per-signal, per-row drop flags: `rows(signal)` is bool `[B]`, all false for a signal nobody set.

@@ -56,6 +56,9 @@ struct StableAudioDiTOptions {
   TORCH_ARG(int64_t, global_cond_dim) = 0;     ///< width of the global vector (0 = timestep only)
   TORCH_ARG(bool, project_global_cond) = true;
   TORCH_ARG(int64_t, prepend_cond_dim) = 0;    ///< width of prepended tokens (0 = none)
+  /// The seed's `_build_rolloff_prepend`: the timestep embedding is added to the prepended tokens
+  /// (then `to_prepend_embed`) at every step; needs prepend_cond_dim == embed_dim. Not in the reference.
+  TORCH_ARG(bool, prepend_adds_timestep) = false;
   TORCH_ARG(GlobalCondition, global_cond_type) = GlobalCondition::prepend;
   TORCH_ARG(double, ff_mult) = 4.0;
 
@@ -74,6 +77,8 @@ struct StableAudioDiTOptions {
     CHORD_CHECK(rotary_dim() <= dim_heads(), "StableAudioDiT: heads of ", dim_heads(),
                 " channels are narrower than the rotary width ", rotary_dim(), " (use fewer heads)");
     CHORD_CHECK(io_channels_ > 0, "StableAudioDiT: io_channels must be > 0");
+    CHORD_CHECK(!prepend_adds_timestep_ || prepend_cond_dim_ == embed_dim_, "StableAudioDiT: prepend_adds_timestep needs prepended "
+                "tokens as wide as the timestep embedding (prepend_cond_dim ", prepend_cond_dim_, ", embed_dim ", embed_dim_, ")");
     if (cond_token_dim_ > 0) {
       const int64_t ctx = context_dim();
       CHORD_CHECK(ctx % dim_heads() == 0, "StableAudioDiT: the cross-attention context (", ctx,
@@ -308,6 +313,7 @@ struct StableAudioConditions {
   torch::Tensor global;           ///< `[B, global_cond_dim]`
   torch::Tensor input_concat;     ///< `[B, T', input_concat_dim]`
   torch::Tensor prepend;          ///< `[B, P, prepend_cond_dim]`
+  torch::Tensor prepend_dropped;  ///< bool `[B]`: rows whose prepended tokens are zeros (after the timestep is added)
 };
 
 /// The conditions embedded once for any number of `run()` calls.
@@ -315,6 +321,8 @@ struct StableAudioEmbedded {
   std::vector<torch::Tensor> keys, values;  ///< per layer `[B, Hkv, S, Dh]` (empty = no cross-attention)
   torch::Tensor global;                     ///< `to_global_embed(global)` `[B, E]` or undefined
   torch::Tensor prepend;                    ///< `to_prepend_embed(prepend)` `[B, P, E]` or undefined
+  torch::Tensor prepend_condition;          ///< with prepend_adds_timestep: the raw tokens, embedded per step
+  torch::Tensor prepend_kept;               ///< with prepend_adds_timestep: `[B, 1, 1]` 0 on dropped rows, else 1
   torch::Tensor input_weight;               ///< `project_in ∘ (1 + preprocess_conv)` restricted to x's channels `[E, Cio]`
   torch::Tensor concat_projection;          ///< the input-concat channels' share of the projection `[B, T', E]` or undefined
 };
@@ -364,7 +372,21 @@ class StableAudioDiTImpl : public torch::nn::Module {
     }
     if (c.prepend.defined()) {
       check(c.prepend, 3, o.prepend_cond_dim(), o.prepend_cond_dim(), "prepended tokens [B, P, C]");
-      e.prepend = to_prepend_embed->forward(c.prepend);
+      torch::Tensor kept;
+      if (c.prepend_dropped.defined()) {
+        TORCH_CHECK(c.prepend_dropped.dim() == 1 && c.prepend_dropped.size(0) == c.prepend.size(0), "StableAudioDiT: prepend_dropped [",
+                    c.prepend.size(0), "] expected, got ", c.prepend_dropped.sizes());
+        kept = c.prepend_dropped.logical_not().to(c.prepend.options()).view({-1, 1, 1});
+      }
+      if (o.prepend_adds_timestep()) {
+        e.prepend_condition = c.prepend;
+        e.prepend_kept = kept;
+      } else {
+        e.prepend = to_prepend_embed->forward(kept.defined() ? c.prepend * kept : c.prepend);
+      }
+    } else {
+      TORCH_CHECK(!o.prepend_adds_timestep(), "StableAudioDiT: the model adds the timestep to prepended tokens; pass prepend [B, P, ",
+                  o.prepend_cond_dim(), "]");
     }
     // project_in(x_cat + conv(x_cat)) = project_in·(I + W_pre)·x_cat, split over x's and the condition's channels.
     const int64_t dim_in = o.io_channels() + o.input_concat_dim();
@@ -393,11 +415,15 @@ class StableAudioDiTImpl : public torch::nn::Module {
     auto h = torch::matmul(x, e.input_weight.t());
     if (e.concat_projection.defined()) h = h + nearest_frames(e.concat_projection, frames);
 
-    auto global = to_timestep_embed->forward(timestep_fourier_features(t.to(x.scalar_type())));
-    if (e.global.defined()) global = e.global + global;
+    const auto timestep = to_timestep_embed->forward(timestep_fourier_features(t.to(x.scalar_type())));
+    auto global = e.global.defined() ? e.global + timestep : timestep;
 
     std::vector<torch::Tensor> prefix;
     if (e.prepend.defined()) prefix.push_back(e.prepend);
+    if (e.prepend_condition.defined()) {
+      auto tokens = e.prepend_condition + timestep.unsqueeze(1);
+      prefix.push_back(to_prepend_embed->forward(e.prepend_kept.defined() ? tokens * e.prepend_kept : tokens));
+    }
     torch::Tensor adaptive;
     if (o.global_cond_type() == GlobalCondition::prepend) prefix.push_back(global.unsqueeze(1));
     else adaptive = transformer->global_cond_embedder->forward(global);

@@ -8,7 +8,7 @@
 /// |---|---|---|---|---|
 /// | SagaStep0 | LR latent, seconds | none | uniform / log-SNR | hard |
 /// | SagaStep1 | + text | cross-attention dropout 0.1 | uniform / log-SNR | hard |
-/// | SagaStep2 | + roll-offs | cross-attention dropout 0.1 | uniform / log-SNR | hard |
+/// | SagaStep2 | + roll-offs (RolloffFourierConditioner) | + roll-off dropout 0.1 | uniform / log-SNR | hard |
 /// | SagaStep2Prime | as step 2 | as step 2 | as step 2 | cross-fade (or off) |
 /// | SagaStep3 | as step 2 | + LR-latent dropout 0.1 | uniform / log-SNR | hard |
 /// | SagaOfficial | LR latent (null −5), text, roll-offs | independent dropout, 3 branches | logit-normal / linear-quadratic | hard |
@@ -49,10 +49,12 @@ struct SagaStep1 : SagaStep0 {
   using conditioning = cond::LatentSuperResolution<sr::seconds | sr::text, 0>;
   using guidance = cfg::CrossAttentionDropout;
 };
-/// Step 2: the roll-off ratios (cross tokens and global vector) on top.
+/// Step 2: the roll-off ratios on top, through the seed's RolloffFourierConditioner (one cross token;
+/// its global embedding plus the timestep embedding prepended) with its own 10 % dropout.
 struct SagaStep2 : SagaStep1 {
   static constexpr std::string_view name = "step2";
-  using conditioning = cond::LatentSuperResolution<sr::seconds | sr::text | sr::rolloff, 0>;
+  using conditioning = cond::LatentSuperResolution<sr::seconds | sr::text | sr::rolloff_fourier, 0>;
+  using guidance = cfg::RolloffDropout<cfg::CrossAttentionDropout>;
 };
 /// Step 2′: the same model; the hard low-frequency replacement swapped for the seed's cross-fade.
 struct SagaStep2Prime : SagaStep2 {
@@ -62,7 +64,7 @@ struct SagaStep2Prime : SagaStep2 {
 /// Step 3: 10 % LR-latent dropout in training (zeros, as the seed multiplies by a keep mask).
 struct SagaStep3 : SagaStep2 {
   static constexpr std::string_view name = "step3";
-  using guidance = cfg::LatentDropout<cfg::CrossAttentionDropout>;
+  using guidance = cfg::LatentDropout<cfg::RolloffDropout<cfg::CrossAttentionDropout>>;
 };
 /// The official SAGA-SR configuration: text and roll-offs, no seconds; independent 10 % drops of the
 /// latent (null value −5) and the tokens; three-branch guidance (1.4, 1.2); logit-normal training
@@ -116,9 +118,11 @@ FlowModelOptions<Spec> model_options(Preset preset, int64_t text_dim = 768, int6
   auto s = preset_sizes(preset);
   if (latent_channels > 0) s.latent_channels = latent_channels;
   nn::SuperResolutionDiTOptions net(nn::StableAudioDiTOptions(s.embed_dim, s.depth, s.heads));
-  net.cond_dim(s.cond_dim).text_dim(C::uses_text ? text_dim : 0).rolloff(C::uses_rolloff).seconds(C::uses_seconds);
+  net.cond_dim(s.cond_dim).text_dim(C::uses_text ? text_dim : 0).rolloff(C::uses_rolloff).seconds(C::uses_seconds)
+      .rolloff_fourier(C::uses_rolloff_fourier);
   net.dit.io_channels(s.latent_channels).input_concat_dim(s.latent_channels).cond_token_dim(net.cross_attention_width())
-      .project_cond_tokens(s.project_cond_tokens).global_cond_dim(net.global_width());
+      .project_cond_tokens(s.project_cond_tokens).global_cond_dim(net.global_width())
+      .prepend_cond_dim(net.prepend_width()).prepend_adds_timestep(C::uses_rolloff_fourier);
   FlowModelOptions<Spec> options(net);
   options.conditioning.latent_channels = s.latent_channels;
   return options;

@@ -3,9 +3,13 @@
 /// SAGA-SR conditioning: the low-resolution latent enters by input concatenation; text embeddings and
 /// the input/output roll-off ratios become cross-attention tokens; the roll-offs (and, for the seed's
 /// baseline, seconds_start/seconds_total) form the global vector added to the timestep embedding.
-/// `Channels` picks the optional ones at compile time (`sr::text | sr::rolloff | sr::seconds`);
+/// `Channels` picks the optional ones at compile time (`sr::text | sr::rolloff | sr::seconds`, or
+/// `sr::rolloff_fourier` for the seed's roll-off conditioner: one cross token and one prepended token
+/// carrying the timestep embedding, with its own per-row dropout `signal::rolloff`);
 /// `NullLatent` is the value a dropped low-resolution latent takes (the official code: −5; the seed's
-/// latent dropout multiplies by 0). Dropped cross-attention tokens are zeros, as in stable-audio-tools.
+/// latent dropout multiplies by 0). Dropped cross-attention tokens are zeros, as in stable-audio-tools;
+/// a cross-attention drop also zeroes the prepended token (stable-audio nulls prepend_cond too, with
+/// its own mask in training; here it shares the tokens').
 /// Works with nn::SuperResolutionDiT.
 
 #include "chord/core/condition_drop.hpp"
@@ -20,6 +24,7 @@ namespace sr {
 inline constexpr unsigned text = 1u;     ///< text embeddings as cross-attention tokens
 inline constexpr unsigned rolloff = 2u;  ///< input/output roll-off ratios (cross tokens + global vector)
 inline constexpr unsigned seconds = 4u;  ///< seconds_start/seconds_total (global vector)
+inline constexpr unsigned rolloff_fourier = 8u;  ///< the roll-offs through the seed's RolloffFourierConditioner
 }  // namespace sr
 
 namespace cond {
@@ -31,10 +36,16 @@ struct LatentSuperResolution {
   static constexpr bool uses_text = (Channels & sr::text) != 0;
   static constexpr bool uses_rolloff = (Channels & sr::rolloff) != 0;
   static constexpr bool uses_seconds = (Channels & sr::seconds) != 0;
-  static constexpr bool has_cross_attention = uses_text || uses_rolloff;
+  static constexpr bool uses_rolloff_fourier = (Channels & sr::rolloff_fourier) != 0;
+  static_assert(!(uses_rolloff && uses_rolloff_fourier), "LatentSuperResolution: sr::rolloff and sr::rolloff_fourier are alternatives");
+  static constexpr bool has_cross_attention = uses_text || uses_rolloff || uses_rolloff_fourier;
   static constexpr auto signals = [] {
-    if constexpr (has_cross_attention) return std::array<std::string_view, 2>{signal::low_resolution, signal::cross_attention};
-    else return std::array<std::string_view, 1>{signal::low_resolution};
+    constexpr size_t count = 1 + (has_cross_attention ? 1 : 0) + (uses_rolloff_fourier ? 1 : 0);
+    std::array<std::string_view, count> all{signal::low_resolution};
+    size_t i = 1;
+    if (has_cross_attention) all[i++] = signal::cross_attention;
+    if (uses_rolloff_fourier) all[i++] = signal::rolloff;
+    return all;
   }();
   static constexpr double null_latent = NullLatent;
 
@@ -97,14 +108,16 @@ struct LatentSuperResolution {
   nn::StableAudioEmbedded prepare(Backbone& backbone, const torch::Tensor& low_resolution, const Inputs& inputs,
                                   const ConditionDrop& drop, int64_t repeats) const {
     const auto& o = backbone->options;
-    CHORD_CHECK((o.text_dim() > 0) == uses_text && o.rolloff() == uses_rolloff && o.seconds() == uses_seconds,
+    CHORD_CHECK((o.text_dim() > 0) == uses_text && o.rolloff() == uses_rolloff && o.seconds() == uses_seconds &&
+                    o.rolloff_fourier() == uses_rolloff_fourier,
                 "LatentSuperResolution: the network's conditioners (text ", o.text_dim() > 0, ", roll-off ", o.rolloff(),
-                ", seconds ", o.seconds(), ") differ from the policy's channels (text ", uses_text, ", roll-off ", uses_rolloff,
-                ", seconds ", uses_seconds, "); build the options with systems::saga_sr::model_options<Spec>()");
+                ", seed roll-off ", o.rolloff_fourier(), ", seconds ", o.seconds(), ") differ from the policy's channels (text ",
+                uses_text, ", roll-off ", uses_rolloff, ", seed roll-off ", uses_rolloff_fourier, ", seconds ", uses_seconds,
+                "); build the options with systems::saga_sr::model_options<Spec>()");
     TORCH_CHECK(low_resolution.dim() == 3 && low_resolution.size(2) == latent_channels,
                 "LatentSuperResolution: low_resolution [B, T, ", latent_channels, "] expected, got ", low_resolution.sizes());
     const int64_t batch = low_resolution.size(0);
-    auto [tokens, global] = backbone->condition_tokens(inputs, batch);
+    auto [tokens, global, prepend] = backbone->condition_tokens(inputs, batch);
     auto repeat = [&](const torch::Tensor& t) {
       if (!t.defined() || repeats == 1) return t;
       std::vector<int64_t> times(static_cast<size_t>(t.dim()), 1);
@@ -116,9 +129,20 @@ struct LatentSuperResolution {
     auto latent = repeat(low_resolution);
     auto dropped_latent = drop.rows(signal::low_resolution, device).view({-1, 1, 1});
     c.input_concat = torch::where(dropped_latent, torch::full({}, null_latent, latent.options()), latent);
+    const auto dropped_tokens = drop.rows(signal::cross_attention, device);
     if (tokens.defined()) {
       tokens = repeat(tokens);
-      c.cross_attention = torch::where(drop.rows(signal::cross_attention, device).view({-1, 1, 1}), torch::zeros({}, tokens.options()), tokens);
+      if constexpr (uses_rolloff_fourier) {
+        // The seed's conditioner drops its own outputs (zeros) per row: the last token and the prepended one.
+        const auto dropped_rolloff = drop.rows(signal::rolloff, device).view({-1, 1, 1});
+        const int64_t last = tokens.size(1) - 1;
+        tokens = torch::cat({tokens.narrow(1, 0, last), torch::where(dropped_rolloff, torch::zeros({}, tokens.options()),
+                                                                     tokens.narrow(1, last, 1))}, 1);
+        prepend = torch::where(dropped_rolloff, torch::zeros({}, prepend.options()), repeat(prepend));
+        c.prepend = prepend;
+        c.prepend_dropped = dropped_tokens;
+      }
+      c.cross_attention = torch::where(dropped_tokens.view({-1, 1, 1}), torch::zeros({}, tokens.options()), tokens);
     }
     c.global = repeat(global);
     return backbone->model->embed(c);

@@ -7,6 +7,8 @@
 ///    std over channels pulled towards the conditional one's); `s = 1` runs the conditional pass alone.
 ///  - `LatentDropout<Inner>` — the seed's step 3: Inner's rule plus a per-row drop of the
 ///    low-resolution latent with probability 0.1 in training (inference is Inner's).
+///  - `RolloffDropout<Inner>` — the seed's RolloffFourierConditioner (step 2) drops its own outputs
+///    per row with probability 0.1 in training, independently of the tokens.
 ///  - `IndependentDropout` — the official SAGA-SR rule (TorchJaekwon FlowMatching +
 ///    `LatentSRTextFlow.apply_model`): the latent and the cross-attention tokens are dropped
 ///    independently per row with probability 0.1 each; at inference three branches
@@ -64,30 +66,52 @@ struct CrossAttentionDropout {
 };
 static_assert(GuidancePolicy<CrossAttentionDropout>);
 
-template <class Inner = CrossAttentionDropout>
-struct LatentDropout {
-  using policy_category = guidance_policy_tag;
+namespace detail {
+struct LatentSignal {
+  static constexpr std::string_view signal = signal::low_resolution;
   static constexpr std::string_view name = "latent_dropout";
+};
+struct RolloffSignal {
+  static constexpr std::string_view signal = signal::rolloff;
+  static constexpr std::string_view name = "rolloff_dropout";
+};
+}  // namespace detail
+
+/// Inner's rule plus a per-row training drop of one more signal (`Extra::signal`) with probability
+/// `drop_prob`, drawn after Inner's; inference is Inner's.
+template <class Inner, class Extra>
+struct ExtraDropout {
+  using policy_category = guidance_policy_tag;
+  static constexpr std::string_view name = Extra::name;
   static constexpr auto dropped_signals = [] {
     std::array<std::string_view, Inner::dropped_signals.size() + 1> all{};
     for (size_t i = 0; i < Inner::dropped_signals.size(); ++i) all[i] = Inner::dropped_signals[i];
-    all.back() = signal::low_resolution;
+    all.back() = Extra::signal;
     return all;
   }();
 
   Inner inner{};
-  double latent_drop_prob = 0.1;  ///< the seed's `latent_dropout_prob`
+  double drop_prob = 0.1;  ///< the seed's `latent_dropout_prob` / RolloffFourierConditioner `dropout_rate`
 
   double default_strength() const { return inner.default_strength(); }
   ConditionDrop training_drop(int64_t batch, torch::Generator& gen) const {
     auto drop = inner.training_drop(batch, gen);
-    drop.set(signal::low_resolution, detail::bernoulli_rows(batch, latent_drop_prob, gen));
+    drop.set(Extra::signal, detail::bernoulli_rows(batch, drop_prob, gen));
     return drop;
   }
   std::vector<ConditionDrop> branches(int64_t batch, double s) const { return inner.branches(batch, s); }
   torch::Tensor combine(const std::vector<torch::Tensor>& outputs, double s) const { return inner.combine(outputs, s); }
 };
+
+/// The seed's step 3: the low-resolution latent dropped per row (10 %) on top of Inner.
+template <class Inner = CrossAttentionDropout>
+using LatentDropout = ExtraDropout<Inner, detail::LatentSignal>;
+/// The seed's RolloffFourierConditioner dropout (10 %, its own outputs zeroed) on top of Inner.
+template <class Inner = CrossAttentionDropout>
+using RolloffDropout = ExtraDropout<Inner, detail::RolloffSignal>;
+
 static_assert(GuidancePolicy<LatentDropout<>>);
+static_assert(GuidancePolicy<RolloffDropout<>>);
 
 struct IndependentDropout {
   using policy_category = guidance_policy_tag;
