@@ -1,7 +1,8 @@
 // SAGA-SR benchmarks: one training step (loss, backward, AdamW) and sampling (100 Euler steps on the
 // log-SNR schedule, stable-audio CFG: conditional and null-token branches in one batched pass) at the
-// tiny and small presets, random weights. The spec has text (128 tokens of 768 channels) and roll-off
-// conditions — the seed's step 2 without seconds — so the DiT sees the same inputs as the Python peer
+// tiny and small presets, random weights. The spec has text (128 tokens of 768 channels) and the
+// roll-offs as stable-audio NumberConditioners (cross tokens + global vector), stable-audio CFG, no
+// seconds — what stable-audio-tools can express — so the DiT sees the same inputs as the Python peer
 // (benchmarks/peers/saga_sr_peer.py): 128 latent frames (5.94 s at 44.1 kHz, the official segment).
 //
 //   build/benchmarks/chord_bench_systems --benchmark_filter=SagaSR
@@ -17,6 +18,7 @@ namespace saga = chord::systems::saga_sr;
 
 struct BenchSpec : chord::systems::SagaStep2 {
   using conditioning = chord::cond::LatentSuperResolution<chord::sr::text | chord::sr::rolloff, 0>;
+  using guidance = chord::cfg::CrossAttentionDropout;
 };
 using Model = chord::FlowModel<BenchSpec>;
 
