@@ -273,7 +273,7 @@ TEST_CASE("official SAGA-SR sampling is three batched branches on the linear-qua
   // By hand: the same noise, per-branch conditions embedded separately, Euler on the schedule.
   torch::NoGradGuard no_grad;
   auto& net = model->backbone;
-  auto [tokens, global, prepend] = net->condition_tokens(batch.inputs, 2);
+  auto [tokens, global, prepend] = net->encode_conditions(batch.inputs, 2);
   REQUIRE_FALSE(prepend.defined());  // the official roll-offs: cross tokens and the global vector
   auto embed = [&](const torch::Tensor& latent, const torch::Tensor& cross) {
     return net->model->embed({cross, global, latent, torch::Tensor()});

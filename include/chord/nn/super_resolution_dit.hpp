@@ -91,13 +91,13 @@ class SuperResolutionDiTImpl : public torch::nn::Module {
   };
 
   /// What the conditioners give a batch; each undefined when unused.
-  struct Channels {
+  struct EncodedConditions {
     torch::Tensor tokens;   ///< cross-attention `[B, S(+2 or +1), cond_dim]`: text, then the roll-off token(s)
     torch::Tensor global;   ///< `[B, global_width]`: roll-offs (official), then seconds
     torch::Tensor prepend;  ///< `[B, 1, embed_dim]`: the seed's roll-off global embedding
   };
 
-  Channels condition_tokens(const Inputs& in, int64_t batch) {
+  EncodedConditions encode_conditions(const Inputs& in, int64_t batch) {
     const auto& o = options;
     auto need = [&](const torch::Tensor& t, const char* what) {
       CHORD_CHECK(t.defined(), "SuperResolutionDiT: the model was built with the ", what, " condition; the batch has none");

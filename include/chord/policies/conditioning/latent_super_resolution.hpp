@@ -117,7 +117,7 @@ struct LatentSuperResolution {
     TORCH_CHECK(low_resolution.dim() == 3 && low_resolution.size(2) == latent_channels,
                 "LatentSuperResolution: low_resolution [B, T, ", latent_channels, "] expected, got ", low_resolution.sizes());
     const int64_t batch = low_resolution.size(0);
-    auto [tokens, global, prepend] = backbone->condition_tokens(inputs, batch);
+    auto [tokens, global, prepend] = backbone->encode_conditions(inputs, batch);
     auto repeat = [&](const torch::Tensor& t) {
       if (!t.defined() || repeats == 1) return t;
       std::vector<int64_t> times(static_cast<size_t>(t.dim()), 1);
