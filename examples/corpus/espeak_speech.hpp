@@ -1,6 +1,6 @@
 #pragma once
-// Shared by chord's demo-corpus generators: a portable seeded PRNG, a sentence grammar, and espeak-ng
-// speech synthesis into float buffers.
+// Shared by chord's demo-corpus generators: a portable seeded PRNG, a sentence grammar, espeak-ng
+// speech synthesis into float buffers, and what keeps a corpus a pure function of its arguments.
 #include <chord/core/error.hpp>
 #include <chord/text/phonemizer.hpp>
 
@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -84,7 +85,30 @@ inline const std::vector<Voice>& voices() {
   return list;
 }
 
+/// The seed of espeak's noise for utterance `index` of a corpus generated with `corpus_seed`: a pure
+/// function of the two, so a clip does not depend on which clips came before it or how many there are.
+inline unsigned utterance_noise_seed(uint64_t corpus_seed, uint64_t index) {
+  Rng mix(corpus_seed ^ ((index + 1) * 0xD1B54A32D192ED03ull));
+  return static_cast<unsigned>(mix.next() >> 32);
+}
+
+/// Removes the environment variables through which libsoxr changes its arithmetic (SIMD on/off, DFT
+/// sizes, coefficient interpolation, ...): a generator that promises the same bytes for the same
+/// arguments must not resample differently because of a variable the user happened to export.
+inline void pin_resampler_environment() {
+  for (const char* name : {"SOXR_USE_SIMD", "SOXR_USE_SIMD32", "SOXR_USE_SIMD64", "SOXR_MIN_DFT_SIZE",
+                           "SOXR_LARGE_DFT_SIZE", "SOXR_COEFS_SIZE", "SOXR_COEF_INTERP", "SOXR_NUM_THREADS",
+                           "SOXR_STRICT_BUF", "SOXR_NOSMALLINTOPT"}) {
+    ::unsetenv(name);
+  }
+}
+
 /// espeak-ng synthesis into a float buffer (espeak's state is global: shared lock and init).
+///
+/// espeak-ng 1.51 draws the breath noise of its voice variants (`+f2`, `+f3`, ...) from the C library's
+/// process-wide `rand()`. Anything else in the process that seeds or draws from it (a library's
+/// start-up, a preloaded library) would change the audio, so every utterance reseeds it under the
+/// espeak lock right before synthesis with a seed the caller derives from its own arguments.
 class EspeakSynthesizer {
  public:
   EspeakSynthesizer() {
@@ -93,13 +117,14 @@ class EspeakSynthesizer {
   }
   int sample_rate() const { return sample_rate_; }
 
-  torch::Tensor speak(const std::string& text, const Voice& voice, int words_per_minute) {
+  torch::Tensor speak(const std::string& text, const Voice& voice, int words_per_minute, unsigned noise_seed) {
     std::lock_guard<std::mutex> lock(chord::text::espeak_mutex());
     espeak_SetSynthCallback(&EspeakSynthesizer::collect);
     CHORD_CHECK(espeak_SetVoiceByName(voice.name.c_str()) == EE_OK, "espeak-ng has no voice '", voice.name, "'");
     espeak_SetParameter(espeakRATE, words_per_minute, 0);
     espeak_SetParameter(espeakPITCH, voice.pitch, 0);
     buffer().clear();
+    std::srand(noise_seed);
     CHORD_CHECK(espeak_Synth(text.c_str(), text.size() + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, nullptr, nullptr) ==
                     EE_OK,
                 "espeak-ng failed on \"", text, "\"");

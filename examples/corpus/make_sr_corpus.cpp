@@ -4,7 +4,10 @@
 // Four kinds of clip, in equal shares: melodies on procedural instruments whose overtones reach 22 kHz
 // (band-limited sawtooth and square, inharmonic bells, Karplus–Strong plucks, brass with a brightening
 // envelope), noise percussion (hi-hat, shaker, snare, kick), the two mixed, and espeak-ng speech. The
-// same arguments always give the same corpus; a corpus that is already complete is left alone.
+// same arguments always give the same bytes, whatever else the process, its environment or the machine
+// do: synthesis is sequential double-precision arithmetic, espeak's noise is seeded per clip, and no
+// reduction runs on LibTorch (whose summation order follows the thread count and the CPU's vector
+// width). A corpus that is already complete is left alone.
 #include <chord/audio/io.hpp>
 #include <algorithm>
 #include <chord/audio/resample.hpp>
@@ -23,8 +26,8 @@
 
 namespace {
 
-constexpr int kCorpusFormat = 2;  // bump when the generator's output changes
-constexpr float kTargetRms = 0.1f;  // -20 dBFS
+constexpr int kCorpusFormat = 3;  // bump when the generator's output changes (3: per-clip espeak seed, loudness in double)
+constexpr double kTargetRms = 0.1;  // -20 dBFS
 constexpr double kTwoPi = 2.0 * std::numbers::pi;
 
 using chord::examples::Rng;
@@ -87,6 +90,23 @@ void add_note(Buffer& out, int sample_rate, const std::string& timbre, double fr
     }
     out[start + i] += gain * envelope * value;
   }
+}
+
+/// The gain that brings `wave` to RMS -20 dBFS (0.1) unless its peak would pass 0.95: loudness as
+/// mastered audio, not peak-normalised. Sawtooth leads peak-normalised sit near RMS 0.5, five times the
+/// rest, and the latents of a fixed-scale pretransform would then be far from the unit variance the
+/// flow's noise has. A sequential sum in double: the same bits on every machine and thread count.
+float loudness_gain(const torch::Tensor& wave) {
+  const auto samples = wave.contiguous();
+  const float* data = samples.data_ptr<float>();
+  double energy = 0.0, peak = 0.0;
+  for (int64_t i = 0; i < samples.numel(); ++i) {
+    energy += static_cast<double>(data[i]) * data[i];
+    peak = std::max(peak, std::abs(static_cast<double>(data[i])));
+  }
+  if (peak == 0.0) return 1.0f;
+  const double rms = std::sqrt(energy / static_cast<double>(samples.numel()));
+  return static_cast<float>(std::min(kTargetRms / rms, 0.95 / peak));
 }
 
 /// Noise percussion on a grid of sixteenth notes.
@@ -159,6 +179,7 @@ int main(int argc, char** argv) {
   app.add_option("--valid-fraction", valid_fraction, "Share of clips held out")->check(CLI::Range(0.0, 0.5))->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   chord::keep_freed_tensor_memory();
+  chord::examples::pin_resampler_environment();
   constexpr int sample_rate = 44100;
 
   try {
@@ -188,8 +209,10 @@ int main(int argc, char** argv) {
       if (kind == "speech") {
         const std::string sentence = chord::examples::make_sentence(rng);
         const auto& voice = chord::examples::voices()[rng.below(chord::examples::voices().size())];
-        auto spoken = chord::examples::trim_silence(synthesizer.speak(sentence, voice, 150 + static_cast<int>(rng.below(40))),
-                                                    0.01f, synthesizer.sample_rate() / 20);
+        const int rate = 150 + static_cast<int>(rng.below(40));
+        auto spoken = chord::examples::trim_silence(
+            synthesizer.speak(sentence, voice, rate, chord::examples::utterance_noise_seed(seed, static_cast<uint64_t>(i))),
+            0.01f, synthesizer.sample_rate() / 20);
         spoken = chord::audio::resample(spoken, synthesizer.sample_rate(), sample_rate);
         wave = torch::zeros({static_cast<int64_t>(length)});
         const auto n = std::min<int64_t>(spoken.size(0), wave.size(0));
@@ -204,12 +227,7 @@ int main(int argc, char** argv) {
         caption += " at " + std::to_string(static_cast<int>(bpm)) + " bpm";
         wave = torch::tensor(buffer, torch::kFloat64).to(torch::kFloat32);
       }
-      // Loudness as mastered audio, not peak-normalised: RMS -20 dBFS (0.1) unless the peak would pass
-      // 0.95. Sawtooth leads peak-normalised sit near RMS 0.5, five times the rest, and the latents of
-      // a fixed-scale pretransform would then be far from the unit variance the flow's noise has.
-      const float peak = wave.abs().max().item<float>();
-      const float rms = wave.square().mean().sqrt().item<float>();
-      if (peak > 0.0f && rms > 0.0f) wave = wave * std::min(kTargetRms / rms, 0.95f / peak);
+      wave = wave * loudness_gain(wave);
       char name[32];
       std::snprintf(name, sizeof name, "wavs/%05d.wav", i);
       chord::audio::write_audio(out / name, wave, sample_rate);
