@@ -3,10 +3,12 @@
 #include <catch2/catch.hpp>
 #include <chord/io/safetensors.hpp>
 #include <chord/policies/objective/concept.hpp>
+#include <sndfile.h>
 #include <torch/types.h>
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace chord::test {
 
@@ -33,6 +35,21 @@ inline double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   // Complex tensors compare as complex: a cast to float64 would drop the imaginary parts unchecked.
   const auto wide = (a.is_complex() || b.is_complex()) ? torch::kComplexDouble : torch::kFloat64;
   return (a.to(wide) - b.to(wide)).abs().max().item<double>();
+}
+
+/// Writes mono 32-bit float WAV samples as given, NaN and Inf included (chord's own writer refuses
+/// them): for tests of what readers do with such files.
+inline void write_raw_float_wav(const std::filesystem::path& path, const std::vector<float>& samples, int rate) {
+  SF_INFO info{};
+  info.samplerate = rate;
+  info.channels = 1;
+  info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
+  SNDFILE* file = sf_open(path.c_str(), SFM_WRITE, &info);
+  REQUIRE(file != nullptr);
+  sf_command(file, SFC_SET_CLIPPING, nullptr, SF_FALSE);
+  REQUIRE(sf_writef_float(file, samples.data(), static_cast<sf_count_t>(samples.size())) ==
+          static_cast<sf_count_t>(samples.size()));
+  sf_close(file);
 }
 
 /// A one-branch guided net whose output is always `output` (broadcast to the input's shape): for

@@ -4,6 +4,8 @@
 // same data order, seeds and budget. Reported per strategy: the conditional validation loss right
 // after the switch (before any conditional update), after the fine-tuning steps, the L1 of samples
 // against the real tiles, and the wall time; plus validation curves and sample pictures.
+#include <chord/apps/cli.hpp>
+#include <chord/apps/manifest_check.hpp>
 #include <chord/core/allocator.hpp>
 #include <chord/systems/cond_dit.hpp>
 #include <chord/train/trainer.hpp>
@@ -30,7 +32,8 @@ struct Config {
   int64_t pretrain_steps = 400, finetune_steps = 200, batch = 16, eval_every = 25, sample_steps = 16;
   double lr = 1e-3, finetune_lr = 2e-4, dummy_probability = 0.15;
   int64_t warmup = 50;
-  uint64_t seed = 0;
+  int64_t seed = 0;
+  bool skip_bad_items = false;
   std::vector<std::string> arms{"native", "dummy", "fixed", "two_stage", "relative", "dummy+two_stage"};
 };
 
@@ -72,7 +75,7 @@ ArmResult run_arm(const std::string& name, const Config& cfg, const Data& data,
   using Model = chord::FlowModel<Spec>;
   chord::FlowModelOptions<Spec> options(cd::preset_options(cd::parse_preset(cfg.preset)));
   configure(options);
-  torch::manual_seed(cfg.seed);
+  torch::manual_seed(static_cast<uint64_t>(cfg.seed));
   Model model(options);
   int64_t parameters = 0;
   for (const auto& p : model->parameters()) parameters += p.numel();
@@ -89,7 +92,7 @@ ArmResult run_arm(const std::string& name, const Config& cfg, const Data& data,
   chord::train::BatchSource<Batch> source{
       [total](int64_t) { return static_cast<size_t>(total); },
       [&, patch, tiles](int64_t, size_t index) {
-        auto gen = chord::make_generator(cfg.seed * 1000003 + index);
+        auto gen = chord::make_generator(static_cast<uint64_t>(cfg.seed) * 1000003 + index);
         auto indices = torch::randint(0, tiles, {cfg.batch}, gen, torch::kLong);
         return cd::make_batch(data.train, indices, patch, static_cast<int64_t>(index) >= cfg.pretrain_steps);
       }};
@@ -97,7 +100,7 @@ ArmResult run_arm(const std::string& name, const Config& cfg, const Data& data,
   chord::train::TrainerOptions trainer_options;
   trainer_options.max_steps = total;
   trainer_options.log_every = 25;
-  trainer_options.seed = cfg.seed;
+  trainer_options.seed = static_cast<uint64_t>(cfg.seed);
   trainer_options.handle_signals = true;
   chord::train::Trainer trainer(trainer_options);
   trainer.add_module("model", model.ptr());
@@ -186,34 +189,39 @@ int main(int argc, char** argv) {
   Config cfg;
   CLI::App app{"Pre-train a DiT unconditionally on log-mel tiles, fine-tune it with prepended condition tokens under each "
                "sequence-length strategy, and compare (seed 003)."};
+  chord::apps::take_last_of_repeated_options(app);
   app.add_option("--manifest", cfg.manifest, "Training manifest (JSONL)")->required();
   app.add_option("--valid-manifest", cfg.valid_manifest, "Held-out manifest")->required();
   app.add_option("--out", cfg.out, "Output folder")->capture_default_str();
   app.add_option("--preset", cfg.preset, "tiny, small, seed")->capture_default_str();
-  app.add_option("--pretrain-steps", cfg.pretrain_steps, "Unconditional updates")->capture_default_str();
-  app.add_option("--finetune-steps", cfg.finetune_steps, "Conditional updates")->capture_default_str();
-  app.add_option("--batch", cfg.batch, "Tiles per update")->capture_default_str();
-  app.add_option("--lr", cfg.lr, "Learning rate (after a linear warm-up)")->capture_default_str();
-  app.add_option("--warmup", cfg.warmup, "Warm-up updates")->capture_default_str();
-  app.add_option("--finetune-lr", cfg.finetune_lr, "The two-stage policy's fine-tuning rate")->capture_default_str();
-  app.add_option("--dummy-probability", cfg.dummy_probability, "The dummy-condition policy's p")->capture_default_str();
-  app.add_option("--eval-every", cfg.eval_every, "Fine-tuning updates between validation losses")->capture_default_str();
-  app.add_option("--sample-steps", cfg.sample_steps, "Sampler steps for the pictures and the sample L1")->capture_default_str();
-  app.add_option("--seed", cfg.seed, "Seed of the data order, initialisation and draws")->capture_default_str();
+  app.add_option("--pretrain-steps", cfg.pretrain_steps, "Unconditional updates")->check(CLI::Range(int64_t{1}, int64_t{10000000}))->capture_default_str();
+  app.add_option("--finetune-steps", cfg.finetune_steps, "Conditional updates")->check(CLI::Range(int64_t{1}, int64_t{10000000}))->capture_default_str();
+  app.add_option("--batch-size,--batch", cfg.batch, "Tiles per update")->check(CLI::Range(int64_t{1}, int64_t{100000}))->capture_default_str();
+  app.add_option("--lr", cfg.lr, "Learning rate (after a linear warm-up)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--warmup", cfg.warmup, "Warm-up updates")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--finetune-lr", cfg.finetune_lr, "The two-stage policy's fine-tuning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--dummy-probability", cfg.dummy_probability, "The dummy-condition policy's p")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  app.add_option("--eval-every", cfg.eval_every, "Fine-tuning updates between validation losses")->check(CLI::Range(int64_t{1}, int64_t{10000000}))->capture_default_str();
+  chord::apps::add_nfe_option(app, cfg.sample_steps, "Sampler steps for the pictures and the sample L1", ",--sample-steps");
+  chord::apps::add_seed_option(app, cfg.seed, /*allow_random=*/false);
   app.add_option("--arms", cfg.arms, "Strategies to run")->delimiter(',')->capture_default_str();
+  chord::apps::add_skip_bad_items_flag(app, cfg.skip_bad_items);
   CLI11_PARSE(app, argc, argv);
 
   try {
     chord::keep_freed_tensor_memory();
-    CHORD_CHECK(cfg.pretrain_steps > 0 && cfg.finetune_steps > 0 && cfg.eval_every > 0, "steps must be > 0");
+    chord::apps::require_output_folder(cfg.out, "--out");
+    const std::string program = "cond-dit";
+    const auto train_manifest = chord::apps::read_checked_manifest(cfg.manifest, "--manifest", {}, cfg.skip_bad_items, program);
+    const auto valid_manifest = chord::apps::read_checked_manifest(cfg.valid_manifest, "--valid-manifest", {}, cfg.skip_bad_items, program);
     Data data;
     auto progress = [](const char* what) {
       return [what](size_t done, size_t total) {
         if (done == total || done % 50 == 0) std::cerr << "[cond-dit] " << what << " tiles: " << done << "/" << total << " utterances\n";
       };
     };
-    data.train = cd::make_mel_tiles(chord::data::Manifest::read(cfg.manifest), {}, nullptr, progress("training"));
-    data.valid = cd::make_mel_tiles(chord::data::Manifest::read(cfg.valid_manifest), {}, &data.train, progress("validation"));
+    data.train = cd::make_mel_tiles(train_manifest, {}, nullptr, progress("training"));
+    data.valid = cd::make_mel_tiles(valid_manifest, {}, &data.train, progress("validation"));
     const auto valid_count = std::min<int64_t>(64, data.valid.size());
     const int64_t patch = cd::preset_options(cd::parse_preset(cfg.preset)).patch();
     data.valid_batch = cd::make_batch(data.valid, torch::arange(valid_count), patch, true);
@@ -283,7 +291,6 @@ int main(int argc, char** argv) {
               << "\n[cond-dit] curves: " << (out / "finetune_curves.png").string() << "\n";
     return 0;
   } catch (const std::exception& error) {
-    std::cerr << "chord-cond-dit-experiment: " << error.what() << "\n";
-    return 1;
+    return chord::apps::report_error("chord-cond-dit-experiment", error);
   }
 }

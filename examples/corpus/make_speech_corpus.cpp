@@ -14,6 +14,7 @@
 
 #include "espeak_speech.hpp"
 
+#include <chord/apps/cli.hpp>
 #include <CLI/CLI.hpp>
 #include <espeak-ng/speak_lib.h>
 #include <nlohmann/json.hpp>
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   pin_resampler_environment();
 
   try {
+    chord::apps::require_output_folder(out, "--out");
     const nlohmann::json config = {{"format", kCorpusFormat}, {"count", count}, {"seed", seed},
                                    {"sample_rate", sample_rate}, {"valid_fraction", valid_fraction},
                                    {"espeak", espeak_Info(nullptr)}};
@@ -105,8 +107,7 @@ int main(int argc, char** argv) {
               << static_cast<int>(total_seconds) % 60 << " s of audio, " << voices().size() << " voices -> "
               << out.string() << "\n";
   } catch (const std::exception& error) {
-    std::cerr << "chord-make-speech-corpus: " << error.what() << "\n";
-    return 1;
+    return chord::apps::report_error("chord-make-speech-corpus", error);
   }
   return 0;
 }

@@ -16,6 +16,7 @@
 
 #include "espeak_speech.hpp"
 
+#include <chord/apps/cli.hpp>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -183,6 +184,7 @@ int main(int argc, char** argv) {
   constexpr int sample_rate = 44100;
 
   try {
+    chord::apps::require_output_folder(out, "--out");
     const nlohmann::json config = {{"format", kCorpusFormat}, {"count", count}, {"seconds", seconds}, {"seed", seed},
                                    {"sample_rate", sample_rate}, {"valid_fraction", valid_fraction},
                                    {"espeak", espeak_Info(nullptr)}};
@@ -249,8 +251,7 @@ int main(int argc, char** argv) {
     std::cout << "[sr-corpus] " << items.size() << " clips of " << seconds << " s at 44.1 kHz ("
               << items.size() - valid << " train, " << valid << " valid) -> " << out.string() << "\n";
   } catch (const std::exception& error) {
-    std::cerr << "chord-make-sr-corpus: " << error.what() << "\n";
-    return 1;
+    return chord::apps::report_error("chord-make-sr-corpus", error);
   }
   return 0;
 }

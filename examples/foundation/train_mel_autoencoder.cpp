@@ -15,6 +15,7 @@
 #include <chord/viz/plots.hpp>
 #include <chord/viz/training_curves.hpp>
 
+#include <chord/apps/cli.hpp>
 #include <CLI/CLI.hpp>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/dropout.h>
@@ -81,7 +82,7 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "Output folder (checkpoints, logs, PNGs, WAVs)")->capture_default_str();
   app.add_option("--steps", steps, "Optimiser updates")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--frames-per-batch", frames_per_batch, "Frame budget of a batch")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--lr", lr, "Peak learning rate")->capture_default_str();
+  app.add_option("--lr", lr, "Peak learning rate")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--seed", seed, "Seed of every random draw")->capture_default_str();
   app.add_flag("--fresh", fresh, "Ignore existing checkpoints in --out");
   CLI11_PARSE(app, argc, argv);
@@ -173,8 +174,7 @@ int main(int argc, char** argv) {
               << "[demo] logs:           " << (out / "log.jsonl").string() << ", " << (out / "tensorboard").string() << "\n"
               << "[demo] checkpoint:     " << (result.checkpoint ? result.checkpoint->string() : "none") << "\n";
   } catch (const std::exception& error) {
-    std::cerr << "chord-demo-autoencoder: " << error.what() << "\n";
-    return 1;
+    return chord::apps::report_error("chord-demo-autoencoder", error);
   }
   return 0;
 }

@@ -9,6 +9,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
+#include <cstdlib>
 #include <iomanip>
 #include <set>
 #include <sstream>
@@ -65,6 +67,7 @@ std::pair<apps::SrMetrics, torch::Tensor> evaluate(apps::SrRun<Spec>& run, const
     o.output_rolloff = clips[i].output_rolloff;
     o.caption = clips[i].caption;
     o.seed = 1000 + i;
+    o.window_frames = 0;  // the ablation's protocol: each evaluation clip as one sequence
     auto enhanced = apps::enhance(run, clips[i].low, o);
     audio::write_audio(folder / (clips[i].name + ".wav"), enhanced[0], apps::kSuperResolutionRate);
     const auto m = apps::sr_metrics(enhanced, clips[i].high);
@@ -90,6 +93,7 @@ int main(int argc, char** argv) {
   int64_t eval_clips = 8, sample_steps = 32;
   double eval_seconds = 2.0;
   std::string output_rolloff = "measured", only;
+  apps::take_last_of_repeated_options(app);
   app.add_option("--corpus", corpus, "Folder with manifest_train.jsonl / manifest_valid.jsonl")->capture_default_str();
   app.add_option("--out", out, "Output folder")->capture_default_str();
   app.add_option("--steps", base.steps, "Training updates per configuration (the shared budget)")->capture_default_str();
@@ -99,19 +103,26 @@ int main(int argc, char** argv) {
   app.add_option("--lr", base.lr, "AdamW learning rate")->capture_default_str();
   app.add_option("--segment-seconds", base.segment_seconds, "Training crop length")->capture_default_str();
   app.add_option("--seed", base.seed, "Seed of every draw (the same for every configuration)")->capture_default_str();
-  app.add_option("--eval-clips", eval_clips, "Held-out clips evaluated")->capture_default_str();
-  app.add_option("--eval-seconds", eval_seconds, "Seconds of each held-out clip")->capture_default_str();
-  app.add_option("--sample-steps", sample_steps, "Euler steps at evaluation")->capture_default_str();
+  app.add_option("--eval-clips", eval_clips, "Held-out clips evaluated")->check(CLI::Range(int64_t{1}, int64_t{100000}))->capture_default_str();
+  app.add_option("--eval-seconds", eval_seconds, "Seconds of each held-out clip")->check(CLI::PositiveNumber)->capture_default_str();
+  apps::add_nfe_option(app, sample_steps, "Euler steps at evaluation", ",--sample-steps");
   app.add_option("--output-rolloff", output_rolloff,
                  "Target roll-off at evaluation: 'measured' (the reference clip's, an oracle brightness) or a number (official eval: 1.0)")
       ->capture_default_str();
   app.add_option("--only", only, "Comma-separated subset of step0,step1,step2,step3,official");
+  apps::add_skip_bad_items_flag(app, base.skip_bad_items);
   CLI11_PARSE(app, argc, argv);
 
   try {
     keep_freed_tensor_memory();
+    base.check();
     base.manifest = (corpus / "manifest_train.jsonl").string();
-    std::filesystem::create_directories(out);
+    apps::require_input_file(corpus / "manifest_train.jsonl", "--corpus");
+    apps::require_input_file(corpus / "manifest_valid.jsonl", "--corpus");
+    apps::require_output_folder(out, "--out");
+    CHORD_CHECK(output_rolloff == "measured" || (!output_rolloff.empty() && output_rolloff.find_first_not_of("0123456789.") == std::string::npos &&
+                                                 std::strtod(output_rolloff.c_str(), nullptr) <= 1.0),
+                "--output-rolloff must be 'measured' or a number in [0, 1], got '", output_rolloff, "'");
     std::set<std::string> selected;
     for (std::stringstream list(only); list.good();) {
       std::string name;
@@ -122,7 +133,7 @@ int main(int argc, char** argv) {
 
     // Held-out clips, degraded as the official validation does (Chebyshev I, order 8, 4 kHz).
     auto pretransform = apps::make_pretransform(base);
-    const auto valid = apps::load_clips(corpus / "manifest_valid.jsonl", pretransform->audio_channels());
+    const auto valid = apps::load_clips(data::Manifest::read(corpus / "manifest_valid.jsonl"), pretransform->audio_channels());
     const auto ratio = pretransform->downsampling_ratio();
     const int64_t length = std::max<int64_t>(1, static_cast<int64_t>(eval_seconds * apps::kSuperResolutionRate) / ratio) * ratio;
     std::vector<EvalClip> clips;
@@ -214,7 +225,6 @@ int main(int argc, char** argv) {
               << "\n[ablation] spectrograms: " << (out / "spectrograms.png").string() << "\n";
     return 0;
   } catch (const std::exception& error) {
-    std::cerr << "chord-saga-sr-ablation: " << error.what() << "\n";
-    return 1;
+    return apps::report_error("chord-saga-sr-ablation", error);
   }
 }

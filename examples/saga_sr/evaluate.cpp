@@ -21,8 +21,10 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "Report file (default: <estimates>/metrics.json)");
   CLI11_PARSE(app, argc, argv);
   try {
+    CHORD_CHECK(std::filesystem::is_directory(estimates), "--estimates '", estimates.string(), "' is not a folder");
+    const auto path = json_path.empty() ? estimates / "metrics.json" : json_path;
+    apps::require_output_file(path, "--json");
     std::vector<std::filesystem::path> files;
-    CHORD_CHECK(std::filesystem::is_directory(estimates), "'", estimates.string(), "' is not a folder");
     for (const auto& entry : std::filesystem::directory_iterator(estimates)) {
       if (entry.path().extension() == ".wav") files.push_back(entry.path());
     }
@@ -64,12 +66,10 @@ int main(int argc, char** argv) {
       std::cout << "; input floor: LSD " << floor.lsd << ", SI-SDR " << floor.si_sdr << " dB";
     }
     std::cout << "\n";
-    const auto path = json_path.empty() ? estimates / "metrics.json" : json_path;
     std::ofstream(path) << report.dump(2) << "\n";
     std::cout << "[sr-eval] report: " << path.string() << "\n";
     return 0;
   } catch (const std::exception& error) {
-    std::cerr << "chord-sr-eval: " << error.what() << "\n";
-    return 1;
+    return apps::report_error("chord-sr-eval", error);
   }
 }

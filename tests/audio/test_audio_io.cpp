@@ -47,6 +47,17 @@ TEST_CASE("audio errors name the file and the problem", "[audio][io]") {
                       Catch::Matchers::Contains("NaN"));
 }
 
+TEST_CASE("audio with NaN or Inf samples is refused at reading, naming the file and the first bad frame", "[audio][io]") {
+  const auto dir = chord::test::scratch_dir("audio_nonfinite");
+  chord::test::write_raw_float_wav(dir / "nan.wav", {0.1f, 0.2f, NAN, 0.3f}, 16000);
+  chord::test::write_raw_float_wav(dir / "inf.wav", {0.1f, -INFINITY}, 16000);
+  chord::test::write_raw_float_wav(dir / "fine.wav", {0.1f, -0.2f}, 16000);
+  REQUIRE_THROWS_WITH(chord::audio::read_audio(dir / "nan.wav"),
+                      Catch::Matchers::Contains("nan.wav' contains NaN or Inf samples (the first at frame 2, channel 0)"));
+  REQUIRE_THROWS_WITH(chord::audio::read_audio(dir / "inf.wav"), Catch::Matchers::Contains("the first at frame 1"));
+  REQUIRE(chord::audio::read_audio(dir / "fine.wav").samples.numel() == 2);
+}
+
 TEST_CASE("resampling keeps a tone's frequency and level and gives round(N·to/from) samples", "[audio][resample]") {
   auto tone = sine(1000, 24000, 24000);
   auto down = chord::audio::resample(tone, 24000, 16000);

@@ -84,6 +84,20 @@ TEST_CASE("colormaps follow matplotlib's magma and viridis", "[viz]") {
   REQUIRE(chord::viz::colormap(2.0, Colormap::gray).r == 255);  // clamped
 }
 
+TEST_CASE("spectrogram pooling averages whole groups, a shorter last group, and skips non-finite values", "[viz]") {
+  auto values = torch::tensor({1.0f, 2.0f, 3.0f, 4.0f, NAN}).reshape({1, 5});
+  auto pooled = chord::viz::detail::pool_spectrogram(values, 1, 2);
+  REQUIRE(pooled.sizes() == torch::IntArrayRef{1, 3});
+  REQUIRE(pooled[0][0].item<float>() == 1.5f);
+  REQUIRE(pooled[0][1].item<float>() == 3.5f);
+  REQUIRE(std::isnan(pooled[0][2].item<float>()));
+  auto grid = torch::arange(12, torch::kFloat32).reshape({4, 3});
+  auto both = chord::viz::detail::pool_spectrogram(grid, 2, 3);
+  REQUIRE(both.sizes() == torch::IntArrayRef{2, 1});
+  REQUIRE(both[0][0].item<float>() == 2.5f);  // mean of 0..5
+  REQUIRE(both[1][0].item<float>() == 8.5f);  // mean of 6..11
+}
+
 TEST_CASE("spectrogram and curve PNGs are written with the expected size", "[viz]") {
   const auto dir = chord::test::scratch_dir("viz");
   auto mel = torch::linspace(-10, 2, 100 * 80).reshape({100, 80});
@@ -91,6 +105,17 @@ TEST_CASE("spectrogram and curve PNGs are written with the expected size", "[viz
   auto [w, h] = png_size(dir / "mel.png");
   REQUIRE(w == 50 + 80 * 2 + 70);
   REQUIRE(h == 2 * (22 + 100 * 3) + 26);
+
+  // 85 s of speech at 24 kHz (hop 256) used to ask for a 17680-pixel canvas and fail after the WAV was
+  // written; past the width cap, adjacent frames are averaged instead.
+  auto long_mel = torch::randn({100, 20000});
+  chord::viz::save_spectrograms_png(dir / "long.png", {{"generated", long_mel}, {"prompt", mel}});
+  auto [lw, lh] = png_size(dir / "long.png");
+  REQUIRE(lw == 50 + 20000 / 5 + 70);  // 5 frames per pixel fit the 4000-pixel cap
+  REQUIRE(lh == 2 * (22 + 100 * 3) + 26);
+  auto tall = torch::randn({5000, 10});
+  chord::viz::save_spectrograms_png(dir / "tall.png", {{"many bins", tall}});
+  REQUIRE(png_size(dir / "tall.png").second == 22 + 2500 + 26);  // 2 bins per pixel
 
   chord::viz::Series train{"train", {}, {}}, valid{"valid", {}, {}};
   for (int i = 1; i <= 50; ++i) {

@@ -3,6 +3,7 @@
 
 #include <chord/audio/io.hpp>
 #include <chord/data/speech_dataset.hpp>
+#include <chord/data/validation.hpp>
 #include <chord/train/samplers.hpp>
 
 #include <fstream>
@@ -32,6 +33,59 @@ TEST_CASE("manifests read JSONL, resolve relative audio paths and round-trip", "
   REQUIRE_THROWS_WITH(chord::data::Manifest::read(dir / "bad.jsonl"), Catch::Matchers::Contains("bad.jsonl' line 2: missing string \"text\""));
   { std::ofstream(dir / "bad2.jsonl") << "{not json\n"; }
   REQUIRE_THROWS_WITH(chord::data::Manifest::read(dir / "bad2.jsonl"), Catch::Matchers::Contains("line 1: invalid JSON"));
+}
+
+TEST_CASE("manifest validation finds every bad item at once, with its line and the problem", "[data][manifest][validation]") {
+  const auto dir = chord::test::scratch_dir("manifest_validation");
+  std::filesystem::create_directories(dir / "wavs");
+  auto tone = [](double seconds, int rate) { return 0.1 * torch::sin(torch::arange(static_cast<int64_t>(seconds * rate)) * 0.05); };
+  chord::audio::write_audio(dir / "wavs/good.wav", tone(1.0, 16000), 16000);
+  chord::audio::write_audio(dir / "wavs/good2.wav", tone(0.5, 16000), 16000);
+  chord::audio::write_audio(dir / "wavs/low.wav", tone(1.0, 8000), 8000);
+  chord::audio::write_audio(dir / "wavs/long.wav", tone(3.0, 16000), 16000);
+  chord::audio::write_audio(dir / "wavs/empty.wav", torch::zeros({0}), 16000);
+  chord::test::write_raw_float_wav(dir / "wavs/nan.wav", {0.1f, NAN, 0.2f}, 16000);
+  {
+    std::ofstream out(dir / "m.jsonl");
+    out << R"({"audio": "wavs/good.wav", "text": "a", "duration": 1.0})" << "\n"
+        << R"({"audio": "wavs/missing.wav", "text": "b"})" << "\n"
+        << R"({"audio": "wavs/empty.wav", "text": "c"})" << "\n"
+        << "\n"
+        << R"({"audio": "wavs/nan.wav", "text": "d"})" << "\n"
+        << R"({"audio": "wavs/low.wav", "text": "e"})" << "\n"
+        << R"({"audio": "wavs/long.wav", "text": "f"})" << "\n"
+        << R"({"audio": "wavs/good2.wav", "text": "g", "duration": 2.5})" << "\n"
+        << R"({"audio": "wavs/good2.wav", "text": "h"})" << "\n";
+  }
+  const auto manifest = chord::data::Manifest::read(dir / "m.jsonl");
+  REQUIRE(manifest[4].line == 6);  // blank lines count
+  chord::data::AudioRequirements needs;
+  needs.min_sample_rate = 16000;
+  needs.max_seconds = 2.0;
+  size_t calls = 0;
+  const auto report = chord::data::check_manifest(manifest, needs, [&](size_t done, size_t total) {
+    ++calls;
+    REQUIRE(total == 8);
+    REQUIRE(done == calls);
+  });
+  REQUIRE(calls == 8);
+  REQUIRE(report.problems.size() == 6);
+  auto problem = [&](size_t i) { return report.problems[i]; };
+  REQUIRE(problem(0).line == 2);
+  REQUIRE(problem(0).problem == "the audio file does not exist");
+  REQUIRE(problem(1).line == 3);
+  REQUIRE(problem(1).problem == "the audio file has no samples");
+  REQUIRE(problem(2).line == 5);
+  REQUIRE_THAT(problem(2).problem, Catch::Matchers::StartsWith("contains NaN or Inf samples (the first at frame 1"));
+  REQUIRE(problem(3).problem == "sampled at 8000 Hz; at least 16000 Hz is needed");
+  REQUIRE_THAT(problem(4).problem, Catch::Matchers::StartsWith("lasts 3 s, outside (0, 2] s"));
+  REQUIRE(problem(5).problem == "the manifest says 2.5 s but the file lasts 0.5 s");
+  REQUIRE(report.good.size() == 2);
+  REQUIRE(report.good[0].text == "a");
+  REQUIRE(report.good[1].text == "h");
+  const auto text = report.describe("m.jsonl");
+  REQUIRE_THAT(text, Catch::Matchers::Contains("m.jsonl:2: "));
+  REQUIRE_THAT(text, Catch::Matchers::Contains("missing.wav: the audio file does not exist"));
 }
 
 TEST_CASE("pad_sequences pads along time and returns the lengths", "[data][collate]") {

@@ -1,6 +1,8 @@
 // F5-TTS composed from policies: masks, guidance, determinism, edit mode, errors, overfitting.
 #include "support.hpp"
 
+#include <chord/audio/signal.hpp>
+
 #include <chord/audio/mel.hpp>
 #include <chord/policies/guidance/no_guidance.hpp>
 #include <chord/policies/masking/length_only.hpp>
@@ -217,15 +219,41 @@ TEST_CASE("the text front end, duration rule, chunking and cross-fade follow the
   REQUIRE(f5::text_tokens("it\xE2\x80\x99s") == std::vector<std::string>{"i", "t", "'", "s"});
   REQUIRE(f5::normalize_reference_text("Some call me nature") == "Some call me nature. ");
   REQUIRE(f5::normalize_reference_text("Done.") == "Done. ");
+  REQUIRE(f5::normalize_reference_text("  Hi\n") == "Hi. ");
+  REQUIRE_THROWS_WITH(f5::normalize_reference_text(" \n\t"), Catch::Matchers::Contains("the reference text is empty"));
   // ref 188 frames for 20 bytes, 30 new bytes: 188 + int(188/20·30) = 188 + 282
   REQUIRE(f5::estimate_duration(188, std::string(20, 'a'), std::string(30, 'b')) == 470);
   REQUIRE(f5::estimate_duration(100, std::string(20, 'a'), "short") == 100 + static_cast<int64_t>(100.0 / 20 * 5 / 0.3));
   auto chunks = f5::chunk_text("One two three. Four five six! Seven, eight nine.", 20);
   REQUIRE(chunks == std::vector<std::string>{"One two three.", "Four five six!", "Seven, eight nine."});
-  auto faded = f5::cross_fade({torch::ones({10}), torch::zeros({10})}, 4);
+  auto faded = chord::audio::cross_fade({torch::ones({10}), torch::zeros({10})}, 4);
   REQUIRE(faded.size(0) == 16);
   REQUIRE(faded[6].item<float>() == Approx(1.0f));
   REQUIRE(faded[9].item<float>() == Approx(0.0f));
+  auto stereo = chord::audio::cross_fade({torch::ones({2, 10}), torch::zeros({2, 10})}, 4);
+  REQUIRE(stereo.sizes() == torch::IntArrayRef{2, 16});
+  REQUIRE(torch::equal(stereo[0], stereo[1]));
+}
+
+TEST_CASE("long prompts are clipped at a pause in [6, 12] s, else at a shorter pause, else hard", "[f5tts][text]") {
+  const int64_t rate = 1000;
+  auto tone = [&](double seconds) { return 0.3 * torch::sin(torch::arange(static_cast<int64_t>(seconds * rate)) * 0.7); };
+  auto quiet = [&](double seconds, double level) { return torch::full({static_cast<int64_t>(seconds * rate)}, level); };
+  // 7 s speech, a 1.5 s pause, 8 s speech: cut in the middle of the pause (7.75 s).
+  auto [long_pause, rule1] = f5::clip_prompt(torch::cat({tone(7), quiet(1.5, 0.0), tone(8)}), rate);
+  REQUIRE(rule1 == f5::PromptClip::long_pause);
+  REQUIRE(long_pause.size(0) == 7750);
+  // Only a 0.2 s pause at -46 dBFS (above -50, below -40): the second pass finds it.
+  auto [short_pause, rule2] = f5::clip_prompt(torch::cat({tone(9), quiet(0.2, 0.005), tone(8)}), rate);
+  REQUIRE(rule2 == f5::PromptClip::short_pause);
+  REQUIRE(short_pause.size(0) == 9100);
+  // A pause too early (before 6 s) does not count: hard cut at 12 s.
+  auto [hard, rule3] = f5::clip_prompt(torch::cat({tone(3), quiet(2, 0.0), tone(12)}), rate);
+  REQUIRE(rule3 == f5::PromptClip::hard);
+  REQUIRE(hard.size(0) == 12000);
+  // Short prompts, and max_seconds 0, keep everything.
+  REQUIRE(f5::clip_prompt(tone(11.9), rate).second == f5::PromptClip::none);
+  REQUIRE(f5::clip_prompt(tone(30), rate, 0.0).first.size(0) == 30000);
 }
 
 TEST_CASE("the tiny preset overfits one batch: loss falls at least 5x within 300 steps", "[f5tts][slow]") {

@@ -128,6 +128,11 @@ TEST_CASE("malformed safetensors files give an error naming the file and the pro
   write_raw(path("bytes.safetensors"), R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", eight_bytes);
   expect_error(path("bytes.safetensors"), "needs 12 bytes but data_offsets span 8");
 
+  // 2^61 + 16 float64 elements are 2^64 + 128 bytes, which wraps around to 128 in 64-bit arithmetic.
+  write_raw(path("wrap.safetensors"), R"({"a":{"dtype":"F64","shape":[2305843009213693968],"data_offsets":[0,128]}})",
+            std::string(128, '\0'));
+  expect_error(path("wrap.safetensors"), "needs more than 2^64 bytes but data_offsets span 128");
+
   write_raw(path("gap.safetensors"), R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", eight_bytes);
   expect_error(path("gap.safetensors"), "unclaimed bytes");
 

@@ -1,6 +1,8 @@
 // State-dict loading with reports, and the checkpoint manager (atomic writes, retention, resume).
 #include "support.hpp"
 
+#include <unistd.h>
+
 #include <chord/io/checkpoint.hpp>
 #include <chord/io/state_dict.hpp>
 #include <torch/nn/modules/batchnorm.h>
@@ -133,6 +135,70 @@ TEST_CASE("resume skips a truncated or corrupt newest checkpoint and says so", "
 
   chord::io::CheckpointManager empty(chord::test::scratch_dir("checkpoints_empty"));
   REQUIRE_FALSE(empty.load_latest([](torch::serialize::InputArchive&) {}).loaded);
+}
+
+TEST_CASE("only complete checkpoints count toward the keep budget; damaged ones never displace good ones",
+          "[io][checkpoint]") {
+  const auto dir = chord::test::scratch_dir("checkpoints_budget");
+  chord::io::CheckpointManager manager(dir, "ckpt", 2);
+  auto write = [](double v) { return [v](torch::serialize::OutputArchive& a) { a.write("value", torch::full({100}, v)); }; };
+  manager.save(1, write(1));
+  manager.save(2, write(2));
+  // Damaged files with newer step numbers (a disk error, a bad copy): before, they counted toward the
+  // budget and the next save deleted good checkpoints to keep them.
+  { std::ofstream(manager.path_for(50), std::ios::binary) << "garbage"; }
+  manager.save(3, write(3));
+  std::filesystem::copy_file(manager.path_for(3), manager.path_for(60));
+  std::filesystem::resize_file(manager.path_for(60), std::filesystem::file_size(manager.path_for(60)) - 10);
+  manager.save(4, write(4));
+  REQUIRE(chord::io::CheckpointManager::is_complete(manager.path_for(4)));
+  REQUIRE_FALSE(chord::io::CheckpointManager::is_complete(manager.path_for(50)));
+  REQUIRE_FALSE(chord::io::CheckpointManager::is_complete(manager.path_for(60)));
+  std::vector<int64_t> steps;
+  for (const auto& entry : manager.list()) steps.push_back(entry.step);
+  REQUIRE(steps == std::vector<int64_t>{3, 4, 50, 60});  // the two newest good ones, and the damaged ones untouched
+  torch::Tensor value;
+  auto resumed = manager.load_latest([&](torch::serialize::InputArchive& a) { a.read("value", value); });
+  REQUIRE(resumed.loaded->step == 4);
+  REQUIRE(resumed.skipped.size() == 2);
+}
+
+TEST_CASE("temporary files of writers killed mid-write are removed; a live writer's are kept", "[io][checkpoint]") {
+  const auto dir = chord::test::scratch_dir("checkpoints_stale");
+  chord::io::CheckpointManager manager(dir, "checkpoint", 3);
+  const auto dead = dir / "checkpoint_000000005.pt.tmp.999999999";   // no such process
+  const auto live = dir / ("checkpoint_000000006.pt.tmp." + std::to_string(::getppid()));  // the test's parent
+  const auto other = dir / "notes.pt.tmp.999999999";  // not ours
+  for (const auto& p : {dead, live, other}) std::ofstream(p, std::ios::binary) << std::string(1000, 'x');
+  const auto [removed, bytes] = manager.remove_stale_temporaries();
+  REQUIRE(removed == std::vector<std::filesystem::path>{dead});
+  REQUIRE(bytes == 1000);
+  REQUIRE_FALSE(std::filesystem::exists(dead));
+  REQUIRE(std::filesystem::exists(live));
+  REQUIRE(std::filesystem::exists(other));
+}
+
+TEST_CASE("a trainer checkpoint's weights read back for inference, with the EMA's averages", "[io][checkpoint]") {
+  const auto dir = chord::test::scratch_dir("checkpoints_weights");
+  chord::io::CheckpointManager manager(dir);
+  manager.save(7, [](torch::serialize::OutputArchive& a) {
+    a.write("trainer_step", c10::IValue(int64_t{7}));
+    chord::io::write_tensor_map(a, chord::io::trainer_module_key("model"),
+                                {{"w", torch::ones({2})}, {"count", torch::tensor({3}, torch::kLong)}});
+    torch::serialize::OutputArchive ema;
+    chord::io::write_tensor_map(ema, "shadow", {{"w", torch::full({2}, 0.5)}});
+    a.write(chord::io::trainer_ema_key("model"), ema);
+  });
+  const auto weights = chord::io::read_trainer_weights(manager.path_for(7), "model");
+  REQUIRE(weights.averaged);
+  REQUIRE(weights.step == 7);
+  REQUIRE(weights.tensors.at("w")[0].item<double>() == 0.5);
+  REQUIRE(weights.tensors.at("count")[0].item<int64_t>() == 3);
+  REQUIRE_THROWS_WITH(chord::io::read_trainer_weights(manager.path_for(7), "generator"),
+                      Catch::Matchers::Contains("no entry 'module_generator'"));
+  { std::ofstream(dir / "pickle.pt", std::ios::binary) << "\x80\x02not a zip"; }
+  REQUIRE_THROWS_WITH(chord::io::read_trainer_weights(dir / "pickle.pt", "model"),
+                      Catch::Matchers::Contains("is not a readable chord trainer checkpoint"));
 }
 
 TEST_CASE("tensor maps with arbitrary names survive a checkpoint archive", "[io][checkpoint]") {

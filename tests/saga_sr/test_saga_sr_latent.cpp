@@ -195,7 +195,7 @@ std::filesystem::path write_tone_corpus(const std::string& name) {
 
 TEST_CASE("SAGA-SR batches: a pure function of their seed, with measured roll-offs", "[saga_sr][pipeline]") {
   const auto dir = write_tone_corpus("sr_batches");
-  auto clips = chord::apps::load_clips(dir / "manifest.jsonl", 1);
+  auto clips = chord::apps::load_clips(chord::data::Manifest::read(dir / "manifest.jsonl"), 1);
   REQUIRE(clips.audio.size() == 2);
   REQUIRE(clips.audio[0].sizes() == torch::IntArrayRef({1, 52920}));
   auto a = chord::apps::random_example(clips, 3, 8192, 5), b = chord::apps::random_example(clips, 3, 8192, 5);
@@ -244,7 +244,7 @@ TEST_CASE("SAGA-SR: train a few steps, reload the run, enhance, evaluate", "[sag
   REQUIRE(weights.count("model.transformer.conditioner.conditioners.prompt.proj_out.weight") == 1);
 
   auto run = chord::apps::load_run<Spec>(dir / "run");
-  auto clip = chord::apps::load_clips(dir / "manifest.jsonl", 1).audio[0].narrow(1, 0, 8000);  // not a whole frame count
+  auto clip = chord::apps::load_clips(chord::data::Manifest::read(dir / "manifest.jsonl"), 1).audio[0].narrow(1, 0, 8000);  // not a whole frame count
   auto gen = chord::make_generator(0);
   auto low = chord::audio::simulate_low_resolution(clip, 44100, gen, chord::apps::validation_degradation()).audio;
   chord::apps::EnhanceOptions options;
@@ -256,10 +256,52 @@ TEST_CASE("SAGA-SR: train a few steps, reload the run, enhance, evaluate", "[sag
   options.low_frequency_replacement = chord::systems::LowFrequencyReplacement::off;
   auto raw = chord::apps::enhance(run, low, options);
   REQUIRE(max_abs_diff(raw, first) > 0.0);  // the hard replacement changed the low band
+  // Long input in windows: 8000 samples in windows of 40 frames overlapping by 8 (see plan_windows);
+  // the start of the output, before the first cross-fade, is window 0 enhanced on its own.
+  const int64_t ratio = run.pretransform->downsampling_ratio();
+  auto windowed_options = options;
+  windowed_options.window_frames = 40;
+  windowed_options.overlap_frames = 8;
+  const auto windows = chord::apps::plan_windows(low.size(1), ratio, 40, 8);
+  REQUIRE(windows.size() > 1);
+  REQUIRE(windows.back().first + windows.back().second == low.size(1));
+  size_t reports = 0;
+  windowed_options.progress = [&](size_t window, size_t count, int64_t done, int64_t total) {
+    REQUIRE(count == windows.size());
+    REQUIRE(window < count);
+    REQUIRE(total == 3);
+    REQUIRE(done <= total);
+    ++reports;
+  };
+  auto windowed = chord::apps::enhance(run, low, windowed_options);
+  REQUIRE(windowed.sizes() == low.sizes());
+  REQUIRE(reports == 3 * windows.size());
+  torch::Tensor window0;
+  {
+    torch::NoGradGuard no_grad;
+    window0 = chord::apps::detail::enhance_window(run, low.narrow(1, 0, 40 * ratio), 0.0, low.size(1) / 44100.0, options.seed,
+                                                  options, {});
+  }
+  REQUIRE(max_abs_diff(windowed.narrow(1, 0, 32 * ratio), window0.narrow(1, 0, 32 * ratio)) == 0.0);
+  // A window longer than the input is exactly the single pass.
+  windowed_options.progress = {};
+  windowed_options.window_frames = 0;
+  const auto whole = chord::apps::enhance(run, low, windowed_options);
+  windowed_options.window_frames = 1 << 20;
+  REQUIRE(max_abs_diff(chord::apps::enhance(run, low, windowed_options), whole) == 0.0);
   const auto metrics = chord::apps::sr_metrics(first, clip);
   REQUIRE(std::isfinite(metrics.lsd));
   REQUIRE(std::isfinite(metrics.si_sdr));
   // A folder that is not a run, and a run whose weights do not fit its config, are named.
   CHORD_REQUIRE_THROWS_WITH_TEXT(chord::apps::load_run<Spec>(dir), "is not a SAGA-SR run folder");
   CHORD_REQUIRE_THROWS_WITH_TEXT(chord::apps::load_run<chord::systems::SagaStep0>(dir / "run"), "do not fit its config.json");
+}
+
+TEST_CASE("long input is cut into full-length windows; the last one ends at the end", "[saga_sr][inference]") {
+  using Windows = std::vector<std::pair<int64_t, int64_t>>;
+  // 1000 samples, windows of 30 frames of 10 samples overlapping by 5: starts 0, 250, 500, then 700.
+  REQUIRE(chord::apps::plan_windows(1000, 10, 30, 5) == Windows{{0, 300}, {250, 300}, {500, 300}, {700, 300}});
+  REQUIRE(chord::apps::plan_windows(300, 10, 30, 5) == Windows{{0, 300}});
+  REQUIRE(chord::apps::plan_windows(1000, 10, 0, 5) == Windows{{0, 1000}});
+  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::apps::plan_windows(1000, 10, 30, 30), "need 0 <= overlap < window");
 }

@@ -29,6 +29,8 @@ TEST_CASE("a vocab file maps characters to line indices, unknown to 0, padding t
   auto batch = vocab.encode_batch({"ab", "b"});
   REQUIRE(torch::equal(batch, torch::tensor({{1, 2}, {2, -1}})));
   REQUIRE(vocab.token(3) == "\xC3\xA9");
+  // Characters outside the vocabulary are named (once each, in order) so programs can warn about them.
+  REQUIRE(vocab.unknown({"a", "7", "\xE4\xBD\xA0", " ", "7", "b"}) == std::vector<std::string>{"7", "\xE4\xBD\xA0"});
 
   vocab.save(dir / "copy.txt");
   REQUIRE(chord::text::VocabTokenizer::from_file(dir / "copy.txt").encode("ba") == std::vector<int64_t>{2, 1});

@@ -9,8 +9,10 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/optim/adamw.h>
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
+#include <sstream>
 
 namespace train = chord::train;
 
@@ -299,6 +301,27 @@ TEST_CASE("JSONL and TensorBoard loggers write what the trainer reports", "[trai
   // Leave a copy for tests/parity/check_tensorboard.py (the tensorboard package reads it; run outside CI).
   std::filesystem::copy_file(tensorboard->path(), std::filesystem::path(CHORD_TEST_OUTPUT) / "events.out.tfevents.chord-test",
                              std::filesystem::copy_options::overwrite_existing);
+}
+
+TEST_CASE("a run started after a kill mid-write removes the stale temporary files and says so", "[train][trainer][resume]") {
+  const auto dir = chord::test::scratch_dir("trainer_stale_temporaries");
+  std::filesystem::create_directories(dir / "ckpt");
+  std::ofstream(dir / "ckpt" / "checkpoint_000000002.pt.tmp.999999999", std::ios::binary) << std::string(2000000, 'x');
+  auto run = make_run(dir / "ckpt", 1);
+  auto recorder = std::make_shared<Recorder>();
+  run.trainer->add_observer(recorder);
+  run.trainer->fit<ToyBatch>(toy_source(), [&](const ToyBatch& b, train::StepContext& c) { return toy_step(run.model, b, c); });
+  REQUIRE_FALSE(std::filesystem::exists(dir / "ckpt" / "checkpoint_000000002.pt.tmp.999999999"));
+  REQUIRE(std::any_of(recorder->infos.begin(), recorder->infos.end(), [](const std::string& text) {
+    return text.find("removed 1 temporary file(s) (2 MB) left by a run killed while writing a checkpoint") != std::string::npos;
+  }));
+}
+
+TEST_CASE("the console shows validation losses, not only the log and the plot", "[train][logging]") {
+  std::ostringstream console;
+  train::ConsoleProgress progress(console, "demo");
+  progress.on_scalars(250, {{"valid/loss", 0.4321}});
+  REQUIRE(console.str() == "[demo] step 250: valid/loss=0.4321\n");
 }
 
 TEST_CASE("CRC-32C has the standard check value", "[train][logging]") {

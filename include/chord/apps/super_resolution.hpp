@@ -9,11 +9,14 @@
 /// A run folder holds `config.json` (everything needed to rebuild the system), `model_ema.safetensors`
 /// (the EMA of the DiT, its conditioners and a trainable text encoder), checkpoints, logs, `loss.png`.
 
+#include "chord/apps/cli.hpp"
+#include "chord/apps/manifest_check.hpp"
 #include "chord/apps/tts_trainer.hpp"  // read_json_config
 #include "chord/audio/io.hpp"
 #include "chord/audio/lowpass.hpp"
 #include "chord/audio/metrics.hpp"
 #include "chord/audio/resample.hpp"
+#include "chord/audio/signal.hpp"
 #include "chord/audio/super_resolution.hpp"
 #include "chord/core/random.hpp"
 #include "chord/data/manifest.hpp"
@@ -29,7 +32,9 @@
 #include <nlohmann/json.hpp>
 #include <torch/optim/adamw.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -64,13 +69,46 @@ struct SrConfig {
   double ema_beta = 0.9999;
   int64_t log_every = 10;
   int64_t checkpoint_every = 500;
-  uint64_t seed = 0;
+  int64_t keep_checkpoints = 3;
+  int64_t validate_every = 0;  ///< updates between validation losses on valid_manifest (0: at the end)
+  int64_t seed = 0;
   bool fresh = false;
+  bool skip_bad_items = false;
 
   NLOHMANN_DEFINE_TYPE_INTRUSIVE_WITH_DEFAULT(SrConfig, manifest, valid_manifest, out, preset, pretransform, patch, audio_channels, patch_scale,
                                               text_encoder, text_width, text_length, segment_seconds, batch_size, steps, lr,
-                                              weight_decay, max_grad_norm, ema_beta, log_every, checkpoint_every, seed, fresh)
+                                              weight_decay, max_grad_norm, ema_beta, log_every, checkpoint_every, keep_checkpoints,
+                                              validate_every, seed, fresh, skip_bad_items)
+
+  /// Every numeric value in its range, whether it came from the command line or a JSON config.
+  void check() const {
+    require_range("--patch", patch, int64_t{1}, int64_t{65536});
+    require_range("--audio-channels", audio_channels, int64_t{1}, int64_t{2});
+    require_positive("--patch-scale", patch_scale);
+    require_range("--text-width", text_width, int64_t{1});
+    require_range("--text-length", text_length, int64_t{1});
+    require_positive("--segment-seconds", segment_seconds);
+    require_range("--batch-size", batch_size, int64_t{1});
+    require_range("--steps", steps, int64_t{1});
+    require_positive("--lr", lr);
+    require_range("--weight-decay", weight_decay, 0.0);
+    require_range("--max-grad-norm", max_grad_norm, 0.0);
+    require_range("--ema-beta", ema_beta, 0.0, 1.0);
+    require_range("--log-every", log_every, int64_t{1});
+    require_range("--checkpoint-every", checkpoint_every, int64_t{0});
+    require_range("--keep-checkpoints", keep_checkpoints, int64_t{0});
+    require_range("--validate-every", validate_every, int64_t{0});
+    require_range("--seed", seed, int64_t{0});
+  }
 };
+
+/// What super-resolution training needs of a clip: a real 44.1 kHz (or higher) recording — an
+/// upsampled one has nothing above its old Nyquist to learn from — readable, finite, not empty.
+inline data::AudioRequirements sr_training_requirements() {
+  data::AudioRequirements needs;
+  needs.min_sample_rate = 44100;
+  return needs;
+}
 
 inline nn::Pretransform make_pretransform(const SrConfig& cfg) {
   if (cfg.pretransform == "patch") return std::make_shared<nn::WaveformPatchingImpl>(cfg.audio_channels, cfg.patch, cfg.patch_scale);
@@ -129,8 +167,7 @@ struct SrClips {
   std::vector<std::string> names;
 };
 
-inline SrClips load_clips(const std::filesystem::path& manifest_path, int64_t channels) {
-  const auto manifest = data::Manifest::read(manifest_path);
+inline SrClips load_clips(const data::Manifest& manifest, int64_t channels) {
   SrClips clips;
   for (const auto& item : manifest.items()) {
     auto a = audio::read_audio(item.audio);
@@ -141,7 +178,7 @@ inline SrClips load_clips(const std::filesystem::path& manifest_path, int64_t ch
     clips.captions.push_back(item.text);
     clips.names.push_back(item.audio.stem().string());
   }
-  CHORD_CHECK(!clips.audio.empty(), "manifest '", manifest_path.string(), "' lists no clips");
+  CHORD_CHECK(!clips.audio.empty(), "the manifest lists no clips");
   return clips;
 }
 
@@ -208,6 +245,29 @@ inline audio::LowResolutionOptions validation_degradation() {
   return o;
 }
 
+/// Fixed validation batches: the first `segment` samples of every clip (zero-padded), degraded as the
+/// official validation does, `batch` clips at a time — the same inputs at every validation.
+inline std::vector<SrExample> validation_examples(const SrClips& clips, int64_t segment, int64_t batch) {
+  auto gen = make_generator(0);
+  std::vector<SrExample> examples;
+  for (size_t first = 0; first < clips.audio.size(); first += static_cast<size_t>(batch)) {
+    std::vector<torch::Tensor> high, low;
+    std::vector<std::string> captions;
+    std::vector<double> starts, totals;
+    for (size_t i = first; i < std::min(clips.audio.size(), first + static_cast<size_t>(batch)); ++i) {
+      const auto& clip = clips.audio[i];
+      auto crop = clip.size(1) <= segment ? torch::constant_pad_nd(clip, {0, segment - clip.size(1)}) : clip.narrow(1, 0, segment);
+      high.push_back(crop);
+      low.push_back(audio::simulate_low_resolution(crop, kSuperResolutionRate, gen, validation_degradation()).audio.to(torch::kFloat32));
+      captions.push_back(clips.captions[i]);
+      starts.push_back(0.0);
+      totals.push_back(static_cast<double>(clip.size(1)) / kSuperResolutionRate);
+    }
+    examples.push_back(make_example(std::move(high), std::move(low), std::move(captions), std::move(starts), std::move(totals)));
+  }
+  return examples;
+}
+
 /// The model's batch: both waveforms encoded (`[B, T, C]`), the text embedded, the numbers attached.
 template <class Spec>
 typename SuperResolutionSystemImpl<Spec>::Batch model_batch(SuperResolutionSystemImpl<Spec>& system, nn::PretransformImpl& pretransform,
@@ -230,24 +290,51 @@ struct SrTrainResult {
   int64_t steps = 0;
   double final_loss = 0.0;  ///< mean of the last 10 % of the logged losses
   bool interrupted = false; ///< SIGINT/SIGTERM stopped it (checkpointed; the same command resumes)
+  bool loss_curve = false;  ///< loss.png was written (false when no update was logged yet)
   std::filesystem::path weights;
 };
 
-/// Trains `Spec` on `cfg.manifest`; writes the run folder. Progress goes to stderr under `label`.
+namespace detail {
+/// The flow's noise has unit variance; latents far from it (loud or quiet data under a fixed-scale
+/// pretransform) waste the budget on scale. Measured on crops the training never draws.
+inline void report_latent_scale(nn::PretransformImpl& pretransform, const SrClips& clips, int64_t segment, uint64_t seed,
+                                int64_t width, const std::string& label) {
+  torch::NoGradGuard no_grad;
+  const auto probe = random_example(clips, 8, segment, ~seed);
+  const double latent_std = pretransform.encode(probe.high).std().template item<double>();
+  std::cout << "[" << label << "] latent std " << latent_std << " on 8 training crops (the noise's is 1)";
+  if (latent_std < 0.5 || latent_std > 2.0) std::cout << ": rescale the audio, or the latents with --patch-scale";
+  std::cout << "\n";
+  if (2 * pretransform.latent_channels() > width)
+    std::cout << "[" << label << "] note: the DiT input (noisy + low-resolution latents, " << 2 * pretransform.latent_channels()
+              << " channels) is wider than the model (" << width << "); a smaller --patch or a larger --preset avoids the bottleneck\n";
+}
+}  // namespace detail
+
+/// Trains `Spec` on `cfg.manifest` (every clip checked first); writes the run folder. With
+/// `cfg.valid_manifest`, the EMA weights' loss on fixed validation crops is reported every
+/// `cfg.validate_every` updates (and at the end). Progress goes to stderr under `label`.
 template <class Spec>
 SrTrainResult train_super_resolution(const SrConfig& cfg, const std::string& label) {
+  cfg.check();
   CHORD_CHECK(!cfg.manifest.empty(), "--manifest is required (JSONL with \"audio\" and \"text\" per line)");
   const std::filesystem::path out = cfg.out;
+  require_output_folder(out, "--out");
+  const auto manifest = read_checked_manifest(cfg.manifest, "--manifest", sr_training_requirements(), cfg.skip_bad_items, label);
+  std::optional<data::Manifest> valid_manifest;
+  if (!cfg.valid_manifest.empty()) {
+    valid_manifest = read_checked_manifest(cfg.valid_manifest, "--valid-manifest", sr_training_requirements(), cfg.skip_bad_items, label);
+  }
   if (cfg.fresh) std::filesystem::remove_all(out / "checkpoints");
-  std::filesystem::create_directories(out);
   std::ofstream(out / "config.json") << nlohmann::json(cfg).dump(2) << "\n";
 
   auto pretransform = make_pretransform(cfg);
-  const auto clips = std::make_shared<SrClips>(load_clips(cfg.manifest, pretransform->audio_channels()));
+  const auto clips = std::make_shared<SrClips>(load_clips(manifest, pretransform->audio_channels()));
   const auto ratio = pretransform->downsampling_ratio();
   const int64_t segment = std::max<int64_t>(1, static_cast<int64_t>(cfg.segment_seconds * kSuperResolutionRate) / ratio) * ratio;
+  const auto seed = static_cast<uint64_t>(cfg.seed);
 
-  torch::manual_seed(cfg.seed);
+  torch::manual_seed(seed);
   SuperResolutionSystem<Spec> system(cfg, pretransform->latent_channels());
   int64_t parameters = 0;
   std::vector<torch::Tensor> trainable;
@@ -259,27 +346,16 @@ SrTrainResult train_super_resolution(const SrConfig& cfg, const std::string& lab
   std::cout << "[" << label << "] " << Spec::name << ": preset " << cfg.preset << ", " << parameters / 1e6 << " M trainable parameters, "
             << pretransform->describe() << ", text " << (system->text ? system->text->source() : std::string("none")) << ", "
             << clips->audio.size() << " clips, segments of " << segment << " samples (" << segment / ratio << " latent frames)\n";
-  {
-    // The flow's noise has unit variance; latents far from it (loud or quiet data under a fixed-scale
-    // pretransform) waste the budget on scale. Measured on crops the training never draws.
-    torch::NoGradGuard no_grad;
-    const auto probe = random_example(*clips, 8, segment, ~cfg.seed);
-    const double latent_std = pretransform->encode(probe.high).std().template item<double>();
-    std::cout << "[" << label << "] latent std " << latent_std << " on 8 training crops (the noise's is 1)";
-    if (latent_std < 0.5 || latent_std > 2.0) std::cout << ": rescale the audio, or the latents with --patch-scale";
-    std::cout << "\n";
-    const int64_t width = systems::saga_sr::preset_sizes(systems::saga_sr::parse_preset(cfg.preset)).embed_dim;
-    if (2 * pretransform->latent_channels() > width)
-      std::cout << "[" << label << "] note: the DiT input (noisy + low-resolution latents, " << 2 * pretransform->latent_channels()
-                << " channels) is wider than the model (" << width << "); a smaller --patch or a larger --preset avoids the bottleneck\n";
-  }
+  detail::report_latent_scale(*pretransform, *clips, segment, seed,
+                              systems::saga_sr::preset_sizes(systems::saga_sr::parse_preset(cfg.preset)).embed_dim, label);
 
   train::TrainerOptions options;
   options.max_steps = cfg.steps;
   options.log_every = cfg.log_every;
   options.checkpoint_every = cfg.checkpoint_every;
+  options.keep_checkpoints = static_cast<int>(cfg.keep_checkpoints);
   options.checkpoint_dir = out / "checkpoints";
-  options.seed = cfg.seed;
+  options.seed = seed;
   train::Trainer trainer(options);
   trainer.add_module("system", system.ptr());
   auto optimizer = std::make_shared<torch::optim::AdamW>(trainable, torch::optim::AdamWOptions(cfg.lr).weight_decay(cfg.weight_decay));
@@ -291,9 +367,28 @@ SrTrainResult train_super_resolution(const SrConfig& cfg, const std::string& lab
   trainer.add_observer(std::make_shared<train::ConsoleProgress>(std::cerr, label));
   trainer.add_observer(std::make_shared<train::JsonlLogger>(out / "log.jsonl", !cfg.fresh));
 
+  // Validation: the EMA weights on fixed crops of the held-out clips, with a fixed generator.
+  std::vector<SrExample> valid;
+  if (valid_manifest) valid = validation_examples(load_clips(*valid_manifest, pretransform->audio_channels()), segment, cfg.batch_size);
+  SuperResolutionSystem<Spec> averaged{nullptr};
+  if (!valid.empty()) averaged = SuperResolutionSystem<Spec>(cfg, pretransform->latent_channels());
+  trainer.set_after_update([&](int64_t step) {
+    const bool due = cfg.validate_every > 0 ? step % cfg.validate_every == 0 : step == cfg.steps;
+    if (valid.empty() || !due) return;
+    torch::NoGradGuard no_grad;
+    ema.copy_to(*averaged);
+    averaged->eval();
+    auto gen = make_generator(12345);
+    double total = 0.0;
+    for (const auto& example : valid) {
+      total += averaged->model->loss(model_batch<Spec>(*averaged, *pretransform, example, gen), gen).loss.template item<double>();
+    }
+    trainer.report(step, {{"valid/loss", total / static_cast<double>(valid.size())}});
+  });
+
   train::BatchSource<SrExample> batches{
       [](int64_t) { return size_t{1000}; },
-      [clips, segment, batch = cfg.batch_size, seed = cfg.seed](int64_t epoch, size_t index) {
+      [clips, segment, batch = cfg.batch_size, seed](int64_t epoch, size_t index) {
         return random_example(*clips, batch, segment, seed * 1000003ull + static_cast<uint64_t>(epoch) * 1000ull + index);
       }};
   std::vector<double> losses;
@@ -321,8 +416,8 @@ SrTrainResult train_super_resolution(const SrConfig& cfg, const std::string& lab
   io::save_safetensors(r.weights, weights,
                        {{"spec", std::string(Spec::name)}, {"preset", cfg.preset}, {"pretransform", pretransform->describe()},
                         {"step", std::to_string(result.step)}});
-  viz::save_training_curves_png(out / "log.jsonl", out / "loss.png", {"loss"},
-                                {.title = label + " loss", .y_label = "loss", .log_y = true});
+  r.loss_curve = viz::save_training_curves_png(out / "log.jsonl", out / "loss.png", {"loss", "valid/loss"},
+                                               {.title = label + " loss", .y_label = "loss", .log_y = true});
   CHORD_CHECK(result.reason != train::StopReason::nonfinite, label, ": training stopped on non-finite losses at step ", result.step);
   return r;
 }
@@ -348,9 +443,21 @@ SrRun<Spec> load_run(const std::filesystem::path& folder) {
   run.pretransform = make_pretransform(run.config);
   run.system = SuperResolutionSystem<Spec>(run.config, run.pretransform->latent_channels());
   io::LoadOptions options;
-  options.source_name = (folder / "model_ema.safetensors").string();
   options.strict = false;
-  auto report = io::load_state_dict(*run.system, io::load_safetensors(folder / "model_ema.safetensors"), options);
+  // The exported EMA weights; a run still training (or killed) has only its checkpoints: the newest
+  // complete one's EMA weights then.
+  io::TensorMap weights;
+  if (std::filesystem::exists(folder / "model_ema.safetensors")) {
+    options.source_name = (folder / "model_ema.safetensors").string();
+    weights = io::load_safetensors(folder / "model_ema.safetensors");
+  } else {
+    const auto entries = io::CheckpointManager(folder / "checkpoints").list();
+    auto newest = std::find_if(entries.rbegin(), entries.rend(), [](const auto& e) { return io::CheckpointManager::is_complete(e.path); });
+    CHORD_CHECK(newest != entries.rend(), "'", folder.string(), "' has neither model_ema.safetensors nor a complete checkpoint");
+    options.source_name = newest->path.string();
+    weights = io::read_trainer_weights(newest->path, "system").tensors;
+  }
+  auto report = io::load_state_dict(*run.system, weights, options);
   const bool frozen_text = run.system->text && run.system->text->frozen();
   bool complete = report.unexpected.empty() && report.mismatched.empty();
   for (const auto& key : report.missing) complete = complete && frozen_text && key.rfind("text.", 0) == 0;
@@ -360,27 +467,50 @@ SrRun<Spec> load_run(const std::filesystem::path& folder) {
 }
 
 struct EnhanceOptions {
-  int64_t steps = 100;                    ///< Euler steps
+  int64_t steps = 100;                    ///< Euler steps (the programs' --nfe)
   std::optional<double> guidance;         ///< nullopt = the spec's default strength
   double output_rolloff = 1.0;            ///< the brightness asked for (official evaluation: 1.0)
   std::optional<systems::LowFrequencyReplacement> low_frequency_replacement;  ///< nullopt = the spec's
   uint64_t seed = 0;
   std::string caption;
+  /// Long audio is enhanced in windows of this many latent frames (the SAGA-SR presets train on
+  /// ~1024: 0.74 s with 32-sample patches, 47.6 s with the Oobleck VAE) overlapping by
+  /// `overlap_frames`, cross-faded linearly. One window costs one short clip; the whole file as one
+  /// sequence would cost attention over all of it. 0: the whole input as one sequence.
+  int64_t window_frames = 1024;
+  int64_t overlap_frames = 128;
+  /// (window, windows, sampling steps done, steps in all) for progress output.
+  std::function<void(size_t, size_t, int64_t, int64_t)> progress;
 };
 
-/// Super-resolves `low [C, N]` (44.1 kHz, band-limited): encode, sample, decode, crop, replace the low band.
+/// The windows `[start, start + length)` (samples) that enhance() cuts `length` samples into: every
+/// window is full length, `overlap_frames` apart from the next, and the last one ends at the end
+/// (overlapping its neighbour more), so no window is a sliver the model has never seen.
+inline std::vector<std::pair<int64_t, int64_t>> plan_windows(int64_t length, int64_t samples_per_frame, int64_t window_frames,
+                                                             int64_t overlap_frames) {
+  const int64_t window = window_frames * samples_per_frame, hop = (window_frames - overlap_frames) * samples_per_frame;
+  if (window_frames == 0 || length <= window) return {{0, length}};
+  CHORD_CHECK(window_frames > 0 && overlap_frames >= 0 && overlap_frames < window_frames,
+              "enhance: need 0 <= overlap < window, got window ", window_frames, " and overlap ", overlap_frames, " frames");
+  std::vector<std::pair<int64_t, int64_t>> windows;
+  int64_t start = 0;
+  for (; start + window < length; start += hop) windows.emplace_back(start, window);
+  windows.emplace_back(length - window, window);
+  return windows;
+}
+
+namespace detail {
+/// One window: encode, sample, decode, crop, replace the low band.
 template <class Spec>
-torch::Tensor enhance(SrRun<Spec>& run, const torch::Tensor& low, const EnhanceOptions& o) {
-  torch::NoGradGuard no_grad;
+torch::Tensor enhance_window(SrRun<Spec>& run, const torch::Tensor& low, double seconds_start, double seconds_total,
+                             uint64_t seed, const EnhanceOptions& o, std::function<void(int64_t, int64_t)> progress) {
   auto& pretransform = *run.pretransform;
-  CHORD_CHECK(low.dim() == 2 && low.size(0) == pretransform.audio_channels(), "enhance: audio [", pretransform.audio_channels(),
-              ", N] expected, got ", low.sizes());
   const auto length = low.size(1);
   auto padded = pretransform.pad_to_frames(low).unsqueeze(0);
-  auto example = make_example({padded[0]}, {padded[0]}, {o.caption}, {0.0}, {static_cast<double>(length) / kSuperResolutionRate});
+  auto example = make_example({padded[0]}, {padded[0]}, {o.caption}, {seconds_start}, {seconds_total});
   example.input_rolloff = torch::tensor({static_cast<float>(audio::rolloff_ratio(low))});
   example.output_rolloff = torch::tensor({static_cast<float>(o.output_rolloff)});
-  auto gen = make_generator(o.seed);
+  auto gen = make_generator(seed);
   typename SuperResolutionSystemImpl<Spec>::Model::Impl::Request request;
   request.low_resolution = pretransform.encode(padded).transpose(1, 2).contiguous();
   request.inputs.text = run.system->embed_text({o.caption});
@@ -391,10 +521,37 @@ torch::Tensor enhance(SrRun<Spec>& run, const torch::Tensor& low, const EnhanceO
   typename SuperResolutionSystemImpl<Spec>::Model::Impl::SampleOptions sample;
   sample.sampler.steps = o.steps;
   sample.guidance_strength = o.guidance;
-  sample.seeds = {o.seed};
+  sample.seeds = {seed};
+  sample.progress = std::move(progress);
   auto latents = run.system->model->sample(request, sample, gen).output;
   auto generated = pretransform.decode(latents.transpose(1, 2))[0].narrow(1, 0, length);
   return systems::saga_sr::replace_low_frequencies(o.low_frequency_replacement.value_or(Spec::low_frequency_replacement), generated, low);
+}
+}  // namespace detail
+
+/// Super-resolves `low [C, N]` (44.1 kHz, band-limited) of any length: in overlapping windows (see
+/// EnhanceOptions; window i is seeded `seed + i`), cross-faded; audio that fits one window is one pass.
+template <class Spec>
+torch::Tensor enhance(SrRun<Spec>& run, const torch::Tensor& low, const EnhanceOptions& o) {
+  torch::NoGradGuard no_grad;
+  auto& pretransform = *run.pretransform;
+  CHORD_CHECK(low.dim() == 2 && low.size(0) == pretransform.audio_channels(), "enhance: audio [", pretransform.audio_channels(),
+              ", N] expected, got ", low.sizes());
+  CHORD_CHECK(low.size(1) > 0, "enhance: the input has no samples");
+  const int64_t ratio = pretransform.downsampling_ratio();
+  const auto windows = plan_windows(low.size(1), ratio, o.window_frames, o.overlap_frames);
+  const double total = static_cast<double>(low.size(1)) / kSuperResolutionRate;
+  std::vector<torch::Tensor> pieces;
+  std::vector<int64_t> overlaps;
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const auto [start, length] = windows[i];
+    if (i > 0) overlaps.push_back(windows[i - 1].first + windows[i - 1].second - start);
+    std::function<void(int64_t, int64_t)> progress;
+    if (o.progress) progress = [&, i](int64_t done, int64_t all) { o.progress(i, windows.size(), done, all); };
+    pieces.push_back(detail::enhance_window(run, low.narrow(1, start, length), static_cast<double>(start) / kSuperResolutionRate,
+                                            total, o.seed + i, o, progress));
+  }
+  return audio::cross_fade(pieces, overlaps);
 }
 
 /// LSD (n_fft 2048, hop 512, TorchJaekwon's formula) and SI-SDR (dB) of one clip, channels averaged.
@@ -442,17 +599,18 @@ int run_sr_trainer(int argc, char** argv, const std::string& program) {
     return 2;
   }
   CLI::App app{"Train SAGA-SR (" + std::string(Spec::name) + ", " + program + ") on a JSONL manifest of 44.1 kHz audio with captions. "
-               "Options may also come from --config <file.json>."};
+               "Options may also come from --config <file.json> (same names, '_' for '-')."};
+  take_last_of_repeated_options(app);
   std::string config_file;
   app.add_option("--config", config_file, "JSON file with any of the options below");
   app.add_option("--manifest", cfg.manifest, "Training manifest (JSONL: audio, text = caption)");
+  app.add_option("--valid-manifest", cfg.valid_manifest, "Held-out manifest: the EMA weights' loss on fixed degraded crops");
   app.add_option("--out", cfg.out, "Run folder")->capture_default_str();
   app.add_option("--preset", cfg.preset, "DiT size: tiny, small, full")->capture_default_str();
   app.add_option("--pretransform", cfg.pretransform, "patch | oobleck:<Stable Audio Open model.safetensors>")->capture_default_str();
   app.add_option("--patch", cfg.patch, "Samples per latent frame with waveform patching")->capture_default_str();
   app.add_option("--audio-channels", cfg.audio_channels, "Channels with waveform patching (1 or 2)")->capture_default_str();
-  app.add_option("--patch-scale", cfg.patch_scale, "Waveform patching divides the audio by this (about its RMS)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--patch-scale", cfg.patch_scale, "Waveform patching divides the audio by this (about its RMS)")->capture_default_str();
   app.add_option("--text-encoder", cfg.text_encoder, "bytes | t5:<Hugging Face T5 folder, e.g. t5-base>")->capture_default_str();
   app.add_option("--text-width", cfg.text_width, "Width of the byte-level text encoder")->capture_default_str();
   app.add_option("--text-length", cfg.text_length, "Tokens per caption (padded/truncated)")->capture_default_str();
@@ -461,23 +619,27 @@ int run_sr_trainer(int argc, char** argv, const std::string& program) {
   app.add_option("--steps", cfg.steps, "Optimiser updates")->capture_default_str();
   app.add_option("--lr", cfg.lr, "AdamW learning rate (InverseLR warm-up 0.99)")->capture_default_str();
   app.add_option("--weight-decay", cfg.weight_decay, "AdamW weight decay")->capture_default_str();
+  app.add_option("--max-grad-norm", cfg.max_grad_norm, "Gradient clipping (0 = off)")->capture_default_str();
   app.add_option("--ema-beta", cfg.ema_beta, "EMA decay ceiling (power 3/4, every update)")->capture_default_str();
   app.add_option("--log-every", cfg.log_every, "Updates between logged losses")->capture_default_str();
   app.add_option("--checkpoint-every", cfg.checkpoint_every, "Updates between checkpoints")->capture_default_str();
+  app.add_option("--keep-checkpoints", cfg.keep_checkpoints, "Newest checkpoints kept")->capture_default_str();
+  app.add_option("--validate-every", cfg.validate_every, "Updates between validation losses (0 = at the end)")->capture_default_str();
   app.add_option("--seed", cfg.seed, "Seed of every draw")->capture_default_str();
   app.add_flag("--fresh", cfg.fresh, "Ignore and delete checkpoints in --out");
+  add_skip_bad_items_flag(app, cfg.skip_bad_items);
   CLI11_PARSE(app, argc, argv);
   try {
     keep_freed_tensor_memory();
     auto result = train_super_resolution<Spec>(cfg, program);
-    std::cout << "[" << program << "] " << (result.interrupted ? "interrupted (checkpointed; run again to resume)" : "completed")
+    std::cout << "[" << program << "] " << (result.interrupted ? "interrupted (checkpointed; the same command resumes)" : "completed")
               << " at step " << result.steps << ", final loss " << result.final_loss << "\n"
               << "[" << program << "] EMA weights: " << result.weights.string() << "\n"
-              << "[" << program << "] loss curve:  " << (std::filesystem::path(cfg.out) / "loss.png").string() << "\n";
+              << "[" << program << "] loss curve:  "
+              << (result.loss_curve ? (std::filesystem::path(cfg.out) / "loss.png").string() : "none yet (no update logged)") << "\n";
     return 0;
   } catch (const std::exception& error) {
-    std::cerr << program << ": " << error.what() << "\n";
-    return 1;
+    return report_error(program, error);
   }
 }
 
@@ -489,52 +651,99 @@ inline std::optional<systems::LowFrequencyReplacement> parse_lfr(const std::stri
   CHORD_FAIL("low-frequency replacement '", name, "' is not one of spec, off, hard, cross-fade");
 }
 
+namespace detail {
+/// Audio for the model: 44.1 kHz with `channels` channels (mono mixed down, or duplicated).
+inline torch::Tensor to_model_audio(const audio::Audio& a, int64_t channels) {
+  auto wave = a.samples.dim() == 1 ? a.samples.unsqueeze(0) : a.samples;
+  if (a.sample_rate != kSuperResolutionRate) wave = audio::resample(wave, a.sample_rate, kSuperResolutionRate);
+  if (wave.size(0) != channels) wave = channels == 1 ? wave.mean(0, true) : wave.mean(0, true).expand({channels, -1}).contiguous();
+  return wave;
+}
+}  // namespace detail
+
 template <class Spec>
 int run_sr_infer(int argc, char** argv, const std::string& program) {
   CLI::App app{"Super-resolve audio to 44.1 kHz with a SAGA-SR run (" + std::string(Spec::name) + ", " + program + ")."};
-  std::string run_folder, input, output = "enhanced.wav", reference, lfr;
+  take_last_of_repeated_options(app);
+  std::string checkpoint, input, output = "enhanced.wav", reference, lfr;
   EnhanceOptions o;
-  double guidance = -1.0;
-  app.add_option("--run", run_folder, "Run folder written by the trainer (config.json, model_ema.safetensors)")->required();
+  double guidance = -1.0, window_seconds = 0.0, overlap_seconds = -1.0;
+  int64_t seed = 0, old_steps = 0;
+  app.add_option("--checkpoint,--run", checkpoint, "Run folder written by the trainer (config.json; model_ema.safetensors or checkpoints/)")->required();
   app.add_option("--input", input, "Low-resolution audio (any rate; resampled to 44.1 kHz first)")->required();
   app.add_option("--out", output, "Output WAV; a spectrogram PNG is written next to it")->capture_default_str();
   app.add_option("--caption", o.caption, "Text description of the audio");
-  app.add_option("--output-rolloff", o.output_rolloff, "Target roll-off ratio in [0, 1] (brightness)")->capture_default_str();
-  app.add_option("--steps", o.steps, "Euler steps")->capture_default_str();
-  app.add_option("--guidance", guidance, "Guidance strength (default: the spec's)");
+  app.add_option("--output-rolloff", o.output_rolloff, "Target roll-off ratio in [0, 1] (brightness)")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  add_nfe_option(app, o.steps, "Sampling steps (Euler)");
+  app.add_option("--steps", old_steps, "Old name of --nfe in this program (--steps means optimiser updates everywhere else)")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}))->group("");
+  app.add_option("--cfg,--guidance", guidance, "Guidance strength (default: the spec's)")->check(CLI::Range(0.0, 100.0));
   app.add_option("--lfr", lfr, "Low-frequency replacement: spec, off, hard, cross-fade")->capture_default_str();
-  app.add_option("--reference", reference, "High-resolution original: also report LSD / SI-SDR against it");
-  app.add_option("--seed", o.seed, "Noise seed")->capture_default_str();
+  app.add_option("--reference", reference, "High-resolution original (any rate): also report LSD / SI-SDR against it");
+  app.add_option("--window-seconds", window_seconds,
+                 "Enhance long input in windows of this length (default: 1024 latent frames, the training length of the presets)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--overlap-seconds", overlap_seconds, "Cross-faded overlap of the windows (default: 1/8 of a window)")->check(CLI::NonNegativeNumber);
+  add_seed_option(app, seed, /*allow_random=*/false);
   CLI11_PARSE(app, argc, argv);
   try {
     keep_freed_tensor_memory();
+    if (app.count("--steps") > 0) {
+      std::cerr << "[" << program << "] warning: --steps is the old name of --nfe here (sampling steps); use --nfe\n";
+      if (app.count("--nfe") == 0) o.steps = old_steps;
+    }
     if (guidance >= 0.0) o.guidance = guidance;
+    o.seed = static_cast<uint64_t>(seed);
     o.low_frequency_replacement = parse_lfr(lfr);
-    auto run = load_run<Spec>(run_folder);
-    auto a = audio::read_audio(input);
-    auto low = a.samples.dim() == 1 ? a.samples.unsqueeze(0) : a.samples;
-    if (a.sample_rate != kSuperResolutionRate) low = audio::resample(low, a.sample_rate, kSuperResolutionRate);
+    require_input_file(input, "--input");
+    if (!reference.empty()) require_input_file(reference, "--reference");
+    const auto png = std::filesystem::path(output).replace_extension(".png");
+    require_output_file(output, "--out");
+    auto run = load_run<Spec>(checkpoint);
     const auto channels = run.pretransform->audio_channels();
-    if (low.size(0) != channels) low = channels == 1 ? low.mean(0, true) : low.mean(0, true).expand({channels, -1}).contiguous();
+    const auto low = detail::to_model_audio(audio::read_audio(input), channels);
+    CHORD_CHECK(low.size(1) > 0, "--input '", input, "' has no samples");
+    const int64_t ratio = run.pretransform->downsampling_ratio();
+    if (window_seconds > 0.0) o.window_frames = std::max<int64_t>(1, static_cast<int64_t>(window_seconds * kSuperResolutionRate) / ratio);
+    o.overlap_frames = overlap_seconds >= 0.0 ? static_cast<int64_t>(overlap_seconds * kSuperResolutionRate) / ratio : o.window_frames / 8;
+
+    // The cost, up front; then a progress line per window.
+    const auto windows = plan_windows(low.size(1), ratio, o.window_frames, o.overlap_frames);
+    std::cerr << "[" << program << "] " << static_cast<double>(low.size(1)) / kSuperResolutionRate << " s of audio in " << windows.size()
+              << " window(s) of up to " << static_cast<double>(o.window_frames * ratio) / kSuperResolutionRate << " s, " << o.steps
+              << " sampling steps each\n";
+    ProgressLine progress_line(program);
+    std::function<void(int64_t, int64_t)> current;
+    size_t current_window = SIZE_MAX;
+    o.progress = [&](size_t window, size_t count, int64_t done, int64_t total) {
+      if (window != current_window) {
+        current_window = window;
+        current = progress_line.task("window " + std::to_string(window + 1) + "/" + std::to_string(count));
+      }
+      current(done, total);
+    };
     auto enhanced = enhance(run, low, o);
     audio::write_audio(output, enhanced.size(0) == 1 ? enhanced[0] : enhanced, kSuperResolutionRate);
     std::vector<std::pair<std::string, torch::Tensor>> panels{{"input (44.1 kHz)", low}, {"SAGA-SR " + std::string(Spec::name), enhanced}};
     if (!reference.empty()) {
-      auto ref = audio::read_audio(reference).samples;
-      ref = ref.dim() == 1 ? ref.unsqueeze(0) : ref;
+      // At the model's rate and channel count, whatever the file's: metrics of a 48 kHz reference
+      // against 44.1 kHz output would compare different frequencies bin by bin.
+      const auto ref = detail::to_model_audio(audio::read_audio(reference), channels);
+      if (ref.size(1) != low.size(1)) {
+        std::cerr << "[" << program << "] warning: --reference lasts " << static_cast<double>(ref.size(1)) / kSuperResolutionRate
+                  << " s and --input " << static_cast<double>(low.size(1)) / kSuperResolutionRate << " s; the metrics use the common start\n";
+      }
       panels.emplace_back("reference", ref);
       const auto floor = sr_metrics(low, ref.mean(0, true)), got = sr_metrics(enhanced, ref.mean(0, true));
       std::cout << "[" << program << "] " << lsd_settings() << "\n"
                 << "[" << program << "] LSD " << got.lsd << " (input " << floor.lsd << "), SI-SDR " << got.si_sdr << " dB (input "
                 << floor.si_sdr << " dB)\n";
     }
-    const auto png = std::filesystem::path(output).replace_extension(".png");
     save_sr_spectrograms(png, panels);
     std::cout << "[" << program << "] audio: " << output << "\n[" << program << "] spectrogram: " << png.string() << "\n";
     return 0;
   } catch (const std::exception& error) {
-    std::cerr << program << ": " << error.what() << "\n";
-    return 1;
+    return report_error(program, error);
   }
 }
 

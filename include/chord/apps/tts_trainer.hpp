@@ -4,6 +4,8 @@
 /// conditioning (F5-TTS, DTM-F5TTS, your variants): `chord_add_trainer(... APP tts_trainer)` builds it
 /// for a spec struct. Manifest in, checkpoints, logs, EMA export and a loss curve out.
 
+#include "chord/apps/cli.hpp"
+#include "chord/apps/manifest_check.hpp"
 #include "chord/audio/mel.hpp"
 #include "chord/core/allocator.hpp"
 #include "chord/data/speech_dataset.hpp"
@@ -55,23 +57,50 @@ struct TtsTrainerConfig {
   int64_t checkpoint_every = 500;
   int64_t keep_checkpoints = 3;
   int64_t validate_every = 0;
-  uint64_t seed = 0;
+  int64_t seed = 0;
   bool bf16 = false;
   bool fresh = false;
+  bool skip_bad_items = false;
 
   NLOHMANN_DEFINE_TYPE_INTRUSIVE_WITH_DEFAULT(TtsTrainerConfig, manifest, valid_manifest, vocab, preset, out, init, init_backbone, freeze_backbone, transitions,
                                               head_width, head_depth, steps, lr,
                                               warmup, weight_decay, max_grad_norm, frames_per_batch, max_samples,
                                               grad_accumulation, dropout, ema_update_after_step, ema_update_every, ema_beta,
-                                              log_every, checkpoint_every, keep_checkpoints, validate_every, seed, bf16, fresh)
+                                              log_every, checkpoint_every, keep_checkpoints, validate_every, seed, bf16, fresh,
+                                              skip_bad_items)
+
+  /// Every numeric value in its range, whether it came from the command line or a JSON config.
+  void check() const {
+    require_range("--steps", steps, int64_t{1});
+    require_positive("--lr", lr);
+    require_range("--warmup", warmup, int64_t{0});
+    require_range("--weight-decay", weight_decay, 0.0);
+    require_range("--max-grad-norm", max_grad_norm, 0.0);
+    require_range("--frames-per-batch", frames_per_batch, int64_t{1});
+    require_range("--max-samples", max_samples, int64_t{1});
+    require_range("--grad-accumulation", grad_accumulation, int64_t{1});
+    require_range("--dropout", dropout, 0.0, 0.99);
+    require_range("--ema-update-after-step", ema_update_after_step, int64_t{0});
+    require_range("--ema-update-every", ema_update_every, int64_t{1});
+    require_range("--ema-beta", ema_beta, 0.0, 1.0);
+    require_range("--log-every", log_every, int64_t{1});
+    require_range("--checkpoint-every", checkpoint_every, int64_t{0});
+    require_range("--keep-checkpoints", keep_checkpoints, int64_t{0});
+    require_range("--validate-every", validate_every, int64_t{0});
+    require_range("--transitions", transitions, int64_t{1});
+    require_range("--head-width", head_width, int64_t{1});
+    require_range("--head-depth", head_depth, int64_t{1});
+    require_range("--seed", seed, int64_t{0});
+  }
 };
 
-/// Token ids for texts, with the F5-TTS front end.
-inline torch::Tensor f5_text_ids(const text::VocabTokenizer& vocab, const std::vector<std::string>& texts) {
-  std::vector<std::vector<int64_t>> ids;
-  ids.reserve(texts.size());
-  for (const auto& t : texts) ids.push_back(vocab.encode_tokens(systems::f5tts::text_tokens(t)));
-  return text::pad_ids(ids);
+/// What the F5-TTS data pipeline needs of each clip: the reference's [0.3, 30] s filter, readable,
+/// finite samples. Any rate (it resamples).
+inline data::AudioRequirements tts_audio_requirements() {
+  data::AudioRequirements needs;
+  needs.min_seconds = 0.3;
+  needs.max_seconds = 30.0;
+  return needs;
 }
 
 /// Reads `--config <file.json>` from argv before the full parse, so the command line can override it.
@@ -89,30 +118,17 @@ inline void read_json_config(int argc, char** argv, nlohmann::json& target) {
   }
 }
 
+/// The trainer's command line: every field of TtsTrainerConfig, '_' → '-'.
 template <class Spec>
-int run_tts_trainer(int argc, char** argv, const std::string& program) {
-  using Model = FlowModel<Spec>;
-  using Batch = typename Model::Impl::Batch;
-  TtsTrainerConfig cfg;
-  try {
-    nlohmann::json config = cfg;
-    read_json_config(argc, argv, config);
-    cfg = config.get<TtsTrainerConfig>();
-  } catch (const std::exception& error) {
-    std::cerr << program << ": " << error.what() << "\n";
-    return 2;
-  }
-
-  CLI::App app{"Train a " + std::string(Spec::objective::name) + " text-to-speech model (" + program +
-               ") on a JSONL manifest. Options may also come from --config <file.json> (same names, '_' for '-')."};
-  std::string config_file;
+void add_tts_trainer_options(CLI::App& app, TtsTrainerConfig& cfg, std::string& config_file) {
+  take_last_of_repeated_options(app);
   app.add_option("--config", config_file, "JSON file with any of the options below");
   app.add_option("--manifest", cfg.manifest, "Training manifest (JSONL: audio, text)");
   app.add_option("--valid-manifest", cfg.valid_manifest, "Held-out manifest for validation loss");
   app.add_option("--vocab", cfg.vocab, "Vocab file (one token per line, space first); default: built from the manifest");
   app.add_option("--preset", cfg.preset, "Backbone size: tiny, F5TTS_v1_Small, F5TTS_v1_Base, F5TTS_Base")->capture_default_str();
   app.add_option("--out", cfg.out, "Output folder")->capture_default_str();
-  app.add_option("--init", cfg.init, "Start the whole model from these weights (.safetensors)");
+  app.add_option("--init", cfg.init, "Start the whole model from these weights (.safetensors, trainer checkpoint or run folder)");
   app.add_option("--init-backbone", cfg.init_backbone,
                  "Start the backbone from these weights (e.g. a published F5-TTS checkpoint for a DTM model)");
   app.add_flag("--freeze-backbone", cfg.freeze_backbone,
@@ -141,26 +157,60 @@ int run_tts_trainer(int argc, char** argv, const std::string& program) {
   app.add_option("--seed", cfg.seed, "Seed of every random draw")->capture_default_str();
   app.add_flag("--bf16", cfg.bf16, "bf16 autocast for forward and loss");
   app.add_flag("--fresh", cfg.fresh, "Start over: ignore and delete checkpoints in --out");
+  add_skip_bad_items_flag(app, cfg.skip_bad_items);
+}
+
+/// The vocabulary: --vocab, else the run folder's (a resumed run), else every character of the
+/// manifest's texts. Characters of the texts the vocabulary lacks are named (they train as spaces).
+inline text::VocabTokenizer tts_vocabulary(const TtsTrainerConfig& cfg, const data::Manifest& manifest, const std::string& program) {
+  const std::filesystem::path out = cfg.out;
+  std::vector<std::string> texts;
+  for (const auto& item : manifest.items()) texts.push_back(item.text);
+  if (cfg.vocab.empty() && !std::filesystem::exists(out / "vocab.txt")) return text::VocabTokenizer::from_texts(texts);
+  const auto vocab = text::VocabTokenizer::from_file(cfg.vocab.empty() ? out / "vocab.txt" : std::filesystem::path(cfg.vocab));
+  const auto unknown = systems::f5tts::unknown_characters(vocab, texts);
+  if (!unknown.empty()) {
+    std::string list;
+    for (const auto& c : unknown) list += (list.empty() ? "'" : ", '") + c + "'";
+    std::cerr << "[" << program << "] warning: the manifest's texts use " << unknown.size()
+              << " character(s) the vocabulary lacks, which train as spaces: " << list << "\n";
+  }
+  return vocab;
+}
+
+template <class Spec>
+int run_tts_trainer(int argc, char** argv, const std::string& program) {
+  using Model = FlowModel<Spec>;
+  using Batch = typename Model::Impl::Batch;
+  TtsTrainerConfig cfg;
+  try {
+    nlohmann::json config = cfg;
+    read_json_config(argc, argv, config);
+    cfg = config.get<TtsTrainerConfig>();
+  } catch (const std::exception& error) {
+    std::cerr << program << ": " << error.what() << "\n";
+    return 2;
+  }
+  CLI::App app{"Train a " + std::string(Spec::objective::name) + " text-to-speech model (" + program +
+               ") on a JSONL manifest. Options may also come from --config <file.json> (same names, '_' for '-')."};
+  std::string config_file;
+  add_tts_trainer_options<Spec>(app, cfg, config_file);
   CLI11_PARSE(app, argc, argv);
 
   try {
     keep_freed_tensor_memory();
+    cfg.check();
     CHORD_CHECK(!cfg.manifest.empty(), "--manifest is required (a JSONL file with \"audio\" and \"text\" per line)");
     const std::filesystem::path out = cfg.out;
-    if (cfg.fresh) std::filesystem::remove_all(out / "checkpoints");
-    std::filesystem::create_directories(out);
-    {
-      std::ofstream(out / "config.json") << nlohmann::json(cfg).dump(2) << "\n";
+    require_output_folder(out, "--out");
+    const auto manifest = read_checked_manifest(cfg.manifest, "--manifest", tts_audio_requirements(), cfg.skip_bad_items, program);
+    std::optional<data::Manifest> valid_manifest;
+    if (!cfg.valid_manifest.empty()) {
+      valid_manifest = read_checked_manifest(cfg.valid_manifest, "--valid-manifest", tts_audio_requirements(), cfg.skip_bad_items, program);
     }
-
-    const auto manifest = data::Manifest::read(cfg.manifest);
-    text::VocabTokenizer vocab = [&] {
-      if (!cfg.vocab.empty()) return text::VocabTokenizer::from_file(cfg.vocab);
-      if (std::filesystem::exists(out / "vocab.txt")) return text::VocabTokenizer::from_file(out / "vocab.txt");
-      std::vector<std::string> texts;
-      for (const auto& item : manifest.items()) texts.push_back(item.text);
-      return text::VocabTokenizer::from_texts(texts);
-    }();
+    if (cfg.fresh) std::filesystem::remove_all(out / "checkpoints");
+    std::ofstream(out / "config.json") << nlohmann::json(cfg).dump(2) << "\n";
+    const auto vocab = tts_vocabulary(cfg, manifest, program);
     vocab.save(out / "vocab.txt");
 
     const auto mel_options = audio::MelSpectrogramOptions::vocos_24k();
@@ -169,7 +219,7 @@ int run_tts_trainer(int argc, char** argv, const std::string& program) {
     auto sampler = std::make_shared<const train::DynamicBatchSampler>(
         dataset->frame_lengths(), static_cast<double>(cfg.frames_per_batch), cfg.max_samples, 666);
     CHORD_CHECK(sampler->size() > 0, "no utterance fits --frames-per-batch ", cfg.frames_per_batch);
-    auto to_batch = [&vocab](const data::SpeechBatch& b) { return Batch{b.mel, b.mel_lengths, f5_text_ids(vocab, b.text)}; };
+    auto to_batch = [&vocab](const data::SpeechBatch& b) { return Batch{b.mel, b.mel_lengths, systems::f5tts::text_ids(vocab, b.text)}; };
     auto batches = train::sampled_batches(sampler, [dataset, to_batch](const std::vector<int64_t>& indices) {
       return to_batch(dataset->batch(indices));
     });
@@ -181,7 +231,7 @@ int run_tts_trainer(int argc, char** argv, const std::string& program) {
       options.objective.head_width = cfg.head_width;
       options.objective.head_depth = cfg.head_depth;
     }
-    torch::manual_seed(cfg.seed);
+    torch::manual_seed(static_cast<uint64_t>(cfg.seed));
     Model model(options);
     if (!cfg.init.empty()) systems::f5tts::load_checkpoint(model, cfg.init);
     if (!cfg.init_backbone.empty()) {
@@ -202,7 +252,7 @@ int run_tts_trainer(int argc, char** argv, const std::string& program) {
     trainer_options.checkpoint_every = cfg.checkpoint_every;
     trainer_options.keep_checkpoints = static_cast<int>(cfg.keep_checkpoints);
     trainer_options.checkpoint_dir = out / "checkpoints";
-    trainer_options.seed = cfg.seed;
+    trainer_options.seed = static_cast<uint64_t>(cfg.seed);
     if (cfg.bf16) trainer_options.autocast_dtype = torch::kBFloat16;
     train::Trainer trainer(trainer_options);
     trainer.add_module("model", model.ptr());
@@ -222,7 +272,7 @@ int run_tts_trainer(int argc, char** argv, const std::string& program) {
 
     // Validation: the EMA weights on the held-out manifest, with a fixed generator.
     std::optional<data::SpeechDataset> valid;
-    if (!cfg.valid_manifest.empty()) valid.emplace(data::Manifest::read(cfg.valid_manifest), mel_options, cache);
+    if (valid_manifest) valid.emplace(*valid_manifest, mel_options, cache);
     Model averaged(options);
     auto validate = [&] {
       torch::NoGradGuard no_grad;
@@ -253,17 +303,19 @@ int run_tts_trainer(int argc, char** argv, const std::string& program) {
     io::save_safetensors(out / "model_ema.safetensors", ema.state_dict(),
                          {{"preset", cfg.preset}, {"objective", std::string(Spec::objective::name)},
                           {"step", std::to_string(result.step)}});
-    viz::save_training_curves_png(out / "log.jsonl", out / "loss.png", {"loss", "valid/loss"},
-                                  {.title = program + " loss", .y_label = "loss", .log_y = true});
+    const bool plotted = viz::save_training_curves_png(out / "log.jsonl", out / "loss.png", {"loss", "valid/loss"},
+                                                       {.title = program + " loss", .y_label = "loss", .log_y = true});
     std::cout << "[" << program << "] " << train::to_string(result.reason) << " at step " << result.step << "\n"
               << "[" << program << "] EMA weights: " << (out / "model_ema.safetensors").string() << "\n"
               << "[" << program << "] vocab:       " << (out / "vocab.txt").string() << "\n"
-              << "[" << program << "] loss curve:  " << (out / "loss.png").string() << "\n"
+              << "[" << program << "] loss curve:  " << (plotted ? (out / "loss.png").string() : "none yet (no update logged)") << "\n"
               << "[" << program << "] logs:        " << (out / "log.jsonl").string() << ", " << (out / "tensorboard").string() << "\n";
+    if (result.reason == train::StopReason::interrupted) {
+      std::cout << "[" << program << "] interrupted: checkpointed at step " << result.step << "; the same command resumes\n";
+    }
     return result.reason == train::StopReason::nonfinite ? 1 : 0;
   } catch (const std::exception& error) {
-    std::cerr << program << ": " << error.what() << "\n";
-    return 1;
+    return report_error(program, error);
   }
 }
 

@@ -63,6 +63,13 @@ inline Audio read_audio(const std::filesystem::path& path) {
   const sf_count_t read = sf_readf_float(file.get(), interleaved.data_ptr<float>(), info.frames);
   CHORD_CHECK(read == info.frames, "audio '", path.string(), "' is truncated: read ", read, " of ",
               info.frames, " frames");
+  // NaN or Inf samples (float files written from a diverged model, corrupt data) would surface much
+  // later as NaN losses or NaN output; refuse them here, where the file can be named.
+  if (!torch::isfinite(interleaved).all().item<bool>()) {
+    const auto first = torch::logical_not(torch::isfinite(interleaved)).flatten().nonzero()[0].item<int64_t>();
+    CHORD_FAIL("audio '", path.string(), "' contains NaN or Inf samples (the first at frame ", first / info.channels,
+               ", channel ", first % info.channels, "): the file is corrupt or was written from a diverged model");
+  }
   return {interleaved.t().contiguous(), info.samplerate};
 }
 

@@ -27,6 +27,12 @@ inline torch::Tensor mono_signal(const torch::Tensor& wave, const char* what) {
   return wave.dim() == 2 ? wave.mean(0) : wave;
 }
 inline StftOptions rolloff_stft(const RolloffOptions& o) { return {o.n_fft, o.hop_length, o.n_fft, /*center=*/true, false}; }
+/// Signals of n_fft/2 samples or fewer cannot be reflect-padded for a centred STFT: zeros are appended
+/// (they add no energy, so roll-offs and levels are unchanged); longer signals are returned as they are.
+inline torch::Tensor pad_for_stft(const torch::Tensor& x, int64_t n_fft) {
+  const int64_t needed = n_fft / 2 + 1;
+  return x.size(-1) >= needed ? x : torch::constant_pad_nd(x, {0, needed - x.size(-1)});
+}
 }  // namespace detail
 
 /// The roll-off bin `k*` of a magnitude spectrogram `[F, T]`: with `e[k]` the cumulative sum over
@@ -42,7 +48,7 @@ inline int64_t rolloff_bin(const torch::Tensor& magnitude, double threshold = 0.
 
 /// The roll-off bin of a waveform (channels averaged), STFT with `n_fft`, hop, Hann, centred.
 inline int64_t rolloff_bin(const torch::Tensor& wave, const RolloffOptions& options) {
-  auto mono = detail::mono_signal(wave, "rolloff_bin");
+  auto mono = detail::pad_for_stft(detail::mono_signal(wave, "rolloff_bin"), options.n_fft);
   auto magnitude = stft(mono.to(torch::kFloat), detail::rolloff_stft(options), hann_window(options.n_fft)).abs();
   return rolloff_bin(magnitude, options.threshold);
 }
@@ -106,8 +112,9 @@ inline torch::Tensor replace_low_frequencies(const torch::Tensor& generated, con
   const auto window = hann_window(o.rolloff.n_fft, generated.options());
   const int64_t cutoff = rolloff_bin(lr, o.rolloff);
   auto one = [&](const torch::Tensor& g, const torch::Tensor& l) {
-    auto spectrum = replace_low_frequencies_spectrum(stft(l, settings, window), stft(g, settings, window), cutoff, o);
-    return istft(spectrum, settings, window, g.size(-1));
+    const auto padded_g = detail::pad_for_stft(g, o.rolloff.n_fft), padded_l = detail::pad_for_stft(l, o.rolloff.n_fft);
+    auto spectrum = replace_low_frequencies_spectrum(stft(padded_l, settings, window), stft(padded_g, settings, window), cutoff, o);
+    return istft(spectrum, settings, window, padded_g.size(-1)).narrow(-1, 0, g.size(-1));
   };
   if (generated.dim() == 1) return one(generated, lr);
   std::vector<torch::Tensor> channels;

@@ -24,6 +24,7 @@ struct ManifestItem {
   std::string language;
   double duration = 0.0;        ///< seconds; 0 when the manifest did not say
   nlohmann::json fields;        ///< the whole line, for extra keys
+  size_t line = 0;              ///< line number in the manifest file it was read from (0: built in memory)
 };
 
 class Manifest {
@@ -62,6 +63,7 @@ class Manifest {
         item.duration = entry["duration"].get<double>();
       }
       item.fields = std::move(entry);
+      item.line = number;
       items.push_back(std::move(item));
     }
     return Manifest(std::move(items));

@@ -97,6 +97,7 @@ class SpeechDataset {
  private:
   torch::Tensor features_of(const std::filesystem::path& path) const {
     auto decoded = audio::read_audio(path);
+    CHORD_CHECK(decoded.samples.size(1) > 0, "audio '", path.string(), "' has no samples");
     auto mono = audio::to_mono(decoded.samples).squeeze(0);
     auto wave = audio::resample(mono, decoded.sample_rate, mel_.options().sample_rate);
     return mel_(wave).transpose(0, 1).contiguous();  // [n_mels, T] → [T, n_mels]

@@ -1,16 +1,22 @@
 #pragma once
 /// @file
-/// Checkpoint files in one directory: written atomically, the last N kept, resume from the newest
-/// one that reads back whole (a truncated newest file is skipped and reported).
+/// Checkpoint files in one directory: written atomically, the last N complete ones kept, resume from
+/// the newest one that reads back whole (a truncated newest file is skipped and reported), stale
+/// temporary files of killed writers removed; and the weights of a trainer checkpoint read back for
+/// inference.
 
 #include "chord/core/error.hpp"
 #include "chord/io/atomic_file.hpp"
 #include "chord/io/tensor_map.hpp"
 
+#include <caffe2/serialize/inline_container.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <signal.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -114,8 +120,43 @@ class CheckpointManager {
     return entries;
   }
 
+  /// Whether `path` is a complete archive: its zip central directory, written last, reads back and
+  /// names the pickled state. Cheap (no tensor is read); a file cut short anywhere fails it.
+  static bool is_complete(const std::filesystem::path& path) {
+    try {
+      caffe2::serialize::PyTorchStreamReader reader(path.string());
+      return reader.hasRecord("data.pkl");
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
+  /// Removes the temporary files (`<prefix>_<step>.pt.tmp.<pid>`) that writers killed mid-write
+  /// left behind; a file whose writer is still running is kept. Returns the paths and bytes removed.
+  std::pair<std::vector<std::filesystem::path>, uintmax_t> remove_stale_temporaries() const {
+    std::vector<std::filesystem::path> removed;
+    uintmax_t bytes = 0;
+    if (!std::filesystem::is_directory(directory_)) return {removed, bytes};
+    const std::regex pattern(escape(prefix_) + "_[0-9]+\\.pt\\.tmp\\.([0-9]+)");
+    for (const auto& file : std::filesystem::directory_iterator(directory_)) {
+      std::smatch match;
+      const std::string name = file.path().filename().string();
+      if (!file.is_regular_file() || !std::regex_match(name, match, pattern)) continue;
+      const auto pid = static_cast<pid_t>(std::stoll(match[1].str()));
+      const bool writer_alive = pid != ::getpid() && (::kill(pid, 0) == 0 || errno == EPERM);
+      if (writer_alive) continue;
+      std::error_code error;
+      const auto size = std::filesystem::file_size(file.path(), error);
+      if (std::filesystem::remove(file.path(), error)) {
+        removed.push_back(file.path());
+        bytes += error ? 0 : size;
+      }
+    }
+    return {removed, bytes};
+  }
+
   /// Writes the checkpoint for `step` (temp file, fsync, rename), then deletes all but the newest
-  /// `keep_last`. `write` fills the archive.
+  /// `keep_last` complete ones. `write` fills the archive.
   std::filesystem::path save(int64_t step, const std::function<void(torch::serialize::OutputArchive&)>& write) {
     torch::serialize::OutputArchive archive;
     write(archive);
@@ -168,13 +209,19 @@ class CheckpointManager {
 
   static std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
+  /// Deletes the oldest complete checkpoints beyond the budget. Only complete files count toward it,
+  /// so a damaged file can never take the place of a good one; damaged files are left for the user
+  /// (resume skips them and says so).
   void prune() {
     if (keep_last_ == 0) return;
-    auto entries = list();
+    std::vector<Entry> complete;
+    for (auto& entry : list()) {
+      if (is_complete(entry.path)) complete.push_back(std::move(entry));
+    }
     const auto keep = static_cast<size_t>(keep_last_);
-    for (size_t i = 0; i + keep < entries.size(); ++i) {
+    for (size_t i = 0; i + keep < complete.size(); ++i) {
       std::error_code ignored;
-      std::filesystem::remove(entries[i].path, ignored);
+      std::filesystem::remove(complete[i].path, ignored);
     }
   }
 
@@ -182,5 +229,39 @@ class CheckpointManager {
   std::string prefix_;
   int keep_last_;
 };
+
+/// Where the trainer stores a registered module's state and its EMA in a checkpoint archive.
+inline std::string trainer_module_key(const std::string& name) { return "module_" + name; }
+inline std::string trainer_ema_key(const std::string& name) { return "ema_" + name; }
+
+/// The weights of module `name` in a trainer checkpoint, for inference: its parameters and buffers,
+/// with the EMA's averages in place of the raw values when the run kept an EMA.
+struct TrainerWeights {
+  TensorMap tensors;
+  bool averaged = false;  ///< the floating-point tensors are the EMA's
+  int64_t step = 0;
+};
+
+inline TrainerWeights read_trainer_weights(const std::filesystem::path& path, const std::string& name) {
+  CHORD_CHECK(std::filesystem::exists(path), "checkpoint '", path.string(), "' does not exist");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path.string());
+  } catch (const std::exception& error) {
+    const std::string what = error.what();
+    CHORD_FAIL("'", path.string(), "' is not a readable chord trainer checkpoint (", what.substr(0, what.find('\n')),
+               "); a PyTorch .pt from another program needs converting to .safetensors first");
+  }
+  TrainerWeights weights;
+  weights.tensors = read_tensor_map(archive, trainer_module_key(name));
+  torch::serialize::InputArchive ema;
+  if (archive.try_read(trainer_ema_key(name), ema)) {
+    for (auto& [key, tensor] : read_tensor_map(ema, "shadow")) weights.tensors[key] = tensor;
+    weights.averaged = true;
+  }
+  c10::IValue step;
+  if (archive.try_read("trainer_step", step)) weights.step = step.toInt();
+  return weights;
+}
 
 }  // namespace chord::io

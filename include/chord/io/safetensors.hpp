@@ -20,6 +20,7 @@
 #include <bit>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -238,9 +239,13 @@ class SafetensorsReader {
       fail(where(c10::str("data_offsets [", e.begin, ", ", e.end, "] reach past the data section (",
                           data_size, " bytes)")));
     }
-    const uint64_t expected = numel * c10::elementSize(e.dtype);
-    if (e.end - e.begin != expected) {
-      fail(where(c10::str("shape ", c10::IntArrayRef(e.shape), " of ", dtype_name, " needs ", expected,
+    // numel is bounded by 2^62, but numel × element size can still wrap around 2^64 (2^61 + 16
+    // float64 elements wrap to 128 bytes): compare in a form that cannot overflow.
+    const uint64_t element_size = c10::elementSize(e.dtype);
+    if (numel > (e.end - e.begin) / element_size || numel * element_size != e.end - e.begin) {
+      const bool huge = numel > std::numeric_limits<uint64_t>::max() / element_size;
+      fail(where(c10::str("shape ", c10::IntArrayRef(e.shape), " of ", dtype_name, " needs ",
+                          huge ? std::string("more than 2^64") : std::to_string(numel * element_size),
                           " bytes but data_offsets span ", e.end - e.begin)));
     }
     return e;

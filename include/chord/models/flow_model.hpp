@@ -34,6 +34,7 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include <functional>
 #include <optional>
 #include <type_traits>
 #include <vector>
@@ -144,7 +145,22 @@ class FlowModelCore : public torch::nn::Module {
     /// One seed per item: item i's noise depends only on seeds[i] and its length. Empty = draw from
     /// the generator passed to sample().
     std::vector<uint64_t> seeds;
+    /// Called after every backbone pass with (passes done, passes in all; 0 when the objective does
+    /// not say): for progress output on long work. The library itself never prints.
+    std::function<void(int64_t done, int64_t total)> progress;
   };
+
+  /// Backbone passes of one sample() call with these sampler options (guidance branches share each
+  /// pass); 0 when the objective does not say.
+  static int64_t backbone_passes(const typename objective_policy::SamplerOptions& sampler) {
+    if constexpr (requires { objective_policy::evaluations(sampler).first; }) {
+      return objective_policy::evaluations(sampler).first;
+    } else if constexpr (requires { objective_policy::evaluations(sampler); }) {
+      return objective_policy::evaluations(sampler);
+    } else {
+      return 0;
+    }
+  }
 
   struct SampleResult {
     torch::Tensor output;     ///< `[B, N, D]`; item b is valid for its first `durations[b]` frames
@@ -244,8 +260,12 @@ class FlowModelCore : public torch::nn::Module {
     auto prepared = o.conditioning.prepare_inference(backbone, request, masks, branches);
 
     // Every guidance branch in one backbone pass over the input repeated K times.
+    const int64_t total_passes = backbone_passes(sample_options.sampler);
+    int64_t passes = 0;
     auto stacked_pass = [&](const torch::Tensor& x, const torch::Tensor& t, bool features) {
-      return o.conditioning.run(backbone, prepared, k == 1 ? x : x.repeat({k, 1, 1}), t, features);
+      auto out = o.conditioning.run(backbone, prepared, k == 1 ? x : x.repeat({k, 1, 1}), t, features);
+      if (sample_options.progress) sample_options.progress(++passes, total_passes);
+      return out;
     };
     GuidedNet net{[&](const torch::Tensor& x, const torch::Tensor& t) { return stacked_pass(x, t, false).chunk(k, 0); },
                   [&](const torch::Tensor& x, const torch::Tensor& t) { return stacked_pass(x, t, true); }, k,

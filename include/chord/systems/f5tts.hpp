@@ -5,6 +5,7 @@
 /// (text front end, duration rule, chunking, cross-fade). Page: docs/systems/f5tts.md.
 
 #include "chord/audio/mel.hpp"
+#include "chord/io/checkpoint.hpp"
 #include "chord/io/safetensors.hpp"
 #include "chord/io/state_dict.hpp"
 #include "chord/models/flow_model.hpp"
@@ -18,8 +19,10 @@
 #include "chord/text/utf8.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -124,14 +127,46 @@ inline std::string describe_mismatch(const nn::F5DiTOptions& configured, const n
   return out.str();
 }
 
-namespace detail {
-/// The `transformer.*` tensors of a checkpoint file (EMA prefix and legacy buffers removed).
-inline io::TensorMap checkpoint_tensors(const std::filesystem::path& path) {
+/// Where a model's weights come from: a `.safetensors` file (a published checkpoint or a trainer's
+/// `model_ema.safetensors`), a chord trainer checkpoint (`checkpoints/checkpoint_<step>.pt`, its EMA
+/// weights), or a run folder (its `model_ema.safetensors`, else its newest complete checkpoint).
+/// Returns the file to read.
+inline std::filesystem::path resolve_checkpoint(const std::filesystem::path& path) {
   CHORD_CHECK(std::filesystem::exists(path), "F5-TTS checkpoint '", path.string(),
               "' not found. The published weights are hf://SWivid/F5-TTS/F5TTS_v1_Base/model_1250000.safetensors "
-              "(with vocab.txt from the same repository); pass the downloaded file.");
+              "(with vocab.txt from the same repository); pass the downloaded file, a trainer checkpoint or a run folder.");
+  if (!std::filesystem::is_directory(path)) return path;
+  if (std::filesystem::exists(path / "model_ema.safetensors")) return path / "model_ema.safetensors";
+  io::CheckpointManager checkpoints(path / "checkpoints");
+  auto entries = checkpoints.list();
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    if (io::CheckpointManager::is_complete(it->path)) return it->path;
+  }
+  CHORD_FAIL("'", path.string(), "' is a folder with neither model_ema.safetensors nor a complete checkpoint in checkpoints/");
+}
+
+/// The vocabulary file that belongs with a checkpoint: `vocab.txt` in its run folder (the folder
+/// itself, or the one holding `checkpoints/`), if there is one.
+inline std::optional<std::filesystem::path> vocab_beside(const std::filesystem::path& checkpoint) {
+  const auto folder = std::filesystem::is_directory(checkpoint) ? checkpoint : checkpoint.parent_path();
+  for (const auto& candidate : {folder / "vocab.txt", folder.parent_path() / "vocab.txt"}) {
+    if (std::filesystem::exists(candidate)) return candidate;
+  }
+  return std::nullopt;
+}
+
+namespace detail {
+/// The `transformer.*` tensors of a checkpoint (EMA prefix and legacy buffers removed); see
+/// resolve_checkpoint() for what `path` may be.
+inline io::TensorMap checkpoint_tensors(const std::filesystem::path& given) {
+  const auto path = resolve_checkpoint(given);
+  if (path.extension() == ".pt") {
+    // A chord trainer checkpoint: the weights of the module "model", with the EMA's averages.
+    return io::read_trainer_weights(path, "model").tensors;
+  }
   CHORD_CHECK(path.extension() == ".safetensors", "F5-TTS checkpoint '", path.string(),
-              "': only .safetensors is read; convert a .pt with scripts/convert_f5tts_checkpoint.py");
+              "': give a .safetensors file, a chord trainer checkpoint (.pt) or a run folder; a .pt from the reference's "
+              "own training converts with scripts/convert_f5tts_checkpoint.py");
   auto tensors = io::SafetensorsReader(path).tensors(/*copy=*/false);
   io::TensorMap renamed;
   const bool ema = tensors.count("ema_model.transformer.proj_out.weight") > 0;
@@ -234,9 +269,31 @@ inline std::vector<std::string> text_tokens(std::string_view text) {
   return out;
 }
 
+/// Token ids `[B, max_len]` (padded with -1) of texts through the F5-TTS front end.
+inline torch::Tensor text_ids(const text::VocabTokenizer& vocab, const std::vector<std::string>& texts) {
+  std::vector<std::vector<int64_t>> ids;
+  ids.reserve(texts.size());
+  for (const auto& t : texts) ids.push_back(vocab.encode_tokens(text_tokens(t)));
+  return text::pad_ids(ids);
+}
+
+/// The characters of `texts` the vocabulary lacks, spaces aside: the model reads each as a space.
+inline std::vector<std::string> unknown_characters(const text::VocabTokenizer& vocab, const std::vector<std::string>& texts) {
+  std::vector<std::string> tokens;
+  for (const auto& t : texts) {
+    for (auto& token : text_tokens(t)) tokens.push_back(std::move(token));
+  }
+  return vocab.unknown(tokens);
+}
+
 /// Makes a reference transcript end like the reference's preprocessing does: with ". " (or "。").
+/// A blank transcript is refused: the reference would turn it into ". " and the duration rule would
+/// then read the whole prompt as one character (25 s of output for "Hello there.").
 inline std::string normalize_reference_text(std::string text) {
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\n')) text.pop_back();
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.erase(0, 1);
+  CHORD_CHECK(!text.empty(), "the reference text is empty: F5-TTS needs the transcript of the reference audio "
+              "(the reference implementation would transcribe it with Whisper; chord does not)");
   const bool cjk_stop = text.size() >= 3 && text.compare(text.size() - 3, 3, "\xE3\x80\x82") == 0;
   if (cjk_stop) return text;
   if (!text.empty() && text.back() == '.') return text + " ";
@@ -308,22 +365,43 @@ inline std::vector<std::string> chunk_text(const std::string& text, size_t max_b
   return chunks;
 }
 
-/// Joins waveforms with linear cross-fades of `fade` samples (shortened where a piece is shorter).
-inline torch::Tensor cross_fade(const std::vector<torch::Tensor>& waves, int64_t fade) {
-  CHORD_CHECK(!waves.empty(), "cross_fade: no waveforms");
-  auto out = waves.front();
-  for (size_t i = 1; i < waves.size(); ++i) {
-    const auto& next = waves[i];
-    const int64_t n = std::min({fade, out.size(0), next.size(0)});
-    if (n <= 0) {
-      out = torch::cat({out, next});
-      continue;
+/// How clip_prompt() shortened a prompt.
+enum class PromptClip { none, long_pause, short_pause, hard };
+
+/// A prompt no longer than `max_seconds`, cut the way the reference's `preprocess_ref_audio_text`
+/// does for prompts over 12 s: at a pause of at least 1 s below -50 dBFS, else of 100 ms below
+/// -40 dBFS, keeping at least 6 s; else a hard cut. Pauses are found on 10 ms frames; the cut falls
+/// in the middle of the last pause whose middle lies in [6 s, max_seconds]. `wave [N]`;
+/// max_seconds <= 0 keeps everything. (The reference cuts with pydub's silence splitter, which also
+/// drops long pauses inside the kept part; chord keeps the audio as recorded up to the cut.)
+inline std::pair<torch::Tensor, PromptClip> clip_prompt(const torch::Tensor& wave, int64_t sample_rate, double max_seconds = 12.0) {
+  TORCH_CHECK(wave.dim() == 1, "clip_prompt: a mono waveform [N] expected, got ", wave.sizes());
+  const auto limit = static_cast<int64_t>(max_seconds * static_cast<double>(sample_rate));
+  if (max_seconds <= 0.0 || wave.size(0) <= limit) return {wave, PromptClip::none};
+  const int64_t frame = sample_rate / 100;
+  const int64_t frames = wave.size(0) / frame;
+  const auto level = 20.0 * (wave.narrow(0, 0, frames * frame).reshape({frames, frame}).to(torch::kFloat64).square().mean(1).sqrt() +
+                             1e-10).log10();  // dBFS per 10 ms
+  const auto db = level.accessor<double, 1>();
+  const int64_t min_keep = 6 * 100;  // frames
+  auto cut_at_pause = [&](double threshold_db, int64_t min_pause_frames) -> std::optional<int64_t> {
+    std::optional<int64_t> cut;
+    for (int64_t f = 0; f < frames;) {
+      if (db[f] >= threshold_db) {
+        ++f;
+        continue;
+      }
+      int64_t end = f;
+      while (end < frames && db[end] < threshold_db) ++end;
+      const int64_t middle = (f + end) / 2;
+      if (end - f >= min_pause_frames && middle >= min_keep && middle * frame <= limit) cut = middle * frame;
+      f = end;
     }
-    auto ramp = torch::linspace(0.0, 1.0, n, out.options());
-    auto overlap = out.narrow(0, out.size(0) - n, n) * (1 - ramp) + next.narrow(0, 0, n) * ramp;
-    out = torch::cat({out.narrow(0, 0, out.size(0) - n), overlap, next.narrow(0, n, next.size(0) - n)});
-  }
-  return out;
+    return cut;
+  };
+  if (auto cut = cut_at_pause(-50.0, 100)) return {wave.narrow(0, 0, *cut), PromptClip::long_pause};
+  if (auto cut = cut_at_pause(-40.0, 10)) return {wave.narrow(0, 0, *cut), PromptClip::short_pause};
+  return {wave.narrow(0, 0, limit), PromptClip::hard};
 }
 
 }  // namespace f5tts

@@ -87,6 +87,16 @@ class VocabTokenizer {
     return out;
   }
 
+  /// The distinct tokens of `tokens` that the vocabulary lacks, in order of first appearance: they
+  /// would be read as id 0 (a space), so programs name them to the user.
+  std::vector<std::string> unknown(const std::vector<std::string>& tokens) const {
+    std::vector<std::string> out;
+    for (const auto& token : tokens) {
+      if (!contains(token) && std::find(out.begin(), out.end(), token) == out.end()) out.push_back(token);
+    }
+    return out;
+  }
+
   /// `[B, max_len]` int64 padded with -1 (F5-TTS `list_str_to_idx`).
   torch::Tensor encode_batch(const std::vector<std::string>& texts) const {
     std::vector<std::vector<int64_t>> ids;

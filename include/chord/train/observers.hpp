@@ -240,6 +240,19 @@ class ConsoleProgress : public TrainingObserver {
     }
   }
 
+  /// Validation losses and other off-cadence scalars get a line of their own.
+  void on_scalars(int64_t step, const std::map<std::string, double>& scalars) override {
+    if (drawn_) out_ << "\n";
+    drawn_ = false;
+    out_ << "[" << label_ << "] step " << step << ":";
+    for (const auto& [name, value] : scalars) {
+      char item[96];
+      std::snprintf(item, sizeof item, " %s=%.4g", name.c_str(), value);
+      out_ << item;
+    }
+    out_ << "\n" << std::flush;
+  }
+
   void on_message(MessageLevel level, const std::string& text) override {
     if (drawn_) out_ << "\n";
     drawn_ = false;

@@ -198,7 +198,7 @@ class Trainer {
   /// Checkpoints `module`'s parameters and buffers under `name`.
   void add_module(const std::string& name, std::shared_ptr<torch::nn::Module> module) {
     CHORD_CHECK(module != nullptr, "Trainer::add_module('", name, "'): null module");
-    io::check_archive_key("module_" + name);
+    io::check_archive_key(io::trainer_module_key(name));
     CHORD_CHECK(!modules_.count(name), "Trainer::add_module: '", name, "' is already registered");
     modules_.emplace(name, std::move(module));
   }
@@ -226,7 +226,7 @@ class Trainer {
   ExponentialMovingAverage& add_ema(const std::string& name, std::shared_ptr<torch::nn::Module> model,
                                     EmaOptions ema_options = {}) {
     CHORD_CHECK(!emas_.count(name), "Trainer::add_ema: '", name, "' is already registered");
-    io::check_archive_key("ema_" + name);
+    io::check_archive_key(io::trainer_ema_key(name));
     auto& entry = emas_[name];
     entry.model = std::move(model);
     entry.ema = std::make_unique<ExponentialMovingAverage>(*entry.model, ema_options);
@@ -255,6 +255,11 @@ class Trainer {
   /// Restores the newest readable checkpoint (if any). Called by fit() when `options.resume`.
   bool resume() {
     if (!checkpoints_) return false;
+    const auto [stale, bytes] = checkpoints_->remove_stale_temporaries();
+    if (!stale.empty()) {
+      message(MessageLevel::info, "removed " + std::to_string(stale.size()) + " temporary file(s) (" +
+                                      std::to_string(bytes / 1000000) + " MB) left by a run killed while writing a checkpoint");
+    }
     auto resumed = checkpoints_->load_latest([this](torch::serialize::InputArchive& archive) { load(archive); });
     for (const auto& skipped : resumed.skipped) message(MessageLevel::warning, "skipped checkpoint " + skipped);
     if (!resumed.loaded) return false;
@@ -450,7 +455,7 @@ class Trainer {
     archive.write("trainer_batch_index", c10::IValue(static_cast<int64_t>(batch_index_)));
     archive.write("trainer_nonfinite_total", c10::IValue(nonfinite_total_));
     archive.write("trainer_consecutive_nonfinite", c10::IValue(consecutive_nonfinite_));
-    for (const auto& [name, module] : modules_) io::write_tensor_map(archive, "module_" + name, io::state_dict(*module));
+    for (const auto& [name, module] : modules_) io::write_tensor_map(archive, io::trainer_module_key(name), io::state_dict(*module));
     for (const auto& [name, slot] : slots_) {
       torch::serialize::OutputArchive sub;
       slot.optimizer->save(sub);
@@ -459,7 +464,7 @@ class Trainer {
     for (const auto& [name, entry] : emas_) {
       torch::serialize::OutputArchive sub;
       entry.ema->save(sub);
-      archive.write("ema_" + name, sub);
+      archive.write(io::trainer_ema_key(name), sub);
     }
     archive.write("rng_trainer", generator_state(generator_), /*is_buffer=*/true);
     archive.write("rng_global_cpu", generator_state(at::detail::getDefaultCPUGenerator()), /*is_buffer=*/true);
@@ -473,7 +478,7 @@ class Trainer {
     };
     // Read and check everything before changing any state.
     std::map<std::string, io::TensorMap> module_states;
-    for (const auto& [name, module] : modules_) module_states[name] = io::read_tensor_map(archive, "module_" + name);
+    for (const auto& [name, module] : modules_) module_states[name] = io::read_tensor_map(archive, io::trainer_module_key(name));
     for (auto& [name, module] : modules_) {
       io::LoadOptions options;
       options.source_name = "checkpoint module '" + name + "'";
@@ -486,7 +491,7 @@ class Trainer {
     }
     for (auto& [name, entry] : emas_) {
       torch::serialize::InputArchive sub;
-      CHORD_CHECK(archive.try_read("ema_" + name, sub), "checkpoint has no EMA '", name, "'");
+      CHORD_CHECK(archive.try_read(io::trainer_ema_key(name), sub), "checkpoint has no EMA '", name, "'");
       entry.ema->load(sub);
     }
     step_ = read_int("trainer_step");

@@ -67,20 +67,57 @@ struct SpectrogramOptions {
   int pixels_per_bin = 3;
   std::string y_label = "mel bin";
   std::string x_label = "frame";
+  /// Size caps of the plot area in pixels. Longer audio is drawn at one pixel per frame and, past
+  /// the cap, with adjacent frames averaged (the x axis keeps the original frame numbers); likewise
+  /// for bins, over all panels together. A picture never fails because the audio was long.
+  int max_plot_width = 4000;
+  int max_plot_height = 4000;
 };
+
+namespace detail {
+/// Averages groups of `frames_per_pixel` frames and `bins_per_pixel` bins (the last group may be
+/// shorter); non-finite values are left out of the averages (a group of them stays NaN).
+inline torch::Tensor pool_spectrogram(const torch::Tensor& values, int64_t bins_per_pixel, int64_t frames_per_pixel) {
+  if (bins_per_pixel == 1 && frames_per_pixel == 1) return values;
+  const auto finite = torch::isfinite(values);
+  auto sum = torch::where(finite, values, torch::zeros_like(values)).unsqueeze(0).unsqueeze(0);
+  auto count = finite.to(values.scalar_type()).unsqueeze(0).unsqueeze(0);
+  const std::vector<int64_t> kernel{bins_per_pixel, frames_per_pixel};
+  auto pooled = [&](const torch::Tensor& x) {
+    return torch::avg_pool2d(x, kernel, kernel, /*padding=*/{0, 0}, /*ceil_mode=*/true, /*count_include_pad=*/false);
+  };
+  return (pooled(sum) / pooled(count)).squeeze(0).squeeze(0).contiguous();  // 0 / 0 = NaN for all-bad groups
+}
+}  // namespace detail
 
 /// Writes the panels stacked vertically with one shared colour scale and a colour bar.
 inline void save_spectrograms_png(const std::filesystem::path& path, const std::vector<SpectrogramPanel>& panels,
                                   const SpectrogramOptions& options = {}) {
   CHORD_CHECK(!panels.empty(), "save_spectrograms_png: no panels");
+  CHORD_CHECK(options.max_plot_width > 0 && options.max_plot_height > 0, "save_spectrograms_png: the size caps must be > 0");
   std::vector<torch::Tensor> values;
-  int64_t max_frames = 0;
+  std::vector<int64_t> panel_bins;
+  int64_t max_frames = 0, all_bins = 0;
   for (const auto& panel : panels) {
     TORCH_CHECK(panel.values.dim() == 2, "save_spectrograms_png: panel '", panel.title,
                 "' must be [bins, frames], got ", panel.values.sizes());
     values.push_back(panel.values.detach().to(torch::kCPU, torch::kFloat32).contiguous());
     max_frames = std::max(max_frames, panel.values.size(1));
+    all_bins += panel.values.size(0);
+    panel_bins.push_back(panel.values.size(0));
   }
+  // Fit the caps: first fewer pixels per frame (bin), then several frames (bins) per pixel.
+  auto fit = [](int64_t count, int pixels_per_item, int cap, int64_t& items_per_pixel) {
+    items_per_pixel = 1;
+    if (count * pixels_per_item <= cap) return pixels_per_item;
+    items_per_pixel = (count + cap - 1) / cap;
+    return 1;
+  };
+  int64_t frames_per_pixel = 1, bins_per_pixel = 1;
+  const int pixels_per_frame = fit(max_frames, options.pixels_per_frame, options.max_plot_width, frames_per_pixel);
+  const int pixels_per_bin = fit(all_bins, options.pixels_per_bin, options.max_plot_height, bins_per_pixel);
+  for (auto& v : values) v = detail::pool_spectrogram(v, bins_per_pixel, frames_per_pixel);
+  max_frames = (max_frames + frames_per_pixel - 1) / frames_per_pixel;
   auto all = torch::cat([&] {
     std::vector<torch::Tensor> flat;
     for (const auto& v : values) flat.push_back(v.flatten());
@@ -93,9 +130,9 @@ inline void save_spectrograms_png(const std::filesystem::path& path, const std::
 
   const int margin_left = 50, margin_right = 70, title_height = 22, axis_height = 26;
   int total_height = 0;
-  for (const auto& v : values) total_height += title_height + static_cast<int>(v.size(0)) * options.pixels_per_bin;
+  for (const auto& v : values) total_height += title_height + static_cast<int>(v.size(0)) * pixels_per_bin;
   total_height += axis_height;
-  const int plot_width = static_cast<int>(max_frames) * options.pixels_per_frame;
+  const int plot_width = static_cast<int>(max_frames) * pixels_per_frame;
   Canvas canvas(margin_left + plot_width + margin_right, total_height);
 
   int y = 0;
@@ -109,24 +146,26 @@ inline void save_spectrograms_png(const std::filesystem::path& path, const std::
       for (int f = 0; f < frames; ++f) {
         const double value = a[b][f];
         const Color c = std::isfinite(value) ? colormap((value - low) / (high - low), options.colormap) : kGrey;
-        canvas.fill_rect(margin_left + f * options.pixels_per_frame, y + (bins - 1 - b) * options.pixels_per_bin,
-                         options.pixels_per_frame, options.pixels_per_bin, c);
+        canvas.fill_rect(margin_left + f * pixels_per_frame, y + (bins - 1 - b) * pixels_per_bin,
+                         pixels_per_frame, pixels_per_bin, c);
       }
     }
-    canvas.draw_rect(margin_left - 1, y - 1, frames * options.pixels_per_frame + 2, bins * options.pixels_per_bin + 2,
+    canvas.draw_rect(margin_left - 1, y - 1, frames * pixels_per_frame + 2, bins * pixels_per_bin + 2,
                      kDarkGrey);
-    canvas.draw_text(4, y, std::to_string(bins - 1), kBlack);
-    canvas.draw_text(4, y + bins * options.pixels_per_bin - 8, "0", kBlack);
-    y += bins * options.pixels_per_bin;
+    canvas.draw_text(4, y, std::to_string(panel_bins[p] - 1), kBlack);
+    canvas.draw_text(4, y + bins * pixels_per_bin - 8, "0", kBlack);
+    y += bins * pixels_per_bin;
   }
   // x axis: frame ticks every ~100 pixels
-  const int tick_every = std::max<int>(1, static_cast<int>(std::ceil(100.0 / options.pixels_per_frame / 50.0)) * 50);
+  const int tick_every = std::max<int>(1, static_cast<int>(std::ceil(100.0 / pixels_per_frame / 50.0)) * 50);
   for (int f = 0; f < max_frames; f += tick_every) {
-    const int x = margin_left + f * options.pixels_per_frame;
+    const int x = margin_left + f * pixels_per_frame;
     canvas.draw_line(x, y, x, y + 4, kBlack);
-    canvas.draw_text(x - 4, y + 6, std::to_string(f), kBlack);
+    canvas.draw_text(x - 4, y + 6, std::to_string(f * frames_per_pixel), kBlack);
   }
-  canvas.draw_text(margin_left + plot_width / 2 - 20, y + 16, options.x_label, kBlack);
+  const std::string x_label =
+      frames_per_pixel > 1 ? options.x_label + " (" + std::to_string(frames_per_pixel) + " per pixel, averaged)" : options.x_label;
+  canvas.draw_text(std::max(0, margin_left + plot_width / 2 - 20), y + 16, x_label, kBlack);
   // colour bar
   const int bar_x = margin_left + plot_width + 12, bar_top = title_height, bar_height = total_height - title_height - axis_height;
   for (int i = 0; i < bar_height; ++i) {

@@ -12,9 +12,11 @@
 namespace chord::viz {
 
 /// Plots the named scalars of a JsonlLogger file (e.g. {"loss", "valid/loss"}) against step.
-/// Names missing from the log are skipped; at least one must be present.
-inline void save_training_curves_png(const std::filesystem::path& jsonl, const std::filesystem::path& png,
+/// Names missing from the log are skipped. Returns false, writing nothing, when none is there yet
+/// (a run stopped before its first logged update) or the log does not exist.
+inline bool save_training_curves_png(const std::filesystem::path& jsonl, const std::filesystem::path& png,
                                      const std::vector<std::string>& names, PlotOptions options = {}) {
+  if (!std::filesystem::exists(jsonl)) return false;
   const auto logged = train::read_jsonl_scalars(jsonl);
   std::vector<Series> series;
   for (const auto& name : names) {
@@ -27,8 +29,9 @@ inline void save_training_curves_png(const std::filesystem::path& jsonl, const s
     }
     series.push_back(std::move(s));
   }
-  CHORD_CHECK(!series.empty(), "save_training_curves_png: none of the requested scalars is in '", jsonl.string(), "'");
+  if (series.empty()) return false;
   save_curves_png(png, series, options);
+  return true;
 }
 
 }  // namespace chord::viz
