@@ -294,3 +294,42 @@ TEST_CASE("the tiny preset overfits one batch: loss falls at least 5x within 300
   INFO("mean loss, steps 1-20: " << first << ", steps 281-300: " << last);
   REQUIRE(first / last >= 5.0);
 }
+
+TEST_CASE("fixed-grid solvers by hand: exact on polynomials up to their order, RK4 is the 3/8 rule", "[f5tts][ode]") {
+  namespace ode = chord::ode;
+  const auto grid = torch::tensor({0.0f, 0.25f, 0.5f, 1.0f});
+  // v = t²: ∫₀¹ t² dt = 1/3. Heun2 (trapezoid) is exact for degree 1; RK4, Heun3 for degree 2 and 3.
+  const ode::VelocityFn square = [](const torch::Tensor& x, const torch::Tensor& t) { return torch::ones_like(x) * t * t; };
+  const auto x0 = torch::zeros({1});
+  auto solve = [&]<class Solver>(Solver) { return ode::integrate<Solver>(square, x0, grid).template item<double>(); };
+  CHECK(solve(ode::RK4{}) == Approx(1.0 / 3.0).margin(1e-7));
+  CHECK(solve(ode::Heun3{}) == Approx(1.0 / 3.0).margin(1e-7));
+  // The trapezoid rule over [0, .25, .5, 1]: Σ dt·(t0² + t1²)/2 = 0.0078125 + 0.0390625 + 0.3125.
+  CHECK(solve(ode::Heun2{}) == Approx(0.0078125 + 0.0390625 + 0.3125).margin(1e-7));
+  // Midpoint: Σ dt·((t0 + t1)/2)² = .25·.015625 + .25·.140625 + .5·.5625.
+  CHECK(solve(ode::Midpoint{}) == Approx(0.25 * 0.015625 + 0.25 * 0.140625 + 0.5 * 0.5625).margin(1e-7));
+  // One RK4 step on v = x (dx/dt = x) from 1 over dt = 1: the 3/8 rule gives 1 + 1 + 1/2 + 1/6 + 1/24,
+  // like the classic rule for this linear problem; its stages are at 1/3 and 2/3.
+  const ode::VelocityFn identity = [](const torch::Tensor& x, const torch::Tensor&) { return x; };
+  std::vector<float> stage_times;
+  const ode::VelocityFn recording = [&](const torch::Tensor& x, const torch::Tensor& t) {
+    stage_times.push_back(t.item<float>());
+    return x;
+  };
+  CHECK(ode::integrate<ode::RK4>(identity, torch::ones({1}), torch::tensor({0.0f, 1.0f})).item<double>() ==
+        Approx(1.0 + 1.0 + 0.5 + 1.0 / 6.0 + 1.0 / 24.0).margin(1e-6));
+  ode::integrate<ode::RK4>(recording, torch::ones({1}), torch::tensor({0.0f, 1.0f}));
+  CHECK(stage_times == std::vector<float>{0.0f, 1.0f / 3.0f, 2.0f / 3.0f, 1.0f});
+  // Explicit Adams: two RK4 steps, then Adams–Bashforth (order 3 on the third step), exact on v = t²
+  // with equal steps; 4 + 4 + 1 evaluations.
+  int calls = 0;
+  const ode::VelocityFn counted = [&](const torch::Tensor& x, const torch::Tensor& t) {
+    ++calls;
+    return torch::ones_like(x) * t * t;
+  };
+  const auto even = torch::linspace(0.0, 1.0, 4);
+  CHECK(ode::integrate<ode::ExplicitAdams>(counted, x0, even).item<double>() == Approx(1.0 / 3.0).margin(1e-6));
+  CHECK(calls == 9);
+  CHECK(ode::evaluations<ode::ExplicitAdams>(3) == 9);
+  CHECK(ode::ExplicitAdams::coefficients(3) == std::vector<double>{23.0 / 12, -16.0 / 12, 5.0 / 12});
+}

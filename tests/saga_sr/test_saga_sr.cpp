@@ -9,6 +9,7 @@
 
 #include <chord/io/state_dict.hpp>
 #include <chord/nn/number_conditioner.hpp>
+#include <chord/nn/stable_audio_config.hpp>
 #include <chord/nn/stable_audio_dit.hpp>
 #include <chord/policies/objective/rectified_flow.hpp>
 
@@ -53,18 +54,19 @@ torch::Tensor optional(const chord::io::TensorMap& io, const std::string& key) {
 
 chord::nn::StableAudioConditions conditions(const chord::io::TensorMap& io, const std::string& concat_key = "input_concat_cond") {
   auto concat = optional(io, concat_key);
-  return {io.at("cross_attn_cond"), io.at("global_embed"), concat.defined() ? concat.transpose(1, 2) : concat,
+  return {io.at("cross_attn_cond"), optional(io, "global_embed"), concat.defined() ? concat.transpose(1, 2) : concat,
           optional(io, "prepend_cond")};
 }
 
 /// The package's CFG: one batched pass over [conditional; null cross-attention and prepend tokens],
-/// global and input-concat duplicated, `u + (c − u)·s`.
+/// global and input-concat duplicated, `u + (c − u)·s`. `null_tokens` replace the zeros (negative
+/// conditioning).
 torch::Tensor guided(chord::nn::StableAudioDiT& dit, const chord::nn::StableAudioConditions& c, const torch::Tensor& x,
-                     const torch::Tensor& t, double scale) {
+                     const torch::Tensor& t, double scale, const torch::Tensor& null_tokens = {}) {
+  auto twice = [](const torch::Tensor& v) { return v.defined() ? torch::cat({v, v}) : v; };
   chord::nn::StableAudioConditions both{
-      torch::cat({c.cross_attention, torch::zeros_like(c.cross_attention)}), torch::cat({c.global, c.global}),
-      c.input_concat.defined() ? torch::cat({c.input_concat, c.input_concat}) : torch::Tensor(),
-      c.prepend.defined() ? torch::cat({c.prepend, torch::zeros_like(c.prepend)}) : torch::Tensor()};
+      torch::cat({c.cross_attention, null_tokens.defined() ? null_tokens : torch::zeros_like(c.cross_attention)}), twice(c.global),
+      twice(c.input_concat), c.prepend.defined() ? torch::cat({c.prepend, torch::zeros_like(c.prepend)}) : torch::Tensor()};
   auto out = dit->run(torch::cat({x, x}), torch::cat({t, t}), dit->embed(both)).chunk(2);
   return out[1] + (out[0] - out[1]) * scale;
 }
@@ -440,4 +442,194 @@ TEST_CASE("step 2's roll-off drop zeroes the seed conditioner's token and prepen
   auto both = saga::model_options<Step2>(saga::Preset::tiny).backbone;
   both.rolloff(true);
   CHECK_THROWS_WITH(chord::nn::SuperResolutionDiT(both), Catch::Matchers::Contains("choose one roll-off conditioner"));
+}
+
+// --- reference options (fixtures: tests/parity/make_stable_audio_option_fixtures.py, make_interpolate_fixtures.py) ---
+
+TEST_CASE("input-concat resampling is F.interpolate(nearest) for every pair of lengths up to 128", "[saga_sr][parity][dit]") {
+  const auto f = chord::test::fixture_tensors("interpolate_nearest.safetensors");
+  const auto index_sums = f.at("index_sum"), weighted_sums = f.at("weighted_sum");
+  int64_t pair = 0, mismatched = 0;
+  std::string first;
+  for (int64_t in = 1; in <= 128; ++in) {
+    const auto source = torch::arange(in, torch::kFloat).view({1, in, 1});
+    for (int64_t out = 1; out <= 128; ++out, ++pair) {
+      const auto index = chord::nn::StableAudioDiTImpl::resample_nearest(source, out).view(-1).to(torch::kLong);
+      const bool same = index.sum().item<int64_t>() == index_sums[pair].item<int>() &&
+                        (index * torch::arange(1, out + 1)).sum().item<int64_t>() == weighted_sums[pair].item<int>();
+      if (!same && mismatched++ == 0) first = std::to_string(in) + " -> " + std::to_string(out);
+    }
+  }
+  INFO("first mismatch: " << first);
+  REQUIRE(mismatched == 0);
+  // The issue's example: 26 → 22, where a double-precision scale reads source 13 for frame 11 (the reference 12).
+  const auto y = chord::nn::StableAudioDiTImpl::resample_nearest(f.at("x_26").transpose(1, 2), 22).transpose(1, 2);
+  REQUIRE(torch::equal(y, f.at("y_26_to_22")));
+}
+
+namespace {
+struct OptionReference {
+  chord::nn::StableAudioDiT dit{nullptr};
+  chord::io::TensorMap io;
+};
+
+/// A DiT built from the config the fixture was made with (its metadata), through chord's config reader.
+OptionReference load_option_reference(const std::string& name) {
+  const auto path = chord::test::fixture("stable_audio_opt_" + name + ".safetensors");
+  OptionReference r;
+  r.io = chord::test::fixture_tensors("stable_audio_opt_" + name + ".safetensors");
+  const auto config = nlohmann::json::parse(chord::io::SafetensorsReader(path).metadata().at("config"));
+  const auto options = chord::nn::stable_audio_dit_options(config);
+  chord::nn::check_stable_audio_state_dict(r.io, "model.", options);
+  r.dit = chord::nn::StableAudioDiT(options);
+  chord::io::TensorMap weights;
+  for (const auto& [key, value] : r.io) {
+    if (key.rfind("model.", 0) == 0) weights.emplace(key, value);
+  }
+  chord::io::LoadOptions load;
+  load.strip_prefix = "model.";
+  REQUIRE(chord::io::load_state_dict(*r.dit, weights, load).clean());
+  r.dit->eval();
+  return r;
+}
+}  // namespace
+
+TEST_CASE("Stable Audio options — patches, memory tokens, q/k norms, the input-concat timestep — match the reference",
+          "[saga_sr][parity][dit]") {
+  torch::NoGradGuard no_grad;
+  for (const std::string name : {"patch2", "memory", "qkln", "qkl2", "qkdyt", "tsconcat"}) {
+    INFO(name);
+    auto r = load_option_reference(name);
+    const auto c = conditions(r.io);
+    auto out = r.dit->run(r.io.at("x").transpose(1, 2), r.io.at("t"), r.dit->embed(c)).transpose(1, 2);
+    CHECK(max_abs_diff(out, r.io.at("out")) <= 1e-4);
+    auto cfg = guided(r.dit, c, r.io.at("x").transpose(1, 2), r.io.at("t"), 3.0).transpose(1, 2);
+    CHECK(max_abs_diff(cfg, r.io.at("out_cfg3")) <= 1e-4);
+  }
+}
+
+TEST_CASE("negative cross-attention tokens and cfg_interval in sampling match the reference", "[saga_sr][parity][sample]") {
+  torch::NoGradGuard no_grad;
+  auto r = load_option_reference("patch2");
+  const auto& io = r.io;
+  const auto c = conditions(io);
+  const auto x = io.at("x").transpose(1, 2);
+  // Negative tokens take the zeros' place where their mask is true.
+  const auto negative = torch::where(io.at("negative_cross_attn_mask").unsqueeze(-1), io.at("negative_cross_attn_cond"),
+                                     torch::zeros_like(io.at("negative_cross_attn_cond")));
+  CHECK(max_abs_diff(guided(r.dit, c, x, io.at("t"), 3.0, negative).transpose(1, 2), io.at("out_cfg3_negative")) <= 1e-4);
+  CHECK(max_abs_diff(io.at("out_cfg3_negative"), io.at("out_cfg3")) > 1e-5);  // the negative tokens matter
+  // cfg_interval (0.2, 0.6) is decided by the first item's t: guided at t = [0.3, 0.85], not at [0.7, 0.1].
+  chord::cfg::CrossAttentionDropout rule;
+  rule.interval_low = 0.2;
+  rule.interval_high = 0.6;
+  REQUIRE(rule.guides_at(io.at("t")));
+  REQUIRE_FALSE(rule.guides_at(io.at("t_b")));
+  CHECK(max_abs_diff(guided(r.dit, c, x, io.at("t"), 3.0).transpose(1, 2), io.at("out_cfg3_interval_a")) <= 1e-4);
+  CHECK(max_abs_diff(r.dit->run(x, io.at("t_b"), r.dit->embed(c)).transpose(1, 2), io.at("out_cfg3_interval_b")) <= 1e-4);
+}
+
+TEST_CASE("sample_rf from sigma_max 0.7, with and without init data, on the reference's float32 grid", "[saga_sr][parity][sample]") {
+  torch::NoGradGuard no_grad;
+  auto r = load_option_reference("patch2");
+  const auto& io = r.io;
+  REQUIRE(torch::equal(chord::schedule::LogSnr::times(6, 0.7), io.at("grid_sigma07")));
+  REQUIRE(torch::equal(chord::schedule::LogSnr::times(6), io.at("grid_full6")));
+  REQUIRE(torch::equal(chord::schedule::LogSnr::times(8), io.at("grid_full8")));
+  const auto c = conditions(io);
+  chord::obj::RectifiedFlow<> flow;
+  auto solve = [&](torch::Tensor x, double sigma_max) {
+    const auto times = chord::schedule::LogSnr::times(6, sigma_max);
+    for (int64_t i = 0; i < 6; ++i) {
+      x = x + (times[i + 1] - times[i]) * guided(r.dit, c, x, torch::full({x.size(0)}, times[i].item<float>()), 3.0);
+    }
+    return x.transpose(1, 2);
+  };
+  const auto noise = io.at("noise").transpose(1, 2), init = io.at("init_data").transpose(1, 2);
+  chord::obj::RectifiedFlow<>::SamplerOptions options;
+  options.sigma_max = 0.7;
+  CHECK(max_abs_diff(solve(flow.start(noise, init, options), 0.7), io.at("sample_sigma07_init")) <= 1e-3);
+  CHECK(max_abs_diff(solve(noise, 0.7), io.at("sample_sigma07")) <= 1e-3);  // the reference starts from unscaled noise
+  CHECK(max_abs_diff(solve(noise, 1.0), io.at("sample_full")) <= 1e-3);
+}
+
+TEST_CASE("a stable-audio config or checkpoint with an option chord lacks is refused by name", "[saga_sr][checkpoint]") {
+  const nlohmann::json base = {{"io_channels", 8}, {"embed_dim", 32}, {"depth", 1}, {"num_heads", 1}};
+  REQUIRE(chord::nn::stable_audio_dit_options(base).embed_dim() == 32);
+  for (const auto& [key, value, message] : std::vector<std::tuple<std::string, nlohmann::json, std::string>>{
+           {"conformer", true, "conformer = true is not supported"},
+           {"layer_scale", true, "layer_scale = true"},
+           {"use_abs_pos_emb", true, "use_abs_pos_emb"},
+           {"transformer_type", "x-transformers", "transformer_type = \"x-transformers\""},
+           {"sliding_window", nlohmann::json::array({64, 64}), "sliding_window"},
+           {"attn_kwargs", {{"qk_norm", "rms"}}, "qk_norm = \"rms\" is not one of none, l2, ln, dyt"},
+           {"attn_kwargs", {{"differential", true}}, "attn_kwargs.differential = true"},
+           {"ff_kwargs", {{"glu", false}}, "ff_kwargs.glu = false"},
+           {"timestep_cond_type", "input_concat", "needs timestep_embed_dim 1"},
+           {"frobnicate", 1, "unknown option 'frobnicate'"}}) {
+    INFO(key);
+    auto config = base;
+    config[key] = value;
+    CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::stable_audio_dit_options(config), message);
+  }
+  // Keys betray options too: a layer-scale checkpoint.
+  auto r = load_option_reference("qkln");
+  auto tensors = r.io;
+  tensors.emplace("model.transformer.layers.0.self_attn_scale.scale", torch::ones({32}));
+  const auto options = r.dit->options;
+  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::check_stable_audio_state_dict(tensors, "model.", options), "layer_scale");
+  auto without_norm = options;
+  without_norm.qk_norm(chord::nn::QkNorm::none);
+  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::check_stable_audio_state_dict(r.io, "model.", without_norm), "q/k normalisation (ln)");
+}
+
+TEST_CASE("the model's sampler: negative tokens, the guidance interval, audio-to-audio starts and progress", "[saga_sr][model]") {
+  using Spec = chord::systems::SagaStep1;  // cross-attention dropout, rectified flow on the log-SNR schedule
+  auto model = tiny_model<Spec>();
+  auto gen = chord::make_generator(4);
+  auto batch = tiny_batch<Spec>(2, 6, gen);
+  chord::FlowModel<Spec>::Impl::Request request;
+  request.low_resolution = batch.low_resolution;
+  request.inputs = batch.inputs;
+  chord::FlowModel<Spec>::Impl::SampleOptions options;
+  options.sampler.steps = 3;
+  options.seeds = {11, 12};
+  auto run = [&](const chord::FlowModel<Spec>::Impl::Request& r, double strength) {
+    options.guidance_strength = strength;
+    return model->sample(r, options, gen).output;
+  };
+  const auto conditional = run(request, 1.0);
+  const auto guided = run(request, 3.0);
+  REQUIRE(max_abs_diff(guided, conditional) > 1e-4);
+  // Negative inputs equal to the positive ones make u = c, so guidance changes nothing.
+  auto with_negative = request;
+  with_negative.negative = request.inputs;
+  CHECK(max_abs_diff(run(with_negative, 3.0), conditional) <= 1e-5);
+  // A guidance interval no sampling time falls in: the conditional branch alone at every step.
+  model->options.guidance.interval_low = 2.0;
+  model->options.guidance.interval_high = 3.0;
+  CHECK(max_abs_diff(run(request, 3.0), conditional) <= 1e-5);
+  model->options.guidance.interval_low = 0.0;
+  model->options.guidance.interval_high = 1.0;
+  CHECK(torch::equal(run(request, 3.0), guided));
+  // Progress: one report per backbone pass.
+  std::vector<std::pair<int64_t, int64_t>> reports;
+  options.progress = [&](int64_t done, int64_t total) { reports.emplace_back(done, total); };
+  run(request, 3.0);
+  CHECK(reports == std::vector<std::pair<int64_t, int64_t>>{{1, 3}, {2, 3}, {3, 3}});
+  options.progress = {};
+  // Audio-to-audio: from data at sigma_max, one Euler step down to 0 is init·(1 − σ) + noise·σ − σ·v.
+  chord::obj::RectifiedFlow<chord::schedule::LogSnr> flow;
+  chord::obj::RectifiedFlow<chord::schedule::LogSnr>::SamplerOptions start;
+  start.sigma_max = 0.25;
+  const auto noise = torch::full({1, 2, 3}, 2.0), init = torch::full({1, 2, 3}, -1.0);
+  CHECK(torch::allclose(flow.start(noise, init, start), torch::full({1, 2, 3}, -1.0 * 0.75 + 2.0 * 0.25)));
+  start.steps = 1;
+  auto sample = flow.sample(chord::test::fixed_output_net(torch::full({3}, 4.0)), flow.start(noise, init, start), start, gen);
+  CHECK(torch::allclose(sample, torch::full({1, 2, 3}, -0.25 - 0.25 * 4.0)));
+  request.init = batch.target;
+  options.sampler.sigma_max = 0.05;
+  const auto near = run(request, 1.0);
+  CHECK(max_abs_diff(near, batch.target) < max_abs_diff(conditional, batch.target));  // it stays near the data
+  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::schedule::LinearQuadratic::times(4, 0.5), "needs schedule::LogSnr");
 }

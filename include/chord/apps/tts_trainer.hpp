@@ -61,13 +61,15 @@ struct TtsTrainerConfig {
   bool bf16 = false;
   bool fresh = false;
   bool skip_bad_items = false;
+  bool attn_mask_enabled = false;                  ///< F5-TTS `attn_mask_enabled`
+  bool text_embedding_average_upsampling = false;  ///< F5-TTS `text_embedding_average_upsampling`
 
   NLOHMANN_DEFINE_TYPE_INTRUSIVE_WITH_DEFAULT(TtsTrainerConfig, manifest, valid_manifest, vocab, preset, out, init, init_backbone, freeze_backbone, transitions,
                                               head_width, head_depth, steps, lr,
                                               warmup, weight_decay, max_grad_norm, frames_per_batch, max_samples,
                                               grad_accumulation, dropout, ema_update_after_step, ema_update_every, ema_beta,
                                               log_every, checkpoint_every, keep_checkpoints, validate_every, seed, bf16, fresh,
-                                              skip_bad_items)
+                                              skip_bad_items, attn_mask_enabled, text_embedding_average_upsampling)
 
   /// Every numeric value in its range, whether it came from the command line or a JSON config.
   void check() const {
@@ -155,6 +157,9 @@ void add_tts_trainer_options(CLI::App& app, TtsTrainerConfig& cfg, std::string& 
   app.add_option("--keep-checkpoints", cfg.keep_checkpoints, "Newest checkpoints kept")->capture_default_str();
   app.add_option("--validate-every", cfg.validate_every, "Updates between validation losses (0 = at the end)")->capture_default_str();
   app.add_option("--seed", cfg.seed, "Seed of every random draw")->capture_default_str();
+  app.add_flag("--attn-mask-enabled", cfg.attn_mask_enabled, "Hide padded frames from attention (F5-TTS attn_mask_enabled)");
+  app.add_flag("--text-embedding-average-upsampling", cfg.text_embedding_average_upsampling,
+               "Spread each text token over its share of the frames (F5-TTS text_embedding_average_upsampling)");
   app.add_flag("--bf16", cfg.bf16, "bf16 autocast for forward and loss");
   app.add_flag("--fresh", cfg.fresh, "Start over: ignore and delete checkpoints in --out");
   add_skip_bad_items_flag(app, cfg.skip_bad_items);
@@ -225,7 +230,8 @@ int run_tts_trainer(int argc, char** argv, const std::string& program) {
     });
 
     FlowModelOptions<Spec> options(systems::f5tts::preset_options(systems::f5tts::parse_preset(cfg.preset), vocab.size()));
-    options.backbone.dropout(cfg.dropout);
+    options.backbone.dropout(cfg.dropout).attn_mask_enabled(cfg.attn_mask_enabled)
+        .text_embedding_average_upsampling(cfg.text_embedding_average_upsampling);
     if constexpr (requires { options.objective.head_width; }) {
       options.objective.transitions = cfg.transitions;
       options.objective.head_width = cfg.head_width;
@@ -300,9 +306,9 @@ int run_tts_trainer(int argc, char** argv, const std::string& program) {
       return train::Trainer::Scalars{{"loss", losses.loss}};
     });
 
-    io::save_safetensors(out / "model_ema.safetensors", ema.state_dict(),
-                         {{"preset", cfg.preset}, {"objective", std::string(Spec::objective::name)},
-                          {"step", std::to_string(result.step)}});
+    auto metadata = systems::f5tts::invisible_flags_metadata(options.backbone);
+    metadata.insert({{"preset", cfg.preset}, {"objective", std::string(Spec::objective::name)}, {"step", std::to_string(result.step)}});
+    io::save_safetensors(out / "model_ema.safetensors", ema.state_dict(), metadata);
     const bool plotted = viz::save_training_curves_png(out / "log.jsonl", out / "loss.png", {"loss", "valid/loss"},
                                                        {.title = program + " loss", .y_label = "loss", .log_y = true});
     std::cout << "[" << program << "] " << train::to_string(result.reason) << " at step " << result.step << "\n"

@@ -269,9 +269,16 @@ class FlowModelCore : public torch::nn::Module {
     };
     GuidedNet net{[&](const torch::Tensor& x, const torch::Tensor& t) { return stacked_pass(x, t, false).chunk(k, 0); },
                   [&](const torch::Tensor& x, const torch::Tensor& t) { return stacked_pass(x, t, true); }, k,
-                  [&](const std::vector<torch::Tensor>& outputs) { return o.guidance.combine(outputs, strength); }, head};
+                  [&](const std::vector<torch::Tensor>& outputs) { return o.guidance.combine(outputs, strength); }, head, {}};
+    if constexpr (requires(const torch::Tensor& t) { { o.guidance.guides_at(t) } -> std::convertible_to<bool>; }) {
+      net.guided_at = [&](const torch::Tensor& t) { return o.guidance.guides_at(t); };
+    }
 
     auto x0 = initial_noise(result.durations, frames, sample_options.seeds, gen);
+    // Audio-to-audio: a request that carries data starts the sampler from it (e.g. sigma_max < 1).
+    if constexpr (StartsFromData<objective_policy> && requires { o.conditioning.initial_data(request); }) {
+      if (const auto data = o.conditioning.initial_data(request); data.defined()) x0 = o.objective.start(x0, data, sample_options.sampler);
+    }
     auto generated = o.objective.sample(net, x0, sample_options.sampler, gen);
     result.output = torch::where(masks.cond.unsqueeze(-1), o.conditioning.prompt(request, frames), generated);
     return result;

@@ -53,6 +53,12 @@ struct F5DiTOptions {
   /// RMSNorm on queries and keys (`qk_norm="rms_norm"`).
   TORCH_ARG(bool, qk_norm) = false;
   TORCH_ARG(bool, long_skip_connection) = false;
+  /// Padded frames are hidden from attention as keys (a key-padding mask; the reference's default
+  /// off lets padding reach valid frames). Changes results only for batches of unequal lengths.
+  TORCH_ARG(bool, attn_mask_enabled) = false;
+  /// Each text token is repeated over its share of the frames (the last `frames mod tokens` tokens one
+  /// frame more) instead of the text being padded with filler to the mel length; needs text_mask_padding.
+  TORCH_ARG(bool, text_embedding_average_upsampling) = false;
 
  public:
   int64_t resolved_text_dim() const { return text_dim_ > 0 ? text_dim_ : mel_dim_; }
@@ -136,8 +142,10 @@ TORCH_MODULE(ConvNeXtV2Block);
 /// positions and ConvNeXt-V2 blocks when `conv_layers > 0`.
 class TextEmbeddingImpl : public torch::nn::Module {
  public:
-  TextEmbeddingImpl(int64_t text_num_embeds, int64_t text_dim, bool mask_padding, int64_t conv_layers)
-      : text_dim_(text_dim), mask_padding_(mask_padding) {
+  TextEmbeddingImpl(int64_t text_num_embeds, int64_t text_dim, bool mask_padding, int64_t conv_layers,
+                    bool average_upsampling = false)
+      : text_dim_(text_dim), mask_padding_(mask_padding), average_upsampling_(average_upsampling) {
+    TORCH_CHECK(!average_upsampling || mask_padding, "F5DiT: text_embedding_average_upsampling needs text_mask_padding");
     text_embed = register_module("text_embed", torch::nn::Embedding(text_num_embeds + 1, text_dim));
     if (conv_layers > 0) {
       text_blocks = register_module("text_blocks", torch::nn::ModuleList());
@@ -169,17 +177,36 @@ class TextEmbeddingImpl : public torch::nn::Module {
 
     auto h = text_embed(ids);
     if (valid.defined()) h = h.masked_fill(~valid.unsqueeze(-1), 0.0);
-    if (blocks_.empty()) return h;
-
-    auto positions = sinusoid_positions(n, h.options());
-    if (valid.defined()) positions = positions.unsqueeze(0) * valid.unsqueeze(-1).to(positions.scalar_type());
-    h = h + positions;
-    if (mask_padding_) h = h.masked_fill(filler.unsqueeze(-1), 0.0);
-    for (auto& block : blocks_) {
-      h = block(h);
+    if (!blocks_.empty()) {
+      auto positions = sinusoid_positions(n, h.options());
+      if (valid.defined()) positions = positions.unsqueeze(0) * valid.unsqueeze(-1).to(positions.scalar_type());
+      h = h + positions;
       if (mask_padding_) h = h.masked_fill(filler.unsqueeze(-1), 0.0);
+      for (auto& block : blocks_) {
+        h = block(h);
+        if (mask_padding_) h = h.masked_fill(filler.unsqueeze(-1), 0.0);
+      }
     }
-    return h;
+    return average_upsampling_ ? average_upsample(h, filler, lengths, n) : h;
+  }
+
+  /// The reference's average upsampling: row i's real tokens (not filler, as marked before any drop)
+  /// are spread over its `lengths[i]` frames (all n without lengths), token j repeated
+  /// `frames / tokens` times and the last `frames mod tokens` tokens once more; the rest is zero.
+  static torch::Tensor average_upsample(const torch::Tensor& h, const torch::Tensor& filler, const torch::Tensor& lengths, int64_t n) {
+    auto out = torch::zeros_like(h);
+    for (int64_t i = 0; i < h.size(0); ++i) {
+      const auto tokens = (~filler[i]).nonzero().squeeze(1);
+      const int64_t count = tokens.size(0);
+      const int64_t frames = lengths.defined() ? lengths[i].item<int64_t>() : n;
+      if (count == 0 || frames <= 0) continue;
+      const int64_t base = frames / count, extra = frames % count;
+      auto repeats = torch::full({count}, base, torch::kLong);
+      if (extra > 0) repeats.narrow(0, count - extra, extra).add_(1);
+      const auto index = tokens.repeat_interleave(repeats.to(tokens.device()));
+      out[i].narrow(0, 0, frames).copy_(h[i].index_select(0, index));
+    }
+    return out;
   }
 
   torch::nn::Embedding text_embed{nullptr};
@@ -195,7 +222,7 @@ class TextEmbeddingImpl : public torch::nn::Module {
   }
 
   int64_t text_dim_;
-  bool mask_padding_;
+  bool mask_padding_, average_upsampling_;
   std::vector<ConvNeXtV2Block> blocks_;
 };
 TORCH_MODULE(TextEmbedding);
@@ -275,13 +302,14 @@ class RMSNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RMSNorm);
 
-/// Multi-head self-attention with RoPE (diffusers-style `to_q/to_k/to_v/to_out`). Keys are never
-/// masked (the reference's default `attn_mask_enabled=False`); padded output rows are zeroed.
+/// Multi-head self-attention with RoPE (diffusers-style `to_q/to_k/to_v/to_out`). Keys are masked
+/// only with `mask_keys` (the reference's `attn_mask_enabled`, default off); padded output rows are
+/// zeroed either way.
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(int64_t dim, int64_t heads, int64_t dim_head, double dropout, bool qk_norm,
-                std::optional<int64_t> pe_attn_head)
-      : heads_(heads), dim_head_(dim_head), pe_attn_head_(pe_attn_head) {
+                std::optional<int64_t> pe_attn_head, bool mask_keys = false)
+      : heads_(heads), dim_head_(dim_head), pe_attn_head_(pe_attn_head), mask_keys_(mask_keys) {
     const int64_t inner = heads * dim_head;
     to_q = register_module("to_q", torch::nn::Linear(dim, inner));
     to_k = register_module("to_k", torch::nn::Linear(dim, inner));
@@ -314,7 +342,9 @@ class AttentionImpl : public torch::nn::Module {
         k = apply_rotary_interleaved(k, rope);
       }
     }
-    auto h = at::scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape({batch, -1, heads_ * dim_head_});
+    std::optional<torch::Tensor> key_mask;  // [B, 1, 1, N], true = attend
+    if (mask_keys_ && mask.defined()) key_mask = mask.to(torch::kBool).view({batch, 1, 1, -1});
+    auto h = at::scaled_dot_product_attention(q, k, v, key_mask).transpose(1, 2).reshape({batch, -1, heads_ * dim_head_});
     h = out_dropout_(out_proj_(h.to(q.scalar_type())));
     return detail::zero_invalid_rows(h, mask);
   }
@@ -326,6 +356,7 @@ class AttentionImpl : public torch::nn::Module {
  private:
   int64_t heads_, dim_head_;
   std::optional<int64_t> pe_attn_head_;
+  bool mask_keys_;
   torch::nn::Linear out_proj_{nullptr};
   torch::nn::Dropout out_dropout_{nullptr};
 };
@@ -368,7 +399,8 @@ class DiTBlockImpl : public torch::nn::Module {
  public:
   DiTBlockImpl(const F5DiTOptions& o) {
     attn_norm = register_module("attn_norm", AdaLayerNorm(o.dim()));
-    attn = register_module("attn", Attention(o.dim(), o.heads(), o.dim_head(), o.dropout(), o.qk_norm(), o.pe_attn_head()));
+    attn = register_module("attn", Attention(o.dim(), o.heads(), o.dim_head(), o.dropout(), o.qk_norm(), o.pe_attn_head(),
+                                             o.attn_mask_enabled()));
     const int64_t inner = o.dim() * o.ff_mult();
     ff_in_ = torch::nn::Linear(o.dim(), inner);
     ff_dropout_ = torch::nn::Dropout(o.dropout());
@@ -413,7 +445,8 @@ class F5DiTImpl : public torch::nn::Module {
                 "F5DiTOptions.pe_attn_head must be in [0, heads]");
     const int64_t text_dim = o.resolved_text_dim();
     time_embed = register_module("time_embed", TimestepEmbedding(o.dim()));
-    text_embed = register_module("text_embed", TextEmbedding(o.text_num_embeds(), text_dim, o.text_mask_padding(), o.conv_layers()));
+    text_embed = register_module("text_embed", TextEmbedding(o.text_num_embeds(), text_dim, o.text_mask_padding(), o.conv_layers(),
+                                                             o.text_embedding_average_upsampling()));
     input_embed = register_module("input_embed", InputEmbedding(o.mel_dim(), text_dim, o.dim()));
     rotary_embed = register_module("rotary_embed", RotaryEmbedding(o.dim_head()));
     transformer_blocks = register_module("transformer_blocks", torch::nn::ModuleList());

@@ -43,6 +43,16 @@ namespace chord::nn {
 /// Where the global vector (timestep embedding + global condition) enters the transformer.
 enum class GlobalCondition { prepend, adaptive_layer_norm };
 
+/// Where the timestep embedding enters: added to the global vector (the reference's default), or as
+/// extra input-concat channels (`timestep_cond_type="input_concat"`; the reference runs it only with
+/// a one-channel embedding, `timestep_embed_dim=1`).
+enum class TimestepCondition { global, input_concat };
+
+/// Normalisation of queries and keys per head before the rotary embedding (the transformer's
+/// `qk_norm`): none, `l2` (unit length, no parameters), `ln` (LayerNorm eps 1e-6 with weight and bias),
+/// `dyt` (DynamicTanh: `gamma·tanh(alpha·x) + beta`).
+enum class QkNorm { none, l2, layer_norm, dynamic_tanh };
+
 struct StableAudioDiTOptions {
   StableAudioDiTOptions(int64_t embed_dim, int64_t depth, int64_t num_heads)
       : embed_dim_(embed_dim), depth_(depth), num_heads_(num_heads) {}
@@ -61,6 +71,15 @@ struct StableAudioDiTOptions {
   TORCH_ARG(bool, prepend_adds_timestep) = false;
   TORCH_ARG(GlobalCondition, global_cond_type) = GlobalCondition::prepend;
   TORCH_ARG(double, ff_mult) = 4.0;
+  /// Frames per transformer token: `patch_size` consecutive frames are packed channel-major
+  /// (`b (t p) c -> b t (c p)`) before `project_in` and unpacked after `project_out`.
+  TORCH_ARG(int64_t, patch_size) = 1;
+  /// Learned tokens `transformer.memory_tokens [M, embed_dim]` in front of every sequence.
+  TORCH_ARG(int64_t, num_memory_tokens) = 0;
+  TORCH_ARG(QkNorm, qk_norm) = QkNorm::none;
+  TORCH_ARG(TimestepCondition, timestep_cond_type) = TimestepCondition::global;
+  /// Width of the timestep embedding; 0 = embed_dim (the only width the global route accepts).
+  TORCH_ARG(int64_t, timestep_embed_dim) = 0;
 
  public:  // TORCH_ARG leaves the access private
   int64_t dim() const { return embed_dim_; }
@@ -68,6 +87,12 @@ struct StableAudioDiTOptions {
   /// Width of the context the cross-attention sees.
   int64_t context_dim() const { return project_cond_tokens_ ? embed_dim_ : cond_token_dim_; }
   int64_t rotary_dim() const { return std::max<int64_t>(dim_heads() / 2, 32); }
+  int64_t resolved_timestep_embed_dim() const { return timestep_embed_dim_ > 0 ? timestep_embed_dim_ : embed_dim_; }
+  /// Channels entering `preprocess_conv`: the noisy latent, the input-concat condition and, with the
+  /// input-concat timestep route, the timestep embedding.
+  int64_t input_channels() const {
+    return io_channels_ + input_concat_dim_ + (timestep_cond_type_ == TimestepCondition::input_concat ? resolved_timestep_embed_dim() : 0);
+  }
 
   /// Throws chord::Error naming the bad value; in particular a context too wide for the query heads
   /// (the reference would divide by zero inside repeat_interleave).
@@ -77,6 +102,16 @@ struct StableAudioDiTOptions {
     CHORD_CHECK(rotary_dim() <= dim_heads(), "StableAudioDiT: heads of ", dim_heads(),
                 " channels are narrower than the rotary width ", rotary_dim(), " (use fewer heads)");
     CHORD_CHECK(io_channels_ > 0, "StableAudioDiT: io_channels must be > 0");
+    CHORD_CHECK(patch_size_ >= 1, "StableAudioDiT: patch_size must be >= 1, got ", patch_size_);
+    CHORD_CHECK(num_memory_tokens_ >= 0, "StableAudioDiT: num_memory_tokens must be >= 0");
+    CHORD_CHECK(timestep_cond_type_ == TimestepCondition::input_concat || resolved_timestep_embed_dim() == embed_dim_,
+                "StableAudioDiT: a timestep embedding of ", timestep_embed_dim_, " channels cannot be added to the global vector of ",
+                embed_dim_, " (timestep_cond_type global)");
+    CHORD_CHECK(timestep_cond_type_ != TimestepCondition::input_concat || timestep_embed_dim_ == 1,
+                "StableAudioDiT: timestep_cond_type input_concat needs timestep_embed_dim 1 (stable-audio-tools expands a [B, 1, E] "
+                "embedding over time, which fails for any other width), got ", timestep_embed_dim_);
+    CHORD_CHECK(!(prepend_adds_timestep_ && timestep_cond_type_ == TimestepCondition::input_concat),
+                "StableAudioDiT: prepend_adds_timestep needs the timestep on the global route");
     CHORD_CHECK(!prepend_adds_timestep_ || prepend_cond_dim_ == embed_dim_, "StableAudioDiT: prepend_adds_timestep needs prepended "
                 "tokens as wide as the timestep embedding (prepend_cond_dim ", prepend_cond_dim_, ", embed_dim ", embed_dim_, ")");
     if (cond_token_dim_ > 0) {
@@ -143,12 +178,43 @@ inline torch::Tensor apply_half_split_rotary(const torch::Tensor& x, const HalfS
   return torch::cat({out, x.narrow(-1, rot, x.size(-1) - rot)}, -1);
 }
 
+/// The per-head query/key normalisation (see QkNorm), registered as `q_norm` / `k_norm`.
+class QkNormalizationImpl : public torch::nn::Module {
+ public:
+  QkNormalizationImpl(QkNorm kind, int64_t dim_heads) : kind_(kind), dim_heads_(dim_heads) {
+    if (kind == QkNorm::layer_norm) {
+      weight = register_parameter("weight", torch::ones({dim_heads}));
+      bias = register_parameter("bias", torch::zeros({dim_heads}));
+    } else if (kind == QkNorm::dynamic_tanh) {
+      alpha = register_parameter("alpha", torch::full({1}, 10.0));
+      gamma = register_parameter("gamma", torch::ones({dim_heads}));
+      beta = register_parameter("beta", torch::zeros({dim_heads}));
+    }
+  }
+  /// `x [..., Dh]`.
+  torch::Tensor forward(const torch::Tensor& x) {
+    switch (kind_) {
+      case QkNorm::l2: return x / x.norm(2, -1, true).clamp_min(1e-12);
+      case QkNorm::layer_norm: return at::layer_norm(x, {dim_heads_}, weight, bias, 1e-6, /*cudnn_enable=*/true);
+      case QkNorm::dynamic_tanh: return gamma * torch::tanh(alpha * x) + beta;
+      case QkNorm::none: break;
+    }
+    return x;
+  }
+  torch::Tensor weight, bias, alpha, gamma, beta;
+
+ private:
+  QkNorm kind_;
+  int64_t dim_heads_;
+};
+TORCH_MODULE(QkNormalization);
+
 /// Self- or cross-attention (`to_qkv` or `to_q` + `to_kv`, `to_out`; no biases; `to_out` zero-init).
 /// Cross-attention with fewer key/value heads than query heads groups `heads / kv_heads` consecutive
 /// query heads per key/value head (the reference's repeat_interleave), without copying keys.
 class StableAttentionImpl : public torch::nn::Module {
  public:
-  StableAttentionImpl(int64_t dim, int64_t dim_heads, std::optional<int64_t> context_dim)
+  StableAttentionImpl(int64_t dim, int64_t dim_heads, std::optional<int64_t> context_dim, QkNorm qk_norm = QkNorm::none)
       : heads_(dim / dim_heads), dim_heads_(dim_heads) {
     if (context_dim) {
       kv_heads_ = *context_dim / dim_heads;
@@ -159,6 +225,10 @@ class StableAttentionImpl : public torch::nn::Module {
       to_qkv = register_module("to_qkv", torch::nn::Linear(torch::nn::LinearOptions(dim, 3 * dim).bias(false)));
     }
     to_out = register_module("to_out", torch::nn::Linear(torch::nn::LinearOptions(dim, dim).bias(false)));
+    if (qk_norm != QkNorm::none) {
+      q_norm = register_module("q_norm", QkNormalization(qk_norm, dim_heads));
+      k_norm = register_module("k_norm", QkNormalization(qk_norm, dim_heads));
+    }
     torch::NoGradGuard no_grad;
     to_out->weight.zero_();
   }
@@ -166,15 +236,22 @@ class StableAttentionImpl : public torch::nn::Module {
   /// Keys and values of a context `[B, S, Cctx]`, each `[B, Hkv, S, Dh]`.
   std::pair<torch::Tensor, torch::Tensor> context_keys_values(const torch::Tensor& context) {
     auto kv = to_kv(context).view({context.size(0), context.size(1), 2, kv_heads_, dim_heads_});
-    return {kv.select(2, 0).transpose(1, 2), kv.select(2, 1).transpose(1, 2)};
+    auto keys = kv.select(2, 0);
+    if (k_norm) keys = k_norm(keys);
+    return {keys.transpose(1, 2), kv.select(2, 1).transpose(1, 2)};
   }
 
   /// Self-attention over `x [B, N, D]` with the rotary table over all N positions.
   torch::Tensor self_attention(const torch::Tensor& x, const HalfSplitRotary& rotary) {
     const int64_t b = x.size(0), n = x.size(1);
     auto qkv = to_qkv(x).view({b, n, 3, heads_, dim_heads_});
-    auto q = apply_half_split_rotary(qkv.select(2, 0), rotary).transpose(1, 2);
-    auto k = apply_half_split_rotary(qkv.select(2, 1), rotary).transpose(1, 2);
+    auto q = qkv.select(2, 0), k = qkv.select(2, 1);
+    if (q_norm) {
+      q = q_norm(q);
+      k = k_norm(k);
+    }
+    q = apply_half_split_rotary(q, rotary).transpose(1, 2);
+    k = apply_half_split_rotary(k, rotary).transpose(1, 2);
     auto v = qkv.select(2, 2).transpose(1, 2);
     return to_out(at::scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape({b, n, heads_ * dim_heads_}));
   }
@@ -183,12 +260,15 @@ class StableAttentionImpl : public torch::nn::Module {
   torch::Tensor cross_attention(const torch::Tensor& x, const torch::Tensor& keys, const torch::Tensor& values) {
     const int64_t b = x.size(0), n = x.size(1), group = heads_ / kv_heads_;
     // [B, N, H, Dh] → [B, Hkv, group·N, Dh]: query head h = g·group + r reads key/value head g.
-    auto q = to_q(x).view({b, n, kv_heads_, group, dim_heads_}).permute({0, 2, 3, 1, 4}).reshape({b, kv_heads_, group * n, dim_heads_});
+    auto q = to_q(x).view({b, n, kv_heads_, group, dim_heads_});
+    if (q_norm) q = q_norm(q);
+    q = q.permute({0, 2, 3, 1, 4}).reshape({b, kv_heads_, group * n, dim_heads_});
     auto out = at::scaled_dot_product_attention(q, keys, values);  // [B, Hkv, group·N, Dh]
     return to_out(out.view({b, kv_heads_, group, n, dim_heads_}).permute({0, 3, 1, 2, 4}).reshape({b, n, heads_ * dim_heads_}));
   }
 
   torch::nn::Linear to_qkv{nullptr}, to_q{nullptr}, to_kv{nullptr}, to_out{nullptr};
+  QkNormalization q_norm{nullptr}, k_norm{nullptr};
 
  private:
   int64_t heads_, dim_heads_, kv_heads_;
@@ -234,10 +314,10 @@ class StableTransformerBlockImpl : public torch::nn::Module {
   StableTransformerBlockImpl(const StableAudioDiTOptions& o, bool adaptive) {
     const int64_t dim = o.embed_dim();
     pre_norm = register_module("pre_norm", BiasFreeLayerNorm(dim));
-    self_attn = register_module("self_attn", StableAttention(dim, o.dim_heads(), std::nullopt));
+    self_attn = register_module("self_attn", StableAttention(dim, o.dim_heads(), std::nullopt, o.qk_norm()));
     if (o.cond_token_dim() > 0) {
       cross_attend_norm = register_module("cross_attend_norm", BiasFreeLayerNorm(dim));
-      cross_attn = register_module("cross_attn", StableAttention(dim, o.dim_heads(), o.context_dim()));
+      cross_attn = register_module("cross_attn", StableAttention(dim, o.dim_heads(), o.context_dim(), o.qk_norm()));
     }
     ff_norm = register_module("ff_norm", BiasFreeLayerNorm(dim));
     ff = register_module("ff", StableFeedForward(dim, o.ff_mult()));
@@ -276,9 +356,11 @@ class ContinuousTransformerImpl : public torch::nn::Module {
   ContinuousTransformerImpl(const StableAudioDiTOptions& o, int64_t dim_in) {
     const int64_t dim = o.embed_dim();
     const bool adaptive = o.global_cond_type() == GlobalCondition::adaptive_layer_norm;
-    project_in = register_module("project_in", torch::nn::Linear(torch::nn::LinearOptions(dim_in, dim).bias(false)));
-    project_out = register_module("project_out", torch::nn::Linear(torch::nn::LinearOptions(dim, o.io_channels()).bias(false)));
+    const int64_t p = o.patch_size();
+    project_in = register_module("project_in", torch::nn::Linear(torch::nn::LinearOptions(dim_in * p, dim).bias(false)));
+    project_out = register_module("project_out", torch::nn::Linear(torch::nn::LinearOptions(dim, o.io_channels() * p).bias(false)));
     rotary_pos_emb = register_module("rotary_pos_emb", RotaryFrequencies(o.rotary_dim()));
+    if (o.num_memory_tokens() > 0) memory_tokens = register_parameter("memory_tokens", torch::randn({o.num_memory_tokens(), dim}));
     if (adaptive) {
       global_cond_embedder = register_module(
           "global_cond_embedder", torch::nn::Sequential(torch::nn::Linear(dim, dim), torch::nn::SiLU(), torch::nn::Linear(dim, 6 * dim)));
@@ -301,6 +383,7 @@ class ContinuousTransformerImpl : public torch::nn::Module {
 
   torch::nn::Linear project_in{nullptr}, project_out{nullptr};
   RotaryFrequencies rotary_pos_emb{nullptr};
+  torch::Tensor memory_tokens;  ///< `[M, E]` or undefined
   torch::nn::Sequential global_cond_embedder{nullptr};
   torch::nn::ModuleList layers{nullptr};
   std::vector<StableTransformerBlock> blocks;
@@ -323,8 +406,13 @@ struct StableAudioEmbedded {
   torch::Tensor prepend;                    ///< `to_prepend_embed(prepend)` `[B, P, E]` or undefined
   torch::Tensor prepend_condition;          ///< with prepend_adds_timestep: the raw tokens, embedded per step
   torch::Tensor prepend_kept;               ///< with prepend_adds_timestep: `[B, 1, 1]` 0 on dropped rows, else 1
-  torch::Tensor input_weight;               ///< `project_in ∘ (1 + preprocess_conv)` restricted to x's channels `[E, Cio]`
-  torch::Tensor concat_projection;          ///< the input-concat channels' share of the projection `[B, T', E]` or undefined
+  /// `project_in ∘ (1 + preprocess_conv)` restricted to x's channels, `[E, p·Cio]` over a token's frames
+  /// (frame-major: column j·Cio + c is channel c of the token's frame j).
+  torch::Tensor input_weight;
+  /// patch_size 1: the input-concat channels' share of the projection `[B, T', E]` (resampled per run);
+  /// larger patches: the raw condition `[B, T', Cic]` and its weight `[E, p·Cic]` (resampled, then projected).
+  torch::Tensor concat_projection, concat_condition, concat_weight;
+  torch::Tensor timestep_weight;            ///< input-concat timestep route: `[E]`, the timestep channel's weight over a token
 };
 
 class StableAudioDiTImpl : public torch::nn::Module {
@@ -333,9 +421,9 @@ class StableAudioDiTImpl : public torch::nn::Module {
     options.validate();
     const auto& o = options;
     const int64_t dim = o.embed_dim();
-    const int64_t dim_in = o.io_channels() + o.input_concat_dim();
+    const int64_t dim_in = o.input_channels();
     timestep_features = register_module("timestep_features", Weight(torch::randn({128, 1})));
-    to_timestep_embed = register_module("to_timestep_embed", mlp(256, dim, /*bias=*/true));
+    to_timestep_embed = register_module("to_timestep_embed", mlp(256, o.resolved_timestep_embed_dim(), /*bias=*/true));
     if (o.cond_token_dim() > 0) to_cond_embed = register_module("to_cond_embed", mlp(o.cond_token_dim(), o.context_dim(), false));
     if (o.global_cond_dim() > 0) {
       to_global_embed = register_module("to_global_embed",
@@ -388,19 +476,31 @@ class StableAudioDiTImpl : public torch::nn::Module {
       TORCH_CHECK(!o.prepend_adds_timestep(), "StableAudioDiT: the model adds the timestep to prepended tokens; pass prepend [B, P, ",
                   o.prepend_cond_dim(), "]");
     }
-    // project_in(x_cat + conv(x_cat)) = project_in·(I + W_pre)·x_cat, split over x's and the condition's channels.
-    const int64_t dim_in = o.io_channels() + o.input_concat_dim();
-    auto folded = torch::matmul(transformer->project_in->weight,
-                                preprocess_conv->weight.squeeze(-1) + torch::eye(dim_in, preprocess_conv->weight.options()));
-    e.input_weight = folded.narrow(1, 0, o.io_channels());
-    if (o.input_concat_dim() > 0) {
-      TORCH_CHECK(c.input_concat.defined(), "StableAudioDiT: the model has an input-concat channel (", o.input_concat_dim(),
-                  " channels); pass input_concat [B, T, ", o.input_concat_dim(), "]");
-      check(c.input_concat, 3, o.input_concat_dim(), o.input_concat_dim(), "input-concat condition [B, T, C]");
-      e.concat_projection = torch::matmul(c.input_concat, folded.narrow(1, o.io_channels(), o.input_concat_dim()).t());
+    // project_in(patch(x_cat + conv(x_cat))): with W_j the columns of project_in for a token's frame j
+    // (the reference packs channel-major, column c·p + j), a token is Σ_j W_j·(I + W_pre)·x_cat[frame j].
+    // The folded weight [E, p, dim_in] is split over x's, the condition's and the timestep's channels.
+    const int64_t dim = o.embed_dim(), dim_in = o.input_channels(), p = o.patch_size(), io = o.io_channels(), concat = o.input_concat_dim();
+    const auto lift = preprocess_conv->weight.squeeze(-1) + torch::eye(dim_in, preprocess_conv->weight.options());
+    const auto columns = transformer->project_in->weight.view({dim, dim_in, p});
+    std::vector<torch::Tensor> per_frame;
+    for (int64_t j = 0; j < p; ++j) per_frame.push_back(torch::matmul(columns.select(2, j), lift));
+    const auto folded = torch::stack(per_frame, 1);  // [E, p, dim_in]
+    auto share = [&](int64_t first, int64_t count) { return folded.narrow(2, first, count).reshape({dim, p * count}); };
+    e.input_weight = share(0, io);
+    if (concat > 0) {
+      TORCH_CHECK(c.input_concat.defined(), "StableAudioDiT: the model has an input-concat channel (", concat,
+                  " channels); pass input_concat [B, T, ", concat, "]");
+      check(c.input_concat, 3, concat, concat, "input-concat condition [B, T, C]");
+      if (p == 1) {
+        e.concat_projection = torch::matmul(c.input_concat, share(io, concat).t());
+      } else {
+        e.concat_condition = c.input_concat;
+        e.concat_weight = share(io, concat);
+      }
     } else {
       TORCH_CHECK(!c.input_concat.defined(), "StableAudioDiT: input_concat given but input_concat_dim is 0");
     }
+    if (o.timestep_cond_type() == TimestepCondition::input_concat) e.timestep_weight = share(io + concat, 1).sum(1);
     return e;
   }
 
@@ -411,24 +511,38 @@ class StableAudioDiTImpl : public torch::nn::Module {
     TORCH_CHECK(x.dim() == 3 && x.size(2) == o.io_channels(), "StableAudioDiT: x [B, T, ", o.io_channels(), "] expected, got ", x.sizes());
     const auto t = time.dim() == 0 ? time.expand({x.size(0)}) : time;  // a solver's scalar time
     TORCH_CHECK(t.dim() == 1 && t.size(0) == x.size(0), "StableAudioDiT: t [", x.size(0), "] or a scalar expected, got ", t.sizes());
-    const int64_t frames = x.size(1);
-    auto h = torch::matmul(x, e.input_weight.t());
-    if (e.concat_projection.defined()) h = h + nearest_frames(e.concat_projection, frames);
+    const int64_t frames = x.size(1), p = o.patch_size();
+    TORCH_CHECK(frames % p == 0, "StableAudioDiT: ", frames, " frames do not split into patches of ", p);
+    TORCH_CHECK(!features || p == 1, "StableAudioDiT: features are per token, not per frame, with patch_size ", p);
+    const int64_t tokens = frames / p;
+    auto h = torch::matmul(p == 1 ? x : x.reshape({x.size(0), tokens, p * o.io_channels()}), e.input_weight.t());
+    if (e.concat_projection.defined()) h = h + resample_nearest(e.concat_projection, frames);
+    if (e.concat_condition.defined()) {
+      h = h + torch::matmul(resample_nearest(e.concat_condition, frames).reshape({x.size(0), tokens, -1}), e.concat_weight.t());
+    }
 
     const auto timestep = to_timestep_embed->forward(timestep_fourier_features(t.to(x.scalar_type())));
-    auto global = e.global.defined() ? e.global + timestep : timestep;
+    torch::Tensor global = e.global;
+    if (o.timestep_cond_type() == TimestepCondition::global) {
+      global = global.defined() ? global + timestep : timestep;
+    } else {
+      h = h + timestep.unsqueeze(1) * e.timestep_weight;  // a [B, 1] channel constant over time
+    }
 
     std::vector<torch::Tensor> prefix;
+    if (transformer->memory_tokens.defined()) prefix.push_back(transformer->memory_tokens.unsqueeze(0).expand({x.size(0), -1, -1}));
     if (e.prepend.defined()) prefix.push_back(e.prepend);
     if (e.prepend_condition.defined()) {
       auto tokens = e.prepend_condition + timestep.unsqueeze(1);
       prefix.push_back(to_prepend_embed->forward(e.prepend_kept.defined() ? tokens * e.prepend_kept : tokens));
     }
     torch::Tensor adaptive;
-    if (o.global_cond_type() == GlobalCondition::prepend) prefix.push_back(global.unsqueeze(1));
-    else adaptive = transformer->global_cond_embedder->forward(global);
+    if (global.defined()) {
+      if (o.global_cond_type() == GlobalCondition::prepend) prefix.push_back(global.unsqueeze(1));
+      else adaptive = transformer->global_cond_embedder->forward(global);
+    }
     int64_t prefix_length = 0;
-    for (const auto& p : prefix) prefix_length += p.size(1);
+    for (const auto& part : prefix) prefix_length += part.size(1);
     if (!prefix.empty()) {
       prefix.push_back(h);
       h = torch::cat(prefix, 1);
@@ -439,11 +553,21 @@ class StableAudioDiTImpl : public torch::nn::Module {
     for (size_t i = 0; i < transformer->blocks.size(); ++i) {
       h = transformer->blocks[i]->forward(h, rotary, cross ? e.keys[i] : torch::Tensor(), cross ? e.values[i] : torch::Tensor(), adaptive);
     }
-    if (prefix_length > 0) h = h.narrow(1, prefix_length, frames);
+    if (prefix_length > 0) h = h.narrow(1, prefix_length, tokens);
     if (features) return h;
     auto out = transformer->project_out(h);
+    // Unpatch (`b (c p) t -> b c (t p)`: channel c of a token's frame j is output column c·p + j).
+    if (p > 1) out = out.view({x.size(0), tokens, o.io_channels(), p}).transpose(2, 3).reshape({x.size(0), frames, o.io_channels()});
     // postprocess_conv(out) + out over channels.
     return out + torch::matmul(out, postprocess_conv->weight.squeeze(-1).t());
+  }
+
+  /// `F.interpolate(mode="nearest")` along time of `source [B, T', C]` to `frames`: the reference's own
+  /// kernel (frame i reads ⌊i·s⌋ with the scale s = T'/frames in float32; a double-precision rule
+  /// disagrees on hundreds of length pairs).
+  static torch::Tensor resample_nearest(const torch::Tensor& source, int64_t frames) {
+    if (source.size(1) == frames) return source;
+    return at::upsample_nearest1d(source.transpose(1, 2), {frames}).transpose(1, 2);
   }
 
   /// `FourierFeatures(1, 256)` of `t [B]`: `[cos 2π·t·w, sin 2π·t·w]` (cos first) `[B, 256]`.
@@ -471,14 +595,6 @@ class StableAudioDiTImpl : public torch::nn::Module {
                                  torch::nn::Linear(torch::nn::LinearOptions(out, out).bias(bias)));
   }
 
-  /// `F.interpolate(mode="nearest")` along time: frame i reads source frame ⌊i·T'/T⌋.
-  static torch::Tensor nearest_frames(const torch::Tensor& source, int64_t frames) {
-    const int64_t available = source.size(1);
-    if (available == frames) return source;
-    auto index = torch::floor(torch::arange(frames, torch::kDouble) * (static_cast<double>(available) / static_cast<double>(frames)))
-                     .to(torch::kLong).clamp_max(available - 1).to(source.device());
-    return source.index_select(1, index);
-  }
 };
 TORCH_MODULE(StableAudioDiT);
 

@@ -84,9 +84,13 @@ inline FlowModelOptions<F5TTS> model_options(Preset preset, int64_t vocab_size) 
   return FlowModelOptions<F5TTS>(preset_options(preset, vocab_size));
 }
 
-/// The backbone hyperparameters a state dict implies (keys `transformer.*`). `text_mask_padding` and
-/// `pe_attn_head` (v0 vs v1) are not visible in the weights and are left at v1's values.
-inline nn::F5DiTOptions infer_options(const io::TensorMap& sd) {
+/// The backbone hyperparameters a state dict implies (keys `transformer.*`). The head width shows in
+/// the RoPE buffer `rotary_embed.inv_freq` (dim_head / 2 entries) or in the q/k RMSNorm weights; a
+/// state dict with neither shows only heads × dim_head, so `configured`'s dim_head is taken (64 without
+/// one) and the heads follow. Flags the weights never show — `text_mask_padding`, `pe_attn_head` (v0
+/// vs v1), `attn_mask_enabled`, `text_embedding_average_upsampling` — are `configured`'s (v1 defaults
+/// without one).
+inline nn::F5DiTOptions infer_options(const io::TensorMap& sd, const std::optional<nn::F5DiTOptions>& configured = std::nullopt) {
   auto need = [&](const std::string& key) -> const torch::Tensor& {
     auto found = sd.find(key);
     CHORD_CHECK(found != sd.end(), "not an F5-TTS DiT state dict: no '", key, "'");
@@ -97,16 +101,34 @@ inline nn::F5DiTOptions infer_options(const io::TensorMap& sd) {
   while (sd.count("transformer.transformer_blocks." + std::to_string(depth) + ".attn.to_q.weight")) ++depth;
   while (sd.count("transformer.text_embed.text_blocks." + std::to_string(conv_layers) + ".dwconv.weight")) ++conv_layers;
   const auto& embedding = need("transformer.text_embed.text_embed.weight");
-  const int64_t heads = need("transformer.transformer_blocks.0.attn.to_q.weight").size(0) / 64;
+  const int64_t inner = need("transformer.transformer_blocks.0.attn.to_q.weight").size(0);
+  const bool qk_norm = sd.count("transformer.transformer_blocks.0.attn.q_norm.weight") > 0;
+  int64_t dim_head = configured ? configured->dim_head() : 64;
+  if (auto rotary = sd.find("transformer.rotary_embed.inv_freq"); rotary != sd.end()) {
+    dim_head = 2 * rotary->second.size(0);
+  } else if (qk_norm) {
+    dim_head = sd.at("transformer.transformer_blocks.0.attn.q_norm.weight").size(0);
+  }
+  CHORD_CHECK(dim_head > 0 && inner % dim_head == 0, "F5-TTS state dict: attention width ", inner, " is not a multiple of the head width ",
+              dim_head, configured ? " (the configured dim_head; the weights do not show it)" : "");
   const int64_t ff_inner = need("transformer.transformer_blocks.0.ff.ff.0.0.weight").size(0);
-  return nn::F5DiTOptions(dim, depth, heads)
+  auto options = configured.value_or(nn::F5DiTOptions(dim, depth, inner / dim_head));
+  return options.dim(dim)
+      .depth(depth)
+      .heads(inner / dim_head)
+      .dim_head(dim_head)
       .ff_mult(ff_inner / dim)
       .text_dim(embedding.size(1))
       .text_num_embeds(embedding.size(0) - 1)
       .conv_layers(conv_layers)
       .mel_dim(need("transformer.proj_out.weight").size(0))
-      .qk_norm(sd.count("transformer.transformer_blocks.0.attn.q_norm.weight") > 0)
+      .qk_norm(qk_norm)
       .long_skip_connection(sd.count("transformer.long_skip_connection.weight") > 0);
+}
+
+/// Whether a state dict shows the head width (see infer_options).
+inline bool shows_head_width(const io::TensorMap& sd) {
+  return sd.count("transformer.rotary_embed.inv_freq") > 0 || sd.count("transformer.transformer_blocks.0.attn.q_norm.weight") > 0;
 }
 
 /// Human-readable differences between two backbone configurations (empty when they agree on
@@ -119,11 +141,14 @@ inline std::string describe_mismatch(const nn::F5DiTOptions& configured, const n
   compare("dim", configured.dim(), found.dim());
   compare("depth", configured.depth(), found.depth());
   compare("heads", configured.heads(), found.heads());
+  compare("dim_head", configured.dim_head(), found.dim_head());
   compare("ff_mult", configured.ff_mult(), found.ff_mult());
   compare("text_dim", configured.resolved_text_dim(), found.resolved_text_dim());
   compare("vocab", configured.text_num_embeds(), found.text_num_embeds());
   compare("conv_layers", configured.conv_layers(), found.conv_layers());
   compare("mel_dim", configured.mel_dim(), found.mel_dim());
+  compare("qk_norm", configured.qk_norm(), found.qk_norm());
+  compare("long_skip_connection", configured.long_skip_connection(), found.long_skip_connection());
   return out.str();
 }
 
@@ -191,10 +216,37 @@ inline nn::F5DiTOptions read_checkpoint_options(const std::filesystem::path& pat
 /// Everything a checkpoint file implies about the model: the backbone (see infer_options) and, for an
 /// objective with a head of its own (DTM), the head's width and depth. Flags the weights cannot show
 /// (v0's text padding, the DTM transitions of training) keep their defaults.
+/// The backbone flags the weights cannot show, as chord's trainer writes them into the metadata of its
+/// exported weights (so inference needs no flag for them).
+inline std::map<std::string, std::string> invisible_flags_metadata(const nn::F5DiTOptions& o) {
+  return {{"text_mask_padding", o.text_mask_padding() ? "1" : "0"},
+          {"pe_attn_head", o.pe_attn_head() ? std::to_string(*o.pe_attn_head()) : "all"},
+          {"attn_mask_enabled", o.attn_mask_enabled() ? "1" : "0"},
+          {"text_embedding_average_upsampling", o.text_embedding_average_upsampling() ? "1" : "0"}};
+}
+
+/// Applies invisible_flags_metadata() read back from a checkpoint's metadata (keys absent: left as they are).
+inline void apply_invisible_flags(nn::F5DiTOptions& o, const std::map<std::string, std::string>& metadata) {
+  auto flag = [&](const char* key) -> std::optional<bool> {
+    auto found = metadata.find(key);
+    if (found == metadata.end()) return std::nullopt;
+    return found->second == "1";
+  };
+  if (auto v = flag("text_mask_padding")) o.text_mask_padding(*v);
+  if (auto v = flag("attn_mask_enabled")) o.attn_mask_enabled(*v);
+  if (auto v = flag("text_embedding_average_upsampling")) o.text_embedding_average_upsampling(*v);
+  if (auto found = metadata.find("pe_attn_head"); found != metadata.end()) {
+    o.pe_attn_head(found->second == "all" ? std::nullopt : std::optional<int64_t>(std::stoll(found->second)));
+  }
+}
+
 template <class Spec>
 FlowModelOptions<Spec> read_model_options(const std::filesystem::path& path) {
   const auto tensors = detail::checkpoint_tensors(path);
   FlowModelOptions<Spec> options(infer_options(tensors));
+  if (const auto file = resolve_checkpoint(path); file.extension() == ".safetensors") {
+    apply_invisible_flags(options.backbone, io::SafetensorsReader(file).metadata());
+  }
   if constexpr (requires { options.objective.head_width; options.objective.head_depth; }) {
     const auto input = tensors.find("head.input_proj.weight");
     if (input != tensors.end()) {
@@ -218,11 +270,11 @@ template <class Spec>
 io::LoadReport load_checkpoint(FlowModel<Spec>& model, const std::filesystem::path& path,
                                CheckpointScope scope = CheckpointScope::model) {
   auto renamed = detail::checkpoint_tensors(path);
-  const auto found = infer_options(renamed);
+  const auto found = infer_options(renamed, model->options.backbone);
   const auto differences = describe_mismatch(model->options.backbone, found);
   CHORD_CHECK(differences.empty(), "F5-TTS checkpoint '", path.string(), "' does not fit the configured model: ",
-              differences, ". Pick the matching preset (F5TTS_v1_Base, F5TTS_Base, F5TTS_v1_Small) and the vocab file "
-              "the checkpoint was trained with.");
+              differences, shows_head_width(renamed) ? "" : " (the checkpoint does not show dim_head: the configured one was assumed)",
+              ". Pick the matching preset (F5TTS_v1_Base, F5TTS_Base, F5TTS_v1_Small) and the vocab file the checkpoint was trained with.");
   io::LoadOptions options;
   options.source_name = "F5-TTS checkpoint '" + path.string() + "'";
   if (scope == CheckpointScope::backbone) {

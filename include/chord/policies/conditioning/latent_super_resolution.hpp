@@ -17,6 +17,7 @@
 #include "chord/policies/conditioning/concept.hpp"
 
 #include <array>
+#include <optional>
 
 namespace chord {
 
@@ -63,6 +64,13 @@ struct LatentSuperResolution {
     torch::Tensor low_resolution;  ///< `[B, T, C]`
     Inputs inputs;
     int64_t frames = 0;            ///< output latent frames; 0 = the low-resolution latent's
+    /// Negative conditioning (stable-audio's negative prompt): the guidance branches that drop the
+    /// cross-attention tokens use these inputs' tokens instead of zeros, where `negative_mask [B, S]`
+    /// (optional) is true.
+    std::optional<Inputs> negative;
+    torch::Tensor negative_mask;
+    /// Latents `[B, T, C]` to start sampling from (audio-to-audio, with the objective's sigma_max < 1).
+    torch::Tensor init;
   };
 
   template <class Backbone>
@@ -81,6 +89,7 @@ struct LatentSuperResolution {
   }
   torch::Tensor prompt_lengths(const Request& r) const { return torch::zeros({r.low_resolution.size(0)}, torch::kLong); }
   torch::Tensor edit_mask(const Request&) const { return {}; }
+  torch::Tensor initial_data(const Request& r) const { return r.init; }
   torch::Tensor prompt(const Request& r, int64_t frames) const {
     return torch::zeros({r.low_resolution.size(0), frames, latent_channels}, r.low_resolution.options());
   }
@@ -94,7 +103,8 @@ struct LatentSuperResolution {
   template <class Backbone>
   nn::StableAudioEmbedded prepare_inference(Backbone& backbone, const Request& r, const Masks&,
                                             const std::vector<ConditionDrop>& branches) const {
-    return prepare(backbone, r.low_resolution, r.inputs, ConditionDrop::concat(branches), static_cast<int64_t>(branches.size()));
+    return prepare(backbone, r.low_resolution, r.inputs, ConditionDrop::concat(branches), static_cast<int64_t>(branches.size()),
+                   r.negative ? &*r.negative : nullptr, r.negative_mask);
   }
 
   template <class Backbone>
@@ -106,7 +116,8 @@ struct LatentSuperResolution {
  private:
   template <class Backbone>
   nn::StableAudioEmbedded prepare(Backbone& backbone, const torch::Tensor& low_resolution, const Inputs& inputs,
-                                  const ConditionDrop& drop, int64_t repeats) const {
+                                  const ConditionDrop& drop, int64_t repeats, const Inputs* negative = nullptr,
+                                  const torch::Tensor& negative_mask = {}) const {
     const auto& o = backbone->options;
     CHORD_CHECK((o.text_dim() > 0) == uses_text && o.rolloff() == uses_rolloff && o.seconds() == uses_seconds &&
                     o.rolloff_fourier() == uses_rolloff_fourier,
@@ -142,7 +153,19 @@ struct LatentSuperResolution {
         c.prepend = prepend;
         c.prepend_dropped = dropped_tokens;
       }
-      c.cross_attention = torch::where(dropped_tokens.view({-1, 1, 1}), torch::zeros({}, tokens.options()), tokens);
+      auto null_tokens = torch::zeros({}, tokens.options());
+      if (negative != nullptr) {
+        auto negative_tokens = backbone->encode_conditions(*negative, batch).tokens;
+        TORCH_CHECK(negative_tokens.sizes() == tokens.narrow(0, 0, batch).sizes(), "LatentSuperResolution: negative tokens ",
+                    negative_tokens.sizes(), " do not match the tokens ", tokens.narrow(0, 0, batch).sizes());
+        if (negative_mask.defined()) {
+          TORCH_CHECK(negative_mask.dim() == 2 && negative_mask.size(0) == batch && negative_mask.size(1) == negative_tokens.size(1),
+                      "LatentSuperResolution: negative_mask [", batch, ", ", negative_tokens.size(1), "] expected, got ", negative_mask.sizes());
+          negative_tokens = torch::where(negative_mask.to(torch::kBool).unsqueeze(-1), negative_tokens, torch::zeros({}, tokens.options()));
+        }
+        null_tokens = repeat(negative_tokens);
+      }
+      c.cross_attention = torch::where(dropped_tokens.view({-1, 1, 1}), null_tokens, tokens);
     }
     c.global = repeat(global);
     return backbone->model->embed(c);

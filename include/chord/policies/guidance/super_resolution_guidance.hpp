@@ -35,8 +35,17 @@ struct CrossAttentionDropout {
   double drop_prob = 0.1;  ///< stable-audio-tools `cfg_dropout_prob`
   double strength = 1.2;   ///< default scale (SAGA-SR's text scale; stable-audio's generation default is 6)
   double scale_phi = 0.0;  ///< CFG rescale: 0 = off
+  /// stable-audio-tools' `cfg_interval`: guidance only while `low ≤ t ≤ high` (both inclusive, compared
+  /// in float32, decided by the batch's first item as the reference does); elsewhere the conditional
+  /// output alone, without rescale.
+  double interval_low = 0.0, interval_high = 1.0;
 
   double default_strength() const { return strength; }
+
+  bool guides_at(const torch::Tensor& t) const {
+    const float first = t.flatten()[0].item<float>();
+    return static_cast<float>(interval_low) <= first && first <= static_cast<float>(interval_high);
+  }
 
   ConditionDrop training_drop(int64_t batch, torch::Generator& gen) const {
     ConditionDrop drop(batch);

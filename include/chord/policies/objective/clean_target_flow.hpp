@@ -44,7 +44,7 @@ struct CleanTargetFlow {
     return ode::integrate<Solver>(velocity, x0, times);
   }
 
-  static int64_t evaluations(const SamplerOptions& options) { return options.steps * Solver::evaluations_per_step; }
+  static int64_t evaluations(const SamplerOptions& options) { return ode::evaluations<Solver>(options.steps); }
 };
 static_assert(ObjectivePolicy<CleanTargetFlow<>>);
 

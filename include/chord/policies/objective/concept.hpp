@@ -41,8 +41,21 @@ struct GuidedNet {
   int64_t branches = 1;  ///< K
   std::function<torch::Tensor(const std::vector<torch::Tensor>& per_branch)> combine;
   std::shared_ptr<torch::nn::Module> module;  ///< the objective's own module (see OwnsModule), or null
+  /// Whether guidance applies at time t (stable-audio's `cfg_interval`); empty = always. Outside it
+  /// the velocity is the first (conditional) branch's alone.
+  std::function<bool(const torch::Tensor& t)> guided_at;
   /// The guided output (the common case): combine(branch_outputs(x, t)).
-  torch::Tensor velocity(const torch::Tensor& x, const torch::Tensor& t) const { return combine(branch_outputs(x, t)); }
+  torch::Tensor velocity(const torch::Tensor& x, const torch::Tensor& t) const {
+    if (guided_at && !guided_at(t)) return branch_outputs(x, t).front();
+    return combine(branch_outputs(x, t));
+  }
+};
+
+/// An objective that can start sampling from data (audio-to-audio): `start(noise, data, options)`
+/// is the first state of the sampler.
+template <class P>
+concept StartsFromData = requires(const P& p, const torch::Tensor& x, const typename P::SamplerOptions& options) {
+  { p.start(x, x, options) } -> std::same_as<torch::Tensor>;
 };
 
 /// Training: draws its pair, predicts through the net, and reduces a loss over the loss mask.

@@ -10,7 +10,7 @@
 
 namespace chord::obj {
 
-/// @tparam Solver ode::Euler or ode::Midpoint.
+/// @tparam Solver a fixed-grid solver of ode.hpp (Euler, Midpoint, RK4, Heun2, Heun3, ExplicitAdams).
 /// @tparam Grid grid::Uniform, grid::Epss or grid::Sway<...>.
 template <class Solver = ode::Euler, class Grid = grid::Sway<grid::Epss>>
 struct CondFlowMatching {
@@ -58,7 +58,7 @@ struct CondFlowMatching {
   }
 
   /// Network evaluations of one sample() call (each one batched over the guidance branches).
-  static int64_t evaluations(const SamplerOptions& options) { return options.steps * Solver::evaluations_per_step; }
+  static int64_t evaluations(const SamplerOptions& options) { return ode::evaluations<Solver>(options.steps); }
 };
 static_assert(ObjectivePolicy<CondFlowMatching<>>);
 

@@ -19,7 +19,7 @@
 
 namespace chord::obj {
 
-/// @tparam Solver the inner (head) ODE solver, ode::Euler or ode::Midpoint.
+/// @tparam Solver the inner (head) ODE solver, a fixed-grid solver of ode.hpp.
 template <class Solver = ode::Euler>
 struct DifferenceTransitionMatching {
   using policy_category = objective_policy_tag;
@@ -93,7 +93,7 @@ struct DifferenceTransitionMatching {
 
   /// Backbone passes and head evaluations of one sample() call (per guidance branch).
   static std::pair<int64_t, int64_t> evaluations(const SamplerOptions& o) {
-    return {o.steps, o.steps * o.head_steps * Solver::evaluations_per_step};
+    return {o.steps, o.steps * ode::evaluations<Solver>(o.head_steps)};
   }
 
  private:

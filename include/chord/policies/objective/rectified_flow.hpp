@@ -2,31 +2,35 @@
 /// @file
 /// Rectified flow as stable-audio-tools and SAGA-SR train it (t = 1 is pure noise, t = 0 is data):
 /// `x_t = (1 − t)·x0 + t·ε`, target velocity `ε − x0`, plain MSE over the loss mask. Sampling
-/// integrates from t = 1 to t = 0 with Euler (`x += (t_next − t)·v`) on a schedule:
+/// integrates from t = sigma_max (1: pure noise) to t = 0 with Euler (`x += (t_next − t)·v`) on a schedule:
 ///  - `schedule::LogSnr` — stable-audio-tools `sample_rf`: `t = sigmoid(−λ)`, `λ = linspace(−6, 2,
-///    steps + 1)`, endpoints forced to 1 and 0;
+///    steps + 1)` in float32 (−6 → `log((1 − σ)/σ + 1e-6)` for sigma_max σ < 1), endpoints forced to σ and 0;
 ///  - `schedule::LinearQuadratic` — SAGA-SR's official sampler (Movie Gen): `steps/2` linear steps of
 ///    0.001 from 1, then quadratic `0.95·(1 − (j/n)²)` down to 0.
 /// Training times come from a TimeSampler: `Uniform` (U[0,1)) or `LogitNormal` (`sigmoid(N(0, 1))`,
 /// SAGA-SR's `logit_normal`).
 
+#include "chord/core/error.hpp"
 #include "chord/policies/objective/concept.hpp"
 #include "chord/policies/objective/ode.hpp"
 
+#include <cmath>
 #include <vector>
 
 namespace chord {
 
 namespace schedule {
 
-/// stable-audio-tools `sample_rf` with sigma_max = 1.
+/// stable-audio-tools `sample_rf`: `t = sigmoid(−linspace(λ_max, 2, steps + 1))` in float32 with
+/// `λ_max = −6` for sigma_max = 1, else `log((1 − σ)/σ + 1e-6)`; t[0] = sigma_max, t[steps] = 0.
 struct LogSnr {
   static constexpr std::string_view name = "log_snr";
-  static torch::Tensor times(int64_t steps) {
-    auto t = torch::sigmoid(-torch::linspace(-6.0, 2.0, steps + 1, torch::kDouble));
-    t[0] = 1.0;
+  static torch::Tensor times(int64_t steps, double sigma_max = 1.0) {
+    const double highest = sigma_max < 1.0 ? std::log((1.0 - sigma_max) / sigma_max + 1e-6) : -6.0;
+    auto t = torch::sigmoid(-torch::linspace(highest, 2.0, steps + 1, torch::kFloat));
+    t[0] = sigma_max;
     t[steps] = 0.0;
-    return t.to(torch::kFloat);
+    return t;
   }
 };
 
@@ -34,7 +38,9 @@ struct LogSnr {
 /// first `steps/2` thousandths of [1, 0] linearly; the rest fall quadratically from there to 0.
 struct LinearQuadratic {
   static constexpr std::string_view name = "linear_quadratic";
-  static torch::Tensor times(int64_t steps) {
+  static torch::Tensor times(int64_t steps, double sigma_max = 1.0) {
+    CHORD_CHECK(sigma_max == 1.0, "schedule::LinearQuadratic starts at t = 1; sigma_max ", sigma_max,
+                " (partial noising) needs schedule::LogSnr");
     const int64_t linear = steps / 2, quadratic = steps - linear;
     std::vector<double> t;
     t.reserve(static_cast<size_t>(steps + 1));
@@ -80,7 +86,10 @@ struct RectifiedFlow {
   };
 
   struct SamplerOptions {
-    int64_t steps = 100;  ///< both references' default
+    int64_t steps = 100;     ///< both references' default
+    /// Where sampling starts (stable-audio's `sigma_max`, ≤ 1): from data given to start() — audio-to-audio
+    /// — at `init·(1 − σ) + noise·σ`; without data the reference starts from the unscaled noise.
+    double sigma_max = 1.0;
   };
 
   /// `data` is the clean sample (the references' x0). Draws t, then ε.
@@ -100,12 +109,18 @@ struct RectifiedFlow {
     return masked_mse(prediction, p.target, loss_mask);
   }
 
-  /// From noise at t = 1 down the schedule to t = 0 (discrete Euler, no final denoise step).
-  torch::Tensor sample(const GuidedNet& net, const torch::Tensor& noise, const SamplerOptions& options, torch::Generator&) const {
+  /// The starting point for data `init` (same shape as the noise): `init·(1 − σ) + noise·σ`.
+  torch::Tensor start(const torch::Tensor& noise, const torch::Tensor& init, const SamplerOptions& options) const {
+    TORCH_CHECK(init.sizes() == noise.sizes(), "RectifiedFlow: init data ", init.sizes(), " vs noise ", noise.sizes());
+    return init * (1 - options.sigma_max) + noise * options.sigma_max;
+  }
+
+  /// From `x` at t = sigma_max down the schedule to t = 0 (discrete Euler, no final denoise step).
+  torch::Tensor sample(const GuidedNet& net, const torch::Tensor& x, const SamplerOptions& options, torch::Generator&) const {
     TORCH_CHECK(options.steps > 0, "RectifiedFlow: steps must be > 0, got ", options.steps);
-    const auto times = Schedule::times(options.steps).to(noise.device(), noise.scalar_type());
-    return ode::integrate<ode::Euler>([&](const torch::Tensor& x, const torch::Tensor& t) { return net.velocity(x, t); },
-                                      noise, times);
+    CHORD_CHECK(options.sigma_max > 0.0 && options.sigma_max <= 1.0, "RectifiedFlow: sigma_max must be in (0, 1], got ", options.sigma_max);
+    const auto times = Schedule::times(options.steps, options.sigma_max).to(x.device(), x.scalar_type());
+    return ode::integrate<ode::Euler>([&](const torch::Tensor& y, const torch::Tensor& t) { return net.velocity(y, t); }, x, times);
   }
 
   static int64_t evaluations(const SamplerOptions& options) { return options.steps; }
