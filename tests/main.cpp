@@ -3,11 +3,24 @@
 #include <catch2/catch.hpp>
 
 #include <chord/version.hpp>
+#include <torch/cuda.h>
 #include <torch/version.h>
+
+#include <string>
 
 #include <iostream>
 
+/// CTest's skip status (SKIP_RETURN_CODE): the CUDA tests ([.cuda]) report it, with the reason, on a
+/// machine without a CUDA device instead of passing without having run.
+constexpr int kSkipped = 77;
+
 int main(int argc, char* argv[]) {
   std::cout << "chord " << CHORD_VERSION_STRING << ", LibTorch " << TORCH_VERSION << "\n";
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]).find("cuda]") != std::string::npos && !torch::cuda::is_available()) {
+      std::cout << "skipped: the CUDA tests need a CUDA device; torch::cuda::is_available() is false on this machine\n";
+      return kSkipped;
+    }
+  }
   return Catch::Session().run(argc, argv);
 }

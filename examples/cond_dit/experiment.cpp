@@ -34,6 +34,7 @@ struct Config {
   int64_t warmup = 50;
   int64_t seed = 0;
   bool skip_bad_items = false;
+  std::string device = "auto";
   std::vector<std::string> arms{"native", "dummy", "fixed", "two_stage", "relative", "dummy+two_stage"};
 };
 
@@ -62,7 +63,7 @@ double validation_loss(Model& model, const Data& data, bool conditional) {
   model->eval();
   auto batch = data.valid_batch;
   if (!conditional) batch.condition = torch::Tensor();
-  auto gen = chord::make_generator(12345);
+  auto gen = chord::make_generator(12345, model->device());
   double total = 0.0;
   for (int draw = 0; draw < 4; ++draw) total += model->loss(batch, gen, kAfterAllStages).loss.template item<double>();
   model->train(was_training);
@@ -102,6 +103,7 @@ ArmResult run_arm(const std::string& name, const Config& cfg, const Data& data,
   trainer_options.log_every = 25;
   trainer_options.seed = static_cast<uint64_t>(cfg.seed);
   trainer_options.handle_signals = true;
+  trainer_options.device = chord::resolve_device(cfg.device);
   chord::train::Trainer trainer(trainer_options);
   trainer.add_module("model", model.ptr());
   auto optimizer = std::make_shared<torch::optim::AdamW>(model->parameters(), torch::optim::AdamWOptions(cfg.lr).weight_decay(0.0));
@@ -152,8 +154,8 @@ ArmResult run_arm(const std::string& name, const Config& cfg, const Data& data,
   request.tokens = data.valid_batch.target.size(1);
   typename Model::Impl::SampleOptions sample_options;
   sample_options.sampler.steps = cfg.sample_steps;
-  auto gen = chord::make_generator(777);
-  auto samples = model->sample(request, sample_options, gen).output;
+  auto gen = chord::make_generator(777, model->device());
+  auto samples = model->sample(request, sample_options, gen).output.cpu();
   auto truth = data.valid_batch.target.narrow(0, 0, shown);
   result.sample_l1 = (samples - truth).abs().mean().template item<double>();
   const auto& b = options.backbone;
@@ -206,12 +208,14 @@ int main(int argc, char** argv) {
   chord::apps::add_seed_option(app, cfg.seed, /*allow_random=*/false);
   app.add_option("--arms", cfg.arms, "Strategies to run")->delimiter(',')->capture_default_str();
   chord::apps::add_skip_bad_items_flag(app, cfg.skip_bad_items);
+  chord::apps::add_device_option(app, cfg.device);
   CLI11_PARSE(app, argc, argv);
 
   try {
     chord::keep_freed_tensor_memory();
     chord::apps::require_output_folder(cfg.out, "--out");
     const std::string program = "cond-dit";
+    chord::apps::announce_device(cfg.device, program);
     const auto train_manifest = chord::apps::read_checked_manifest(cfg.manifest, "--manifest", {}, cfg.skip_bad_items, program);
     const auto valid_manifest = chord::apps::read_checked_manifest(cfg.valid_manifest, "--valid-manifest", {}, cfg.skip_bad_items, program);
     Data data;

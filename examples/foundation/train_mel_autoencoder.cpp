@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
   int64_t steps = 2000, frames_per_batch = 3000, seed = 0;
   double lr = 2e-3;
   bool fresh = false;
+  std::string device_name = "auto";
   app.add_option("--corpus", corpus, "Corpus folder made by chord-make-speech-corpus")->capture_default_str();
   app.add_option("--out", out, "Output folder (checkpoints, logs, PNGs, WAVs)")->capture_default_str();
   app.add_option("--steps", steps, "Optimiser updates")->check(CLI::PositiveNumber)->capture_default_str();
@@ -85,12 +86,14 @@ int main(int argc, char** argv) {
   app.add_option("--lr", lr, "Peak learning rate")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--seed", seed, "Seed of every random draw")->capture_default_str();
   app.add_flag("--fresh", fresh, "Ignore existing checkpoints in --out");
+  chord::apps::add_device_option(app, device_name);
   CLI11_PARSE(app, argc, argv);
   chord::keep_freed_tensor_memory();
 
   try {
     namespace audio = chord::audio;
     namespace train = chord::train;
+    const auto device = chord::apps::announce_device(device_name, "demo");
     const auto mel_options = audio::MelSpectrogramOptions::vocos_24k();
     auto train_set = std::make_shared<chord::data::SpeechDataset>(
         chord::data::Manifest::read(corpus / "manifest_train.jsonl"), mel_options, corpus / "cache" / "logmel");
@@ -111,6 +114,7 @@ int main(int argc, char** argv) {
     options.checkpoint_dir = out / "checkpoints";
     options.seed = static_cast<uint64_t>(seed);
     options.resume = !fresh;
+    options.device = device;
     if (fresh) std::filesystem::remove_all(out);
     train::Trainer trainer(options);
     trainer.add_module("model", model.ptr());
@@ -122,13 +126,14 @@ int main(int argc, char** argv) {
     trainer.add_observer(std::make_shared<train::TensorBoardWriter>(out / "tensorboard"));
 
     MelAutoencoder averaged;
+    averaged->to(device);
     auto validate = [&] {
       torch::NoGradGuard no_grad;
       ema.copy_to(*averaged);
       averaged->eval();
       double total = 0.0;
       for (size_t i = 0; i < valid_set.size(); ++i) {
-        auto batch = valid_set.batch({static_cast<int64_t>(i)});
+        auto batch = valid_set.batch({static_cast<int64_t>(i)}).to(device);
         total += masked_l1(averaged(batch.mel), batch).item<double>();
       }
       return total / static_cast<double>(valid_set.size());
@@ -152,7 +157,7 @@ int main(int argc, char** argv) {
     ema.copy_to(*averaged);
     averaged->eval();
     auto example = valid_set.batch({0});
-    auto reconstruction = averaged(example.mel);
+    auto reconstruction = averaged(example.mel.to(device)).cpu();
     const double l1 = masked_l1(reconstruction, example).item<double>();
     chord::viz::save_spectrograms_png(out / "reconstruction.png",
                                       {{"held-out target: \"" + example.text[0] + "\"", example.mel[0].t()},

@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--only", only, "Comma-separated subset of step0,step1,step2,step3,official");
   apps::add_skip_bad_items_flag(app, base.skip_bad_items);
+  apps::add_device_option(app, base.device);
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -176,7 +177,7 @@ int main(int argc, char** argv) {
         interrupted = true;
         return;
       }
-      auto run = apps::load_run<Spec>(cfg.out);
+      auto run = apps::load_run<Spec>(cfg.out, resolve_device(base.device));
       using Guidance = typename Spec::guidance;
       auto add_row = [&](const std::string& step, systems::LowFrequencyReplacement mode) {
         auto [metrics, first] = evaluate(run, clips, mode, sample_steps, out / step, "ablation " + step);

@@ -333,3 +333,79 @@ TEST_CASE("fixed-grid solvers by hand: exact on polynomials up to their order, R
   CHECK(ode::evaluations<ode::ExplicitAdams>(3) == 9);
   CHECK(ode::ExplicitAdams::coefficients(3) == std::vector<double>{23.0 / 12, -16.0 / 12, 5.0 / 12});
 }
+
+namespace {
+/// Every parameter and buffer of `module` on `device`.
+void require_on(const torch::nn::Module& module, c10::Device device) {
+  for (const auto& p : module.named_parameters()) {
+    INFO(p.key());
+    REQUIRE(p.value().device() == device);
+  }
+  for (const auto& b : module.named_buffers()) {
+    INFO(b.key());
+    REQUIRE(b.value().device() == device);
+  }
+}
+
+/// Trains two updates on `device` from CPU batches, resumes from the checkpoint, samples from a CPU
+/// request: the model, its EMA, every batch a step sees, the step generator and the outputs are on `device`.
+void check_device_placement(c10::Device device) {
+  const auto dir = chord::test::scratch_dir("device_placement_" + device.str());
+  auto run = [&](int64_t steps) {
+    auto model = tiny_model();
+    chord::train::TrainerOptions options;
+    options.max_steps = steps;
+    options.checkpoint_dir = dir;
+    options.device = device;
+    chord::train::Trainer trainer(options);
+    trainer.add_module("model", model.ptr());
+    auto optimizer = std::make_shared<torch::optim::AdamW>(model->parameters(), torch::optim::AdamWOptions(1e-3));
+    trainer.add_optimizer("model", optimizer);
+    auto& ema = trainer.add_ema("model", model.ptr());
+    chord::train::BatchSource<Model::Impl::Batch> source{[](int64_t) { return size_t{2}; }, [](int64_t, size_t i) {
+      auto gen = chord::make_generator(i);
+      return Model::Impl::Batch{torch::randn({2, 40, 100}, gen), torch::tensor({40, 31}), torch::randint(0, 32, {2, 8}, gen)};
+    }};
+    trainer.fit<Model::Impl::Batch>(source, [&](const Model::Impl::Batch& batch, chord::train::StepContext& context) {
+      REQUIRE(batch.mel.device() == device);
+      REQUIRE(batch.text.device() == device);
+      REQUIRE(context.generator().device() == device);
+      auto losses = model->loss(batch, context.generator());
+      REQUIRE(losses.loss.device() == device);
+      context.backward("model", losses.loss);
+      return chord::train::Trainer::Scalars{{"loss", losses.loss}};
+    });
+    require_on(*model, device);
+    for (const auto& [name, tensor] : ema.shadow()) REQUIRE(tensor.device() == device);
+    for (const auto& group : optimizer->param_groups()) {
+      for (const auto& p : group.params()) {
+        const auto& state = static_cast<torch::optim::AdamWParamState&>(*optimizer->state().at(p.unsafeGetTensorImpl()));
+        REQUIRE(state.exp_avg().device() == device);
+      }
+    }
+    return model;
+  };
+  run(1);
+  auto model = run(2);  // resumed from the step-1 checkpoint, loaded onto `device`
+  auto gen = chord::make_generator(0, device);
+  auto result = model->sample(make_request(), sample_options(2, 2.0), gen);
+  REQUIRE(result.output.device() == device);
+  REQUIRE(result.durations.device() == c10::Device(c10::kCPU));  // lengths stay on the CPU by design
+}
+}  // namespace
+
+TEST_CASE("training, resuming and sampling place everything on the trainer's device (CPU)", "[f5tts][device]") {
+  check_device_placement(c10::Device(c10::kCPU));
+}
+
+TEST_CASE("training, resuming and sampling place everything on the trainer's device (CUDA)", "[.cuda]") {
+  check_device_placement(c10::Device(c10::kCUDA, 0));
+  // Per-item noise is drawn on the CPU: the same sample on either device.
+  auto model = tiny_model();
+  auto cpu_gen = chord::make_generator(0);
+  const auto cpu = model->sample(make_request(), sample_options(4, 2.0), cpu_gen);
+  model->to(c10::Device(c10::kCUDA, 0));
+  auto gen = chord::make_generator(0, c10::Device(c10::kCUDA, 0));
+  const auto cuda = model->sample(make_request(), sample_options(4, 2.0), gen);
+  REQUIRE(max_abs_diff(cpu.output, cuda.output.cpu()) <= 1e-4);
+}

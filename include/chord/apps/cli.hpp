@@ -5,8 +5,10 @@
 /// appending), numeric options checked when they are parsed, inputs and output paths checked before
 /// any long work, and errors printed as one message, never as a LibTorch stack trace.
 
+#include "chord/core/device.hpp"
 #include "chord/core/error.hpp"
 
+#include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 #include <unistd.h>
@@ -100,6 +102,20 @@ inline CLI::Option* add_seed_option(CLI::App& app, int64_t& seed, bool allow_ran
                                 allow_random ? "Seed of every random draw (-1: a random seed, printed)" : "Seed of every random draw");
   option->check(CLI::Range(allow_random ? int64_t{-1} : int64_t{0}, std::numeric_limits<int64_t>::max()))->capture_default_str();
   return option;
+}
+
+/// `--device`: cpu, cuda, cuda:N or auto (the default: CUDA when available, else the CPU).
+inline CLI::Option* add_device_option(CLI::App& app, std::string& device) {
+  return app.add_option("--device", device, "cpu, cuda, cuda:N, or auto (CUDA when available, else the CPU)")->capture_default_str();
+}
+
+/// Resolves a `--device` value and says which device the program uses.
+inline c10::Device announce_device(const std::string& name, const std::string& program) {
+  const auto device = resolve_device(name);
+  std::cerr << "[" << program << "] device: " << device.str();
+  if (device.is_cpu()) std::cerr << " (" << at::get_num_threads() << " threads)";
+  std::cerr << "\n";
+  return device;
 }
 
 /// `--nfe`: sampling steps (network function evaluations of the ODE grid; DTM: transitions).

@@ -74,11 +74,12 @@ struct SrConfig {
   int64_t seed = 0;
   bool fresh = false;
   bool skip_bad_items = false;
+  std::string device = "auto";
 
   NLOHMANN_DEFINE_TYPE_INTRUSIVE_WITH_DEFAULT(SrConfig, manifest, valid_manifest, out, preset, pretransform, patch, audio_channels, patch_scale,
                                               text_encoder, text_width, text_length, segment_seconds, batch_size, steps, lr,
                                               weight_decay, max_grad_norm, ema_beta, log_every, checkpoint_every, keep_checkpoints,
-                                              validate_every, seed, fresh, skip_bad_items)
+                                              validate_every, seed, fresh, skip_bad_items, device)
 
   /// Every numeric value in its range, whether it came from the command line or a JSON config.
   void check() const {
@@ -187,6 +188,14 @@ struct SrExample {
   torch::Tensor high, low;  ///< `[B, C, N]`
   std::vector<std::string> captions;
   torch::Tensor input_rolloff, output_rolloff, seconds_start, seconds_total;  ///< `[B]`
+
+  SrExample to(c10::Device device, bool non_blocking = false) const {
+    return {moved(high, device, non_blocking), moved(low, device, non_blocking), captions, moved(input_rolloff, device, non_blocking),
+            moved(output_rolloff, device, non_blocking), moved(seconds_start, device, non_blocking), moved(seconds_total, device, non_blocking)};
+  }
+  SrExample pin_memory() const {
+    return {pinned(high), pinned(low), captions, pinned(input_rolloff), pinned(output_rolloff), pinned(seconds_start), pinned(seconds_total)};
+  }
 };
 
 /// Stacks pairs and measures their roll-off ratios (LR: input, HR: output; the 0.985 rule).
@@ -298,10 +307,10 @@ namespace detail {
 /// The flow's noise has unit variance; latents far from it (loud or quiet data under a fixed-scale
 /// pretransform) waste the budget on scale. Measured on crops the training never draws.
 inline void report_latent_scale(nn::PretransformImpl& pretransform, const SrClips& clips, int64_t segment, uint64_t seed,
-                                int64_t width, const std::string& label) {
+                                int64_t width, const std::string& label, c10::Device device) {
   torch::NoGradGuard no_grad;
   const auto probe = random_example(clips, 8, segment, ~seed);
-  const double latent_std = pretransform.encode(probe.high).std().template item<double>();
+  const double latent_std = pretransform.encode(probe.high.to(device)).std().template item<double>();
   std::cout << "[" << label << "] latent std " << latent_std << " on 8 training crops (the noise's is 1)";
   if (latent_std < 0.5 || latent_std > 2.0) std::cout << ": rescale the audio, or the latents with --patch-scale";
   std::cout << "\n";
@@ -333,6 +342,8 @@ SrTrainResult train_super_resolution(const SrConfig& cfg, const std::string& lab
   const auto ratio = pretransform->downsampling_ratio();
   const int64_t segment = std::max<int64_t>(1, static_cast<int64_t>(cfg.segment_seconds * kSuperResolutionRate) / ratio) * ratio;
   const auto seed = static_cast<uint64_t>(cfg.seed);
+  const auto device = announce_device(cfg.device, label);
+  pretransform->to(device);
 
   torch::manual_seed(seed);
   SuperResolutionSystem<Spec> system(cfg, pretransform->latent_channels());
@@ -347,7 +358,7 @@ SrTrainResult train_super_resolution(const SrConfig& cfg, const std::string& lab
             << pretransform->describe() << ", text " << (system->text ? system->text->source() : std::string("none")) << ", "
             << clips->audio.size() << " clips, segments of " << segment << " samples (" << segment / ratio << " latent frames)\n";
   detail::report_latent_scale(*pretransform, *clips, segment, seed,
-                              systems::saga_sr::preset_sizes(systems::saga_sr::parse_preset(cfg.preset)).embed_dim, label);
+                              systems::saga_sr::preset_sizes(systems::saga_sr::parse_preset(cfg.preset)).embed_dim, label, device);
 
   train::TrainerOptions options;
   options.max_steps = cfg.steps;
@@ -356,6 +367,7 @@ SrTrainResult train_super_resolution(const SrConfig& cfg, const std::string& lab
   options.keep_checkpoints = static_cast<int>(cfg.keep_checkpoints);
   options.checkpoint_dir = out / "checkpoints";
   options.seed = seed;
+  options.device = device;
   train::Trainer trainer(options);
   trainer.add_module("system", system.ptr());
   auto optimizer = std::make_shared<torch::optim::AdamW>(trainable, torch::optim::AdamWOptions(cfg.lr).weight_decay(cfg.weight_decay));
@@ -371,17 +383,20 @@ SrTrainResult train_super_resolution(const SrConfig& cfg, const std::string& lab
   std::vector<SrExample> valid;
   if (valid_manifest) valid = validation_examples(load_clips(*valid_manifest, pretransform->audio_channels()), segment, cfg.batch_size);
   SuperResolutionSystem<Spec> averaged{nullptr};
-  if (!valid.empty()) averaged = SuperResolutionSystem<Spec>(cfg, pretransform->latent_channels());
+  if (!valid.empty()) {
+    averaged = SuperResolutionSystem<Spec>(cfg, pretransform->latent_channels());
+    averaged->to(device);
+  }
   trainer.set_after_update([&](int64_t step) {
     const bool due = cfg.validate_every > 0 ? step % cfg.validate_every == 0 : step == cfg.steps;
     if (valid.empty() || !due) return;
     torch::NoGradGuard no_grad;
     ema.copy_to(*averaged);
     averaged->eval();
-    auto gen = make_generator(12345);
+    auto gen = make_generator(12345, device);
     double total = 0.0;
     for (const auto& example : valid) {
-      total += averaged->model->loss(model_batch<Spec>(*averaged, *pretransform, example, gen), gen).loss.template item<double>();
+      total += averaged->model->loss(model_batch<Spec>(*averaged, *pretransform, example.to(device), gen), gen).loss.template item<double>();
     }
     trainer.report(step, {{"valid/loss", total / static_cast<double>(valid.size())}});
   });
@@ -431,7 +446,7 @@ struct SrRun {
 };
 
 template <class Spec>
-SrRun<Spec> load_run(const std::filesystem::path& folder) {
+SrRun<Spec> load_run(const std::filesystem::path& folder, c10::Device device = c10::kCPU) {
   SrRun<Spec> run;
   std::ifstream in(folder / "config.json");
   CHORD_CHECK(in, "'", folder.string(), "' is not a SAGA-SR run folder (no config.json)");
@@ -462,6 +477,8 @@ SrRun<Spec> load_run(const std::filesystem::path& folder) {
   bool complete = report.unexpected.empty() && report.mismatched.empty();
   for (const auto& key : report.missing) complete = complete && frozen_text && key.rfind("text.", 0) == 0;
   CHORD_CHECK(complete, "the weights in '", folder.string(), "' do not fit its config.json: ", report.describe());
+  run.system->to(device);
+  run.pretransform->to(device);
   run.system->eval();
   return run;
 }
@@ -538,6 +555,7 @@ torch::Tensor enhance(SrRun<Spec>& run, const torch::Tensor& low, const EnhanceO
   CHORD_CHECK(low.dim() == 2 && low.size(0) == pretransform.audio_channels(), "enhance: audio [", pretransform.audio_channels(),
               ", N] expected, got ", low.sizes());
   CHORD_CHECK(low.size(1) > 0, "enhance: the input has no samples");
+  const auto device = run.system->model->device();
   const int64_t ratio = pretransform.downsampling_ratio();
   const auto windows = plan_windows(low.size(1), ratio, o.window_frames, o.overlap_frames);
   const double total = static_cast<double>(low.size(1)) / kSuperResolutionRate;
@@ -548,8 +566,8 @@ torch::Tensor enhance(SrRun<Spec>& run, const torch::Tensor& low, const EnhanceO
     if (i > 0) overlaps.push_back(windows[i - 1].first + windows[i - 1].second - start);
     std::function<void(int64_t, int64_t)> progress;
     if (o.progress) progress = [&, i](int64_t done, int64_t all) { o.progress(i, windows.size(), done, all); };
-    pieces.push_back(detail::enhance_window(run, low.narrow(1, start, length), static_cast<double>(start) / kSuperResolutionRate,
-                                            total, o.seed + i, o, progress));
+    pieces.push_back(detail::enhance_window(run, low.narrow(1, start, length).to(device), static_cast<double>(start) / kSuperResolutionRate,
+                                            total, o.seed + i, o, progress).cpu());
   }
   return audio::cross_fade(pieces, overlaps);
 }
@@ -628,6 +646,7 @@ int run_sr_trainer(int argc, char** argv, const std::string& program) {
   app.add_option("--seed", cfg.seed, "Seed of every draw")->capture_default_str();
   app.add_flag("--fresh", cfg.fresh, "Ignore and delete checkpoints in --out");
   add_skip_bad_items_flag(app, cfg.skip_bad_items);
+  add_device_option(app, cfg.device);
   CLI11_PARSE(app, argc, argv);
   try {
     keep_freed_tensor_memory();
@@ -665,7 +684,7 @@ template <class Spec>
 int run_sr_infer(int argc, char** argv, const std::string& program) {
   CLI::App app{"Super-resolve audio to 44.1 kHz with a SAGA-SR run (" + std::string(Spec::name) + ", " + program + ")."};
   take_last_of_repeated_options(app);
-  std::string checkpoint, input, output = "enhanced.wav", reference, lfr;
+  std::string checkpoint, input, output = "enhanced.wav", reference, lfr, device_name = "auto";
   EnhanceOptions o;
   double guidance = -1.0, window_seconds = 0.0, overlap_seconds = -1.0;
   int64_t seed = 0, old_steps = 0;
@@ -685,6 +704,7 @@ int run_sr_infer(int argc, char** argv, const std::string& program) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--overlap-seconds", overlap_seconds, "Cross-faded overlap of the windows (default: 1/8 of a window)")->check(CLI::NonNegativeNumber);
   add_seed_option(app, seed, /*allow_random=*/false);
+  add_device_option(app, device_name);
   CLI11_PARSE(app, argc, argv);
   try {
     keep_freed_tensor_memory();
@@ -699,7 +719,7 @@ int run_sr_infer(int argc, char** argv, const std::string& program) {
     if (!reference.empty()) require_input_file(reference, "--reference");
     const auto png = std::filesystem::path(output).replace_extension(".png");
     require_output_file(output, "--out");
-    auto run = load_run<Spec>(checkpoint);
+    auto run = load_run<Spec>(checkpoint, announce_device(device_name, program));
     const auto channels = run.pretransform->audio_channels();
     const auto low = detail::to_model_audio(audio::read_audio(input), channels);
     CHORD_CHECK(low.size(1) > 0, "--input '", input, "' has no samples");

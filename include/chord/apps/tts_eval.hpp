@@ -26,6 +26,7 @@ int run_tts_eval(int argc, char** argv, const std::string& program) {
   int64_t nfe = 32, head_steps = 4, limit = 0, seed = 0;
   double cfg = 2.0, span_start = 0.3, span_end = 0.7;
   bool skip_bad_items = false;
+  std::string device_name = "auto";
   CLI::App app{"Evaluate a " + std::string(Spec::objective::name) + " TTS model (" + program +
                ") on span infilling: the mel L1 of regenerated spans of held-out utterances."};
   take_last_of_repeated_options(app);
@@ -41,6 +42,7 @@ int run_tts_eval(int argc, char** argv, const std::string& program) {
   app.add_option("--limit", limit, "Evaluate only the first n utterances (0 = all)")->check(CLI::NonNegativeNumber)->capture_default_str();
   add_seed_option(app, seed, /*allow_random=*/false);
   add_skip_bad_items_flag(app, skip_bad_items);
+  add_device_option(app, device_name);
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -55,7 +57,7 @@ int run_tts_eval(int argc, char** argv, const std::string& program) {
     require_output_folder(out, "--out");
     const auto manifest = read_checked_manifest(manifest_file, "--manifest", tts_audio_requirements(), skip_bad_items, program);
     const auto vocab = text::VocabTokenizer::from_file(vocab_file);
-    auto model = systems::f5tts::load_for_inference<Spec>(checkpoint, vocab);
+    auto model = systems::f5tts::load_for_inference<Spec>(checkpoint, vocab, "", false, announce_device(device_name, program));
     data::SpeechDataset dataset(manifest, audio::MelSpectrogramOptions::vocos_24k(),
                                 std::filesystem::path(manifest_file).parent_path() / "cache" / "logmel");
     systems::f5tts::SynthesisOptions synthesis;
@@ -84,7 +86,8 @@ int run_tts_eval(int argc, char** argv, const std::string& program) {
       auto result = model->sample(request, options, gen);
       seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       std::cerr << "[" << program << "] " << (i + 1) << "/" << count << " utterances, " << seconds << " s sampling\n";
-      auto generated = result.output[0].slice(0, begin, end);
+      const auto output = result.output.cpu();
+      auto generated = output[0].slice(0, begin, end);
       total_l1 += (generated - sample.mel.slice(0, begin, end)).abs().sum().template item<double>();
       span_frames += (end - begin) * sample.mel.size(1);
       if (i == 0) {
@@ -92,7 +95,7 @@ int run_tts_eval(int argc, char** argv, const std::string& program) {
                                    {{"held-out: \"" + sample.text.substr(0, 60) + "\"", sample.mel.t()},
                                     {"frames " + std::to_string(begin) + "-" + std::to_string(end) + " infilled by " +
                                          std::string(Spec::objective::name),
-                                     result.output[0].slice(0, 0, frames).t()}});
+                                     output[0].slice(0, 0, frames).t()}});
       }
     }
     const nlohmann::json results = {{"objective", Spec::objective::name}, {"checkpoint", checkpoint},

@@ -27,7 +27,7 @@ namespace chord::apps {
 
 struct TtsInferConfig {
   std::string checkpoint, vocab, preset, ref_audio, ref_text, text, text_file, out = "out/speech.wav", png;
-  std::string vocoder = "griffinlim", vocos;
+  std::string vocoder = "griffinlim", vocos, device = "auto";
   std::string edit;  ///< "start:end[,start:end]" seconds of the reference audio to regenerate
   std::string sway = "-1";
   bool v0 = false;
@@ -133,14 +133,16 @@ int run_tts_infer(int argc, char** argv, const std::string& program) {
   app.add_option("--vocos", c.vocos, "Vocos weights (.safetensors from scripts/convert_vocos.py)");
   app.add_option("--griffin-lim-iterations", c.griffin_lim_iterations, "Iterations of the Griffin-Lim vocoder")
       ->check(CLI::Range(int64_t{1}, int64_t{10000}))->capture_default_str();
+  add_device_option(app, c.device);
   CLI11_PARSE(app, argc, argv);
 
   try {
     keep_freed_tensor_memory();
     detail::check_tts_infer_arguments(c);
     const auto edit_spans = c.edit.empty() ? std::vector<f5::EditSpan>{} : detail::parse_spans(c.edit);
+    const auto device = announce_device(c.device, program);
     const auto vocab = text::VocabTokenizer::from_file(c.vocab);
-    auto model = f5::load_for_inference<Spec>(c.checkpoint, vocab, c.preset, c.v0);
+    auto model = f5::load_for_inference<Spec>(c.checkpoint, vocab, c.preset, c.v0, device);
     const auto mel_options = audio::MelSpectrogramOptions::vocos_24k();
     const int64_t rate = mel_options.sample_rate, hop = mel_options.stft.hop_length;
     audio::MelSpectrogram mel(mel_options);
@@ -174,12 +176,13 @@ int run_tts_infer(int argc, char** argv, const std::string& program) {
     audio::Vocos vocos{nullptr};
     audio::GriffinLimVocoder griffin_lim(mel_options, {c.griffin_lim_iterations, 0.99, true});
     auto vocoder_generator = make_generator(seed);
-    f5::Vocoder vocode = [&](const torch::Tensor& m) { return griffin_lim.decode(m, vocoder_generator); };
+    f5::Vocoder vocode = [&](const torch::Tensor& m) { return griffin_lim.decode(m.cpu(), vocoder_generator); };
     if (c.vocoder == "vocos") {
       vocos = audio::Vocos();
       audio::load_vocos(vocos, c.vocos);
+      vocos->to(device);
       vocos->eval();
-      vocode = [&](const torch::Tensor& m) { return vocos->decode(m); };
+      vocode = [&](const torch::Tensor& m) { return vocos->decode(m.to(device)).cpu(); };
     }
 
     // The cost, up front: every chunk is one sample() over its frames (prompt included).

@@ -61,6 +61,7 @@ struct TtsTrainerConfig {
   bool bf16 = false;
   bool fresh = false;
   bool skip_bad_items = false;
+  std::string device = "auto";
   bool attn_mask_enabled = false;                  ///< F5-TTS `attn_mask_enabled`
   bool text_embedding_average_upsampling = false;  ///< F5-TTS `text_embedding_average_upsampling`
 
@@ -69,7 +70,7 @@ struct TtsTrainerConfig {
                                               warmup, weight_decay, max_grad_norm, frames_per_batch, max_samples,
                                               grad_accumulation, dropout, ema_update_after_step, ema_update_every, ema_beta,
                                               log_every, checkpoint_every, keep_checkpoints, validate_every, seed, bf16, fresh,
-                                              skip_bad_items, attn_mask_enabled, text_embedding_average_upsampling)
+                                              skip_bad_items, device, attn_mask_enabled, text_embedding_average_upsampling)
 
   /// Every numeric value in its range, whether it came from the command line or a JSON config.
   void check() const {
@@ -163,6 +164,7 @@ void add_tts_trainer_options(CLI::App& app, TtsTrainerConfig& cfg, std::string& 
   app.add_flag("--bf16", cfg.bf16, "bf16 autocast for forward and loss");
   app.add_flag("--fresh", cfg.fresh, "Start over: ignore and delete checkpoints in --out");
   add_skip_bad_items_flag(app, cfg.skip_bad_items);
+  add_device_option(app, cfg.device);
 }
 
 /// The vocabulary: --vocab, else the run folder's (a resumed run), else every character of the
@@ -208,6 +210,7 @@ int run_tts_trainer(int argc, char** argv, const std::string& program) {
     CHORD_CHECK(!cfg.manifest.empty(), "--manifest is required (a JSONL file with \"audio\" and \"text\" per line)");
     const std::filesystem::path out = cfg.out;
     require_output_folder(out, "--out");
+    const auto device = announce_device(cfg.device, program);
     const auto manifest = read_checked_manifest(cfg.manifest, "--manifest", tts_audio_requirements(), cfg.skip_bad_items, program);
     std::optional<data::Manifest> valid_manifest;
     if (!cfg.valid_manifest.empty()) {
@@ -259,6 +262,7 @@ int run_tts_trainer(int argc, char** argv, const std::string& program) {
     trainer_options.keep_checkpoints = static_cast<int>(cfg.keep_checkpoints);
     trainer_options.checkpoint_dir = out / "checkpoints";
     trainer_options.seed = static_cast<uint64_t>(cfg.seed);
+    trainer_options.device = device;
     if (cfg.bf16) trainer_options.autocast_dtype = torch::kBFloat16;
     train::Trainer trainer(trainer_options);
     trainer.add_module("model", model.ptr());
@@ -280,11 +284,12 @@ int run_tts_trainer(int argc, char** argv, const std::string& program) {
     std::optional<data::SpeechDataset> valid;
     if (valid_manifest) valid.emplace(*valid_manifest, mel_options, cache);
     Model averaged(options);
+    averaged->to(device);
     auto validate = [&] {
       torch::NoGradGuard no_grad;
       ema.copy_to(*averaged);
       averaged->eval();
-      auto gen = make_generator(12345);
+      auto gen = make_generator(12345, device);
       double total = 0.0;
       for (size_t i = 0; i < valid->size(); ++i) {
         total += averaged->loss(to_batch(valid->batch({static_cast<int64_t>(i)})), gen).loss.template item<double>();

@@ -7,6 +7,7 @@
 #include "chord/audio/mel.hpp"
 #include "chord/audio/resample.hpp"
 #include "chord/audio/signal.hpp"
+#include "chord/core/device.hpp"
 #include "chord/data/collate.hpp"
 #include "chord/data/feature_cache.hpp"
 #include "chord/data/manifest.hpp"
@@ -34,6 +35,10 @@ struct SpeechBatch {
   std::vector<int64_t> indices;
 
   int64_t size() const { return mel.size(0); }
+  SpeechBatch to(c10::Device device, bool non_blocking = false) const {
+    return {moved(mel, device, non_blocking), moved(mel_lengths, device, non_blocking), text, speaker, indices};
+  }
+  SpeechBatch pin_memory() const { return {pinned(mel), pinned(mel_lengths), text, speaker, indices}; }
 };
 
 /// Pads samples into a batch (F5-TTS `collate_fn`: zero padding, lengths kept).

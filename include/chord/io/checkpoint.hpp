@@ -172,17 +172,18 @@ class CheckpointManager {
     return path;
   }
 
-  /// Reads the newest checkpoint that loads whole and passes it to `read`. Unreadable newer files
-  /// (truncated, corrupt, written by a crashed process) are skipped and listed in `skipped`.
-  /// Errors thrown by `read` itself (a checkpoint that does not fit the model) propagate.
-  Resumed load_latest(const std::function<void(torch::serialize::InputArchive&)>& read) const {
+  /// Reads the newest checkpoint that loads whole and passes it to `read`, its tensors on `device`.
+  /// Unreadable newer files (truncated, corrupt, written by a crashed process) are skipped and listed
+  /// in `skipped`. Errors thrown by `read` itself (a checkpoint that does not fit the model) propagate.
+  Resumed load_latest(const std::function<void(torch::serialize::InputArchive&)>& read,
+                      std::optional<c10::Device> device = std::nullopt) const {
     auto entries = list();
     Resumed result;
     for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
       torch::serialize::InputArchive archive;
       std::string problem;
       try {
-        archive.load_from(it->path.string());
+        archive.load_from(it->path.string(), device);
         c10::IValue complete;
         if (!archive.try_read(kCompleteKey, complete)) problem = "no completion marker";
       } catch (const std::exception& error) {

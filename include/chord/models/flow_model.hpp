@@ -212,6 +212,7 @@ class FlowModelCore : public torch::nn::Module {
   /// One training step's loss. Draws, in order: the masks, the objective's pair, the guidance drops.
   Losses loss(Batch batch, torch::Generator& gen, int64_t step = 0) {
     const auto& o = options;
+    if constexpr (DeviceMovable<Batch>) batch = batch.to(device());
     o.sequence.adapt_training(batch, step, gen);
     auto x1 = o.conditioning.target(batch);
     Losses out;
@@ -238,6 +239,7 @@ class FlowModelCore : public torch::nn::Module {
   SampleResult sample(const Request& original_request, const SampleOptions& sample_options, torch::Generator& gen) {
     const auto& o = options;
     Request request = original_request;
+    if constexpr (DeviceMovable<Request>) request = request.to(device());
     if constexpr (AdaptsRequest<sequence_policy, Request>) o.sequence.adapt_inference(request);
     c10::InferenceMode inference;
     const bool was_training = this->is_training();
@@ -248,10 +250,14 @@ class FlowModelCore : public torch::nn::Module {
       ~Restore() { self->train(training); }
     } restore{this, was_training};
 
+    // Lengths stay on the CPU (they size tensors); masks and everything else live on the model's device.
+    const auto device = this->device();
     SampleResult result;
-    result.durations = o.conditioning.durations(request);
-    result.prompt_lengths = o.conditioning.prompt_lengths(request);
-    auto masks = o.masking.inference_masks(result.prompt_lengths, o.conditioning.edit_mask(request), result.durations);
+    result.durations = o.conditioning.durations(request).to(c10::kCPU);
+    result.prompt_lengths = o.conditioning.prompt_lengths(request).to(c10::kCPU);
+    const auto edit_mask = o.conditioning.edit_mask(request);
+    auto masks = o.masking.inference_masks(result.prompt_lengths, edit_mask.defined() ? edit_mask.to(c10::kCPU) : edit_mask,
+                                           result.durations).to(device);
     const int64_t batch = result.durations.size(0);
     const int64_t frames = masks.cond.size(1);
     const double strength = sample_options.guidance_strength.value_or(o.guidance.default_strength());
@@ -280,8 +286,14 @@ class FlowModelCore : public torch::nn::Module {
       if (const auto data = o.conditioning.initial_data(request); data.defined()) x0 = o.objective.start(x0, data, sample_options.sampler);
     }
     auto generated = o.objective.sample(net, x0, sample_options.sampler, gen);
-    result.output = torch::where(masks.cond.unsqueeze(-1), o.conditioning.prompt(request, frames), generated);
+    result.output = torch::where(masks.cond.unsqueeze(-1), o.conditioning.prompt(request, frames).to(device), generated);
     return result;
+  }
+
+  /// Where the model's parameters are (the CPU for a model without any).
+  c10::Device device() const {
+    const auto parameters = this->parameters();
+    return parameters.empty() ? c10::Device(c10::kCPU) : parameters.front().device();
   }
 
   Options options;
@@ -296,8 +308,9 @@ class FlowModelCore : public torch::nn::Module {
                               torch::Generator& gen) const {
     const int64_t batch = durations.size(0);
     const int64_t channels = options.conditioning.channels();
-    const auto device = backbone->parameters().empty() ? c10::Device(c10::kCPU) : backbone->parameters().front().device();
-    std::vector<int64_t> lengths(durations.data_ptr<int64_t>(), durations.data_ptr<int64_t>() + batch);
+    const auto device = this->device();
+    const auto cpu_durations = durations.to(c10::kCPU, torch::kLong).contiguous();
+    std::vector<int64_t> lengths(cpu_durations.data_ptr<int64_t>(), cpu_durations.data_ptr<int64_t>() + batch);
     if (!seeds.empty()) {
       TORCH_CHECK(static_cast<int64_t>(seeds.size()) == batch, "FlowModel::sample: ", seeds.size(), " seeds for ",
                   batch, " items");

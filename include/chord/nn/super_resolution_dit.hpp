@@ -14,6 +14,7 @@
 ///    one cross-attention token after the text and one prepended token (its global embedding plus the
 ///    timestep embedding, `StableAudioDiTOptions::prepend_adds_timestep`).
 
+#include "chord/core/device.hpp"
 #include "chord/nn/number_conditioner.hpp"
 #include "chord/nn/stable_audio_dit.hpp"
 
@@ -88,6 +89,12 @@ class SuperResolutionDiTImpl : public torch::nn::Module {
     torch::Tensor text;                           ///< `[B, S, text_dim]`, padded tokens zero
     torch::Tensor input_rolloff, output_rolloff;  ///< `[B]` in [0, 1]
     torch::Tensor seconds_start, seconds_total;   ///< `[B]` seconds
+
+    Inputs to(c10::Device device, bool non_blocking = false) const {
+      return {moved(text, device, non_blocking), moved(input_rolloff, device, non_blocking), moved(output_rolloff, device, non_blocking),
+              moved(seconds_start, device, non_blocking), moved(seconds_total, device, non_blocking)};
+    }
+    Inputs pin_memory() const { return {pinned(text), pinned(input_rolloff), pinned(output_rolloff), pinned(seconds_start), pinned(seconds_total)}; }
   };
 
   /// What the conditioners give a batch; each undefined when unused.

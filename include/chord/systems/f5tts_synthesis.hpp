@@ -25,10 +25,10 @@ namespace chord::systems::f5tts {
 
 /// A model for inference from a checkpoint (see resolve_checkpoint() for what it may be): options
 /// read from the weights, checked against `preset` when one is named ("F5TTS_Base" and `v0` select
-/// the v0 flags the weights cannot show) and against the vocabulary, dropout off, eval mode.
+/// the v0 flags the weights cannot show) and against the vocabulary, dropout off, eval mode, on `device`.
 template <class Spec>
 FlowModel<Spec> load_for_inference(const std::filesystem::path& checkpoint, const text::VocabTokenizer& vocab,
-                                   const std::string& preset = "", bool v0 = false) {
+                                   const std::string& preset = "", bool v0 = false, c10::Device device = c10::kCPU) {
   auto model_options = read_model_options<Spec>(checkpoint);
   auto& backbone = model_options.backbone;
   if (!preset.empty()) {
@@ -43,6 +43,7 @@ FlowModel<Spec> load_for_inference(const std::filesystem::path& checkpoint, cons
   backbone.dropout(0.0);
   FlowModel<Spec> model{model_options};
   load_checkpoint(model, checkpoint);
+  model->to(device);
   model->eval();
   return model;
 }
@@ -135,7 +136,7 @@ struct Synthesis {
   std::vector<ChunkPlan> plan;
 };
 
-/// Mel `[1, n_mels, T]` → waveform `[1, N]`.
+/// Mel `[1, n_mels, T]` (on the model's device) → waveform `[1, N]` on the CPU.
 using Vocoder = std::function<torch::Tensor(const torch::Tensor& mel)>;
 /// (chunk index, chunks, backbone passes done, passes in all).
 using SynthesisProgress = std::function<void(size_t chunk, size_t chunks, int64_t done, int64_t total)>;
@@ -181,7 +182,7 @@ Synthesis synthesize(FlowModel<Spec>& model, const text::VocabTokenizer& vocab, 
     auto sampled = model->sample(request, options, gen);
     const int64_t end = sampled.durations[0].template item<int64_t>();
     auto generated = sampled.output.narrow(1, prompt_frames, std::max<int64_t>(1, end - prompt_frames)).transpose(1, 2);
-    result.mels.push_back(generated[0]);
+    result.mels.push_back(generated[0].cpu());
     pieces.push_back(detail::restore_level(vocode(generated)[0], prompt, o.target_rms));
   }
   result.wave = audio::cross_fade(pieces, static_cast<int64_t>(o.cross_fade_seconds * static_cast<double>(prompt.sample_rate)));
@@ -232,7 +233,7 @@ Synthesis edit_speech(FlowModel<Spec>& model, const text::VocabTokenizer& vocab,
   auto generated = sampled.output.narrow(1, 0, sampled.durations[0].template item<int64_t>()).transpose(1, 2);
   Synthesis result;
   result.plan = {{full_text, features.size(1)}};
-  result.mels.push_back(generated[0]);
+  result.mels.push_back(generated[0].cpu());
   result.wave = detail::restore_level(vocode(generated)[0], prompt, o.target_rms);
   return result;
 }

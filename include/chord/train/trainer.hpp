@@ -9,6 +9,7 @@
 /// (parameters, optimiser, EMA, counters and every RNG state), and SIGINT/SIGTERM handling.
 
 #include "chord/core/autocast.hpp"
+#include "chord/core/device.hpp"
 #include "chord/core/error.hpp"
 #include "chord/core/random.hpp"
 #include "chord/io/checkpoint.hpp"
@@ -52,6 +53,8 @@ struct TrainerOptions {
   int64_t max_consecutive_nonfinite = 5; ///< stop after this many skipped updates in a row
   uint64_t seed = 0;                     ///< seeds the step generator and the global CPU generator (dropout)
   std::optional<c10::ScalarType> autocast_dtype;  ///< kBFloat16 / kHalf around forward and loss
+  /// Where training runs: registered modules (and so their optimisers' state and EMAs) and every batch
+  /// are placed here, the step generator lives here, checkpoints load here.
   c10::Device device = c10::kCPU;
   bool handle_signals = true;            ///< SIGINT/SIGTERM finish the update, checkpoint and return
   bool prefetch = true;                  ///< load the next batch on a second thread
@@ -180,7 +183,7 @@ class Trainer {
   using Scalars = std::map<std::string, torch::Tensor>;
 
   explicit Trainer(TrainerOptions options)
-      : options_(std::move(options)), generator_(make_generator(options_.seed)) {
+      : options_(std::move(options)), generator_(make_generator(options_.seed, options_.device)) {
     CHORD_CHECK(options_.max_steps >= 0, "TrainerOptions.max_steps must be >= 0");
     CHORD_CHECK(options_.grad_accumulation >= 1, "TrainerOptions.grad_accumulation must be >= 1");
     CHORD_CHECK(options_.log_every >= 1, "TrainerOptions.log_every must be >= 1");
@@ -200,6 +203,7 @@ class Trainer {
     CHORD_CHECK(module != nullptr, "Trainer::add_module('", name, "'): null module");
     io::check_archive_key(io::trainer_module_key(name));
     CHORD_CHECK(!modules_.count(name), "Trainer::add_module: '", name, "' is already registered");
+    module->to(options_.device);  // in place: optimisers built over its parameters keep them
     modules_.emplace(name, std::move(module));
   }
 
@@ -260,7 +264,7 @@ class Trainer {
       message(MessageLevel::info, "removed " + std::to_string(stale.size()) + " temporary file(s) (" +
                                       std::to_string(bytes / 1000000) + " MB) left by a run killed while writing a checkpoint");
     }
-    auto resumed = checkpoints_->load_latest([this](torch::serialize::InputArchive& archive) { load(archive); });
+    auto resumed = checkpoints_->load_latest([this](torch::serialize::InputArchive& archive) { load(archive); }, options_.device);
     for (const auto& skipped : resumed.skipped) message(MessageLevel::warning, "skipped checkpoint " + skipped);
     if (!resumed.loaded) return false;
     message(MessageLevel::info, "resumed from " + resumed.loaded->path.string() + " at step " + std::to_string(step_));
@@ -285,8 +289,8 @@ class Trainer {
     CHORD_CHECK(!slots_.empty(), "Trainer::fit: no optimizer registered");
     detail::SignalScope signals(options_.handle_signals);
     if (!(options_.resume && resume())) {
-      // A fresh run: seed the global CPU generator too, since dropout draws from it.
-      auto global = at::detail::getDefaultCPUGenerator();
+      // A fresh run: seed the device's global generator too, since dropout draws from it.
+      auto global = global_generator();
       std::lock_guard<std::mutex> lock(global.mutex());
       global.set_current_seed(options_.seed);
     }
@@ -307,18 +311,29 @@ class Trainer {
       }
       return p;
     };
+    // Batches are loaded (and, for a CUDA device, pinned) on the prefetch thread, then copied to the
+    // device without blocking.
+    const bool to_cuda = options_.device.is_cuda();
+    auto load = [&source, to_cuda](int64_t epoch, size_t index) {
+      Batch batch = source.load(epoch, index);
+      if constexpr (requires { { batch.pin_memory() } -> std::same_as<Batch>; }) {
+        if (to_cuda) batch = batch.pin_memory();
+      }
+      return batch;
+    };
     auto take = [&](bool another_follows) -> Batch {
       const Position p = normalize({epoch_, batch_index_});
-      Batch batch = pending_position == p ? pending.get() : source.load(p.first, p.second);
+      Batch batch = pending_position == p ? pending.get() : load(p.first, p.second);
       if (pending.valid()) pending.wait();
       pending_position = {-1, 0};
       epoch_ = p.first;
       batch_index_ = p.second + 1;
       if (options_.prefetch && another_follows) {
         const Position q = normalize({epoch_, batch_index_});
-        pending = std::async(std::launch::async, source.load, q.first, q.second);
+        pending = std::async(std::launch::async, load, q.first, q.second);
         pending_position = q;
       }
+      if constexpr (DeviceMovable<Batch>) batch = batch.to(options_.device, /*non_blocking=*/to_cuda);
       return batch;
     };
 
@@ -468,6 +483,7 @@ class Trainer {
     }
     archive.write("rng_trainer", generator_state(generator_), /*is_buffer=*/true);
     archive.write("rng_global_cpu", generator_state(at::detail::getDefaultCPUGenerator()), /*is_buffer=*/true);
+    if (!options_.device.is_cpu()) archive.write("rng_global_device", generator_state(global_generator()), /*is_buffer=*/true);
   }
 
   void load(torch::serialize::InputArchive& archive) {
@@ -499,12 +515,24 @@ class Trainer {
     batch_index_ = static_cast<size_t>(read_int("trainer_batch_index"));
     nonfinite_total_ = read_int("trainer_nonfinite_total");
     consecutive_nonfinite_ = read_int("trainer_consecutive_nonfinite");
+    // Generator states are CPU byte tensors whatever the device the archive was mapped to.
     torch::Tensor state;
     archive.read("rng_trainer", state, /*is_buffer=*/true);
-    set_generator_state(generator_, state);
+    set_generator_state(generator_, state.cpu());
     archive.read("rng_global_cpu", state, /*is_buffer=*/true);
-    auto global = at::detail::getDefaultCPUGenerator();
-    set_generator_state(global, state);
+    auto global_cpu = at::detail::getDefaultCPUGenerator();
+    set_generator_state(global_cpu, state.cpu());
+    if (!options_.device.is_cpu()) {
+      if (archive.try_read("rng_global_device", state, /*is_buffer=*/true)) {
+        auto global = global_generator();
+        set_generator_state(global, state.cpu());
+      }
+    }
+  }
+
+  /// The device's default generator (dropout draws from it).
+  at::Generator global_generator() const {
+    return options_.device.is_cpu() ? at::detail::getDefaultCPUGenerator() : at::globalContext().defaultGenerator(options_.device);
   }
 
   struct EmaEntry {

@@ -8,6 +8,7 @@
 /// backbone. It works with the backbones whose interface it knows: `Conditions<P, Backbone>`.
 
 #include "chord/core/condition_drop.hpp"
+#include "chord/core/device.hpp"
 #include "chord/policies/common.hpp"
 #include "chord/policies/masking/concept.hpp"
 

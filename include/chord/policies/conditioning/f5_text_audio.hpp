@@ -24,6 +24,11 @@ struct F5TextAudio {
     torch::Tensor mel;      ///< `[B, N, mel_channels]`
     torch::Tensor lengths;  ///< `[B]` int64
     torch::Tensor text;     ///< `[B, Nt]` int64, −1 padded
+
+    Batch to(c10::Device device, bool non_blocking = false) const {
+      return {moved(mel, device, non_blocking), moved(lengths, device, non_blocking), moved(text, device, non_blocking)};
+    }
+    Batch pin_memory() const { return {pinned(mel), pinned(lengths), pinned(text)}; }
   };
 
   /// A generation request. The prompt's text must be part of `text` (F5-TTS prompts with
@@ -35,6 +40,11 @@ struct F5TextAudio {
     torch::Tensor duration;        ///< `[B]` requested total frames (prompt included)
     torch::Tensor edit_mask;       ///< `[B, Np]` true = keep (speech editing); undefined = keep the prompt
     bool no_ref_audio = false;     ///< condition on zeros instead of the prompt
+
+    Request to(c10::Device device, bool non_blocking = false) const {
+      return {moved(prompt, device, non_blocking), moved(prompt_lengths, device, non_blocking), moved(text, device, non_blocking),
+              moved(duration, device, non_blocking), moved(edit_mask, device, non_blocking), no_ref_audio};
+    }
   };
 
   /// Inputs prepared once per call, for K guidance branches stacked along the batch: the text

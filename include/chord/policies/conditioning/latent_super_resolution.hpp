@@ -58,6 +58,11 @@ struct LatentSuperResolution {
     torch::Tensor target;          ///< `[B, T, C]` latent of the high-resolution audio
     torch::Tensor low_resolution;  ///< `[B, T', C]` latent of the low-resolution audio (T' = T normally)
     Inputs inputs;                 ///< text embeddings and numbers
+
+    Batch to(c10::Device device, bool non_blocking = false) const {
+      return {moved(target, device, non_blocking), moved(low_resolution, device, non_blocking), inputs.to(device, non_blocking)};
+    }
+    Batch pin_memory() const { return {pinned(target), pinned(low_resolution), inputs.pin_memory()}; }
   };
 
   struct Request {
@@ -71,6 +76,16 @@ struct LatentSuperResolution {
     torch::Tensor negative_mask;
     /// Latents `[B, T, C]` to start sampling from (audio-to-audio, with the objective's sigma_max < 1).
     torch::Tensor init;
+
+    Request to(c10::Device device, bool non_blocking = false) const {
+      Request r = *this;
+      r.low_resolution = moved(low_resolution, device, non_blocking);
+      r.inputs = inputs.to(device, non_blocking);
+      if (negative) r.negative = negative->to(device, non_blocking);
+      r.negative_mask = moved(negative_mask, device, non_blocking);
+      r.init = moved(init, device, non_blocking);
+      return r;
+    }
   };
 
   template <class Backbone>

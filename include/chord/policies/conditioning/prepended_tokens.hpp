@@ -25,6 +25,11 @@ struct PrependedTokens {
     torch::Tensor target;          ///< `[B, N, token_channels]` patch tokens of the clean target
     torch::Tensor condition;       ///< `[B, Lc, token_channels]` or undefined
     torch::Tensor condition_mask;  ///< `[B, Lc]` bool, true = real token; undefined = all real
+
+    Batch to(c10::Device device, bool non_blocking = false) const {
+      return {moved(target, device, non_blocking), moved(condition, device, non_blocking), moved(condition_mask, device, non_blocking)};
+    }
+    Batch pin_memory() const { return {pinned(target), pinned(condition), pinned(condition_mask)}; }
   };
 
   /// A generation request: `count` targets of `tokens` tokens, with or without a condition.
@@ -33,6 +38,10 @@ struct PrependedTokens {
     torch::Tensor condition_mask;  ///< `[B, Lc]` or undefined
     int64_t count = 1;             ///< B when there is no condition
     int64_t tokens = 256;          ///< N
+
+    Request to(c10::Device device, bool non_blocking = false) const {
+      return {moved(condition, device, non_blocking), moved(condition_mask, device, non_blocking), count, tokens};
+    }
   };
 
   template <class Backbone>

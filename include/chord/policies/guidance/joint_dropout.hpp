@@ -27,8 +27,8 @@ struct JointDropout {
     ConditionDrop drop(batch);
     torch::Tensor audio, both;
     if (per_sample) {
-      audio = torch::rand({batch}, gen, torch::kFloat64) < audio_drop_prob;
-      both = torch::rand({batch}, gen, torch::kFloat64) < cond_drop_prob;
+      audio = torch::rand({batch}, gen, options_on(gen, torch::kFloat64)) < audio_drop_prob;
+      both = torch::rand({batch}, gen, options_on(gen, torch::kFloat64)) < cond_drop_prob;
     } else {
       audio = torch::full({batch}, uniform_scalar(gen) < audio_drop_prob, torch::kBool);
       both = torch::full({batch}, uniform_scalar(gen) < cond_drop_prob, torch::kBool);

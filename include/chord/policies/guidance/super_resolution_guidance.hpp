@@ -15,6 +15,7 @@
 ///    `[cond, all dropped, tokens dropped]` combine as `u_all + s_ic·(u_tok − u_all) + s_ca·(c − u_tok)`
 ///    with s_ic = 1.4 (`input_concat_scale`) and s_ca = the guidance strength (default 1.2).
 
+#include "chord/core/random.hpp"
 #include "chord/policies/guidance/concept.hpp"
 
 #include <array>
@@ -23,7 +24,7 @@ namespace chord::cfg {
 
 namespace detail {
 inline torch::Tensor bernoulli_rows(int64_t batch, double p, torch::Generator& gen) {
-  return torch::rand({batch}, gen, torch::kFloat64) < p;
+  return torch::rand({batch}, gen, options_on(gen, torch::kFloat64)) < p;
 }
 }  // namespace detail
 

@@ -17,6 +17,12 @@ struct Masks {
   torch::Tensor valid;  ///< real (non-padding) frames
   torch::Tensor cond;   ///< frames whose clean value is given to the model as condition
   torch::Tensor loss;   ///< frames where the training loss counts
+
+  /// The masks on `device` (undefined ones stay undefined).
+  Masks to(c10::Device device) const {
+    auto move = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
+    return {move(valid), move(cond), move(loss)};
+  }
 };
 
 /// Produces training masks from lengths and a generator.

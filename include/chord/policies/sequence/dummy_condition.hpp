@@ -4,6 +4,7 @@
 /// dummy condition of `tokens` tokens with probability `probability`, so the backbone sees the
 /// conditional sequence length and the condition table from the start.
 
+#include "chord/core/random.hpp"
 #include "chord/policies/sequence/concept.hpp"
 
 namespace chord::seq {
@@ -24,7 +25,7 @@ struct DummyCondition {
   template <HasConditionTokens Batch>
   void adapt_training(Batch& batch, int64_t step, torch::Generator& gen) const {
     if (batch.condition.defined() || (until_step >= 0 && step >= until_step)) return;
-    const auto draw = torch::rand({1}, gen).template item<double>();
+    const auto draw = torch::rand({1}, gen, options_on(gen)).template item<double>();
     if (draw >= probability) return;
     const auto& target = batch.target;
     const std::vector<int64_t> shape{target.size(0), tokens, target.size(2)};
