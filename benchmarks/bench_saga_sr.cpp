@@ -18,7 +18,7 @@ namespace saga = chord::systems::saga_sr;
 
 struct BenchSpec : chord::systems::SagaStep2 {
   using conditioning = chord::cond::LatentSuperResolution<chord::sr::text | chord::sr::rolloff, 0>;
-  using guidance = chord::cfg::CrossAttentionDropout;
+  using guidance = chord::guide::CrossAttentionDropout;
 };
 using Model = chord::FlowModel<BenchSpec>;
 

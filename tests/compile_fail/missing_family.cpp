@@ -4,7 +4,7 @@
 struct SpecWithoutMasking {
   using backbone = chord::nn::F5DiT;
   using conditioning = chord::cond::F5TextAudio;
-  using guidance = chord::cfg::JointDropout;
+  using guidance = chord::guide::JointDropout;
   using sequence = chord::seq::Native;
   using objective = chord::obj::CondFlowMatching<>;
 };

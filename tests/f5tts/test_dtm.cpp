@@ -92,8 +92,8 @@ TEST_CASE("over many batches the backbone sees audio-only and joint drops at the
   bool checked_joint = false;
   for (int i = 0; i < n; ++i) {
     auto l = model->loss(batch, gen);
-    const bool audio = l.drop.rows(chord::signal::audio_prompt)[0].item<bool>();
-    const bool text = l.drop.rows(chord::signal::text)[0].item<bool>();
+    const bool audio = l.drop.rows<chord::signal::AudioPrompt>()[0].item<bool>();
+    const bool text = l.drop.rows<chord::signal::Text>()[0].item<bool>();
     audio_only += audio && !text;
     joint += audio && text;
     if (audio && text && !checked_joint) {  // the drop reached the backbone: prediction = both dropped

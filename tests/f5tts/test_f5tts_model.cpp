@@ -80,13 +80,13 @@ TEST_CASE("length-only masking counts every valid frame and conditions on none",
 }
 
 TEST_CASE("joint dropout drops audio at 0.3 + 0.2·0.7 and both at 0.2, per batch", "[f5tts][guidance]") {
-  chord::cfg::JointDropout policy;
+  chord::guide::JointDropout policy;
   auto gen = chord::make_generator(11);
   int audio = 0, both = 0;
   const int n = 20000;
   for (int i = 0; i < n; ++i) {
     auto drop = policy.training_drop(3, gen);
-    auto a = drop.rows(chord::signal::audio_prompt), t = drop.rows(chord::signal::text);
+    auto a = drop.rows<chord::signal::AudioPrompt>(), t = drop.rows<chord::signal::Text>();
     REQUIRE((a.all().item<bool>() || !a.any().item<bool>()));  // one decision for the whole batch
     REQUIRE_FALSE((t & ~a).any().item<bool>());                // text is only dropped together with audio
     audio += a[0].item<bool>();
@@ -102,7 +102,7 @@ TEST_CASE("joint dropout drops audio at 0.3 + 0.2·0.7 and both at 0.2, per batc
 
 TEST_CASE("guidance strength 0 equals the conditional branch alone", "[f5tts][guidance]") {
   struct Unguided : chord::systems::F5TTS {
-    using guidance = chord::cfg::NoGuidance;
+    using guidance = chord::guide::NoGuidance;
   };
   auto model = tiny_model();
   auto unguided = tiny_model<Unguided>();

@@ -187,14 +187,14 @@ chord::FlowModel<Spec> tiny_model() {
 TEST_CASE("guidance rules combine their branches as the references do", "[saga_sr][guidance]") {
   const auto c = torch::full({1, 2, 3}, 3.0), u_all = torch::full({1, 2, 3}, 1.0), u_tokens = torch::full({1, 2, 3}, 2.0);
   // Official: u_all + 1.4·(u_tok − u_all) + s_ca·(c − u_tok) = 1 + 1.4 + 1.2 = 3.6.
-  chord::cfg::IndependentDropout official;
+  chord::guide::IndependentDropout official;
   CHECK(official.branches(2, 1.2).size() == 3);
-  CHECK(official.branches(2, 1.2)[1].rows(chord::signal::low_resolution).all().item<bool>());
-  CHECK_FALSE(official.branches(2, 1.2)[2].rows(chord::signal::low_resolution).any().item<bool>());
-  CHECK(official.branches(2, 1.2)[2].rows(chord::signal::cross_attention).all().item<bool>());
+  CHECK(official.branches(2, 1.2)[1].rows<chord::signal::LowResolution>().all().item<bool>());
+  CHECK_FALSE(official.branches(2, 1.2)[2].rows<chord::signal::LowResolution>().any().item<bool>());
+  CHECK(official.branches(2, 1.2)[2].rows<chord::signal::CrossAttention>().all().item<bool>());
   CHECK(max_abs_diff(official.combine({c, u_all, u_tokens}, 1.2), torch::full({1, 2, 3}, 3.6)) < 1e-6);
   // stable-audio: u + (c − u)·s = 1 + 2·2 = 5; s = 1 is the conditional pass alone.
-  chord::cfg::CrossAttentionDropout stable;
+  chord::guide::CrossAttentionDropout stable;
   CHECK(stable.branches(2, 1.0).size() == 1);
   CHECK(max_abs_diff(stable.combine({c, u_all}, 2.0), torch::full({1, 2, 3}, 5.0)) < 1e-6);
   // Rescale φ = 1: the guided output takes the conditional output's std over channels.
@@ -207,20 +207,20 @@ TEST_CASE("guidance rules combine their branches as the references do", "[saga_s
 TEST_CASE("training drops: independent per signal (official), latent on top of token dropout (step 3)", "[saga_sr][guidance]") {
   auto gen = chord::make_generator(5);
   const int64_t batch = 64, rounds = 200, n = batch * rounds;
-  chord::cfg::IndependentDropout official;
+  chord::guide::IndependentDropout official;
   chord::systems::SagaStep3::guidance step3;  // latent on top of roll-off on top of token dropout
   double latent = 0, tokens = 0, both = 0, latent3 = 0, tokens3 = 0, rolloff3 = 0, tokens_and_rolloff3 = 0;
   for (int64_t r = 0; r < rounds; ++r) {
     auto d = official.training_drop(batch, gen);
-    auto l = d.rows(chord::signal::low_resolution), t = d.rows(chord::signal::cross_attention);
+    auto l = d.rows<chord::signal::LowResolution>(), t = d.rows<chord::signal::CrossAttention>();
     latent += l.sum().item<double>();
     tokens += t.sum().item<double>();
     both += (l & t).sum().item<double>();
     auto d3 = step3.training_drop(batch, gen);
-    latent3 += d3.rows(chord::signal::low_resolution).sum().item<double>();
-    tokens3 += d3.rows(chord::signal::cross_attention).sum().item<double>();
-    rolloff3 += d3.rows(chord::signal::rolloff).sum().item<double>();
-    tokens_and_rolloff3 += (d3.rows(chord::signal::rolloff) & d3.rows(chord::signal::cross_attention)).sum().item<double>();
+    latent3 += d3.rows<chord::signal::LowResolution>().sum().item<double>();
+    tokens3 += d3.rows<chord::signal::CrossAttention>().sum().item<double>();
+    rolloff3 += d3.rows<chord::signal::Rolloff>().sum().item<double>();
+    tokens_and_rolloff3 += (d3.rows<chord::signal::Rolloff>() & d3.rows<chord::signal::CrossAttention>()).sum().item<double>();
   }
   auto near = [&](double count, double p) { return std::abs(count / n - p) < 4 * std::sqrt(p * (1 - p) / n); };
   CHECK(near(latent, 0.1));
@@ -239,8 +239,8 @@ TEST_CASE("the conditioning applies drops: latent → the null value, tokens →
   auto gen = chord::make_generator(3);
   auto batch = tiny_batch<chord::systems::SagaOfficial>(3, 6, gen);
   chord::ConditionDrop drop(3);
-  drop.set(chord::signal::low_resolution, torch::tensor({false, true, false}));
-  drop.set(chord::signal::cross_attention, torch::tensor({false, false, true}));
+  drop.set<chord::signal::LowResolution>(torch::tensor({false, true, false}));
+  drop.set<chord::signal::CrossAttention>(torch::tensor({false, false, true}));
   torch::NoGradGuard no_grad;
   auto& net = model->backbone;
   auto prepared = model->options.conditioning.prepare_training(net, batch, chord::Masks{}, drop);
@@ -334,14 +334,23 @@ TEST_CASE("every ablation spec trains a step and samples", "[saga_sr][model]") {
   STATIC_REQUIRE(chord::systems::SagaStep2Prime::low_frequency_replacement == chord::systems::LowFrequencyReplacement::cross_fade);
 }
 
-TEST_CASE("options built for another step's conditions are refused with what differs", "[saga_sr][model]") {
+TEST_CASE("the conditioning configures its backbone: the condition channels are said in one place", "[saga_sr][model]") {
+  // Step 0's options (seconds only) become step 2's (text, the seed's roll-off conditioner, seconds)
+  // when a step-2 model is built from them: the conditioning policy derives the DiT's channels.
   auto step0 = saga::model_options<chord::systems::SagaStep0>(saga::Preset::tiny);
-  chord::FlowModelOptions<chord::systems::SagaStep2> mismatched(step0.backbone);
-  mismatched.conditioning.latent_channels = 8;
-  chord::FlowModel<chord::systems::SagaStep2> model(mismatched);
+  REQUIRE_FALSE(step0.backbone.rolloff_fourier());
+  chord::FlowModelOptions<chord::systems::SagaStep2> reused(step0.backbone.text_dim(768));
+  reused.conditioning.latent_channels = 8;
+  chord::FlowModel<chord::systems::SagaStep2> model(reused);
+  CHECK(model->options.backbone.rolloff_fourier());
+  CHECK(model->options.backbone.dit.prepend_adds_timestep());
+  CHECK(model->options.backbone.dit.cond_token_dim() == model->options.backbone.cross_attention_width());
   auto gen = chord::make_generator(1);
   auto batch = tiny_batch<chord::systems::SagaStep2>(1, 4, gen);
-  CHORD_REQUIRE_THROWS_WITH_TEXT(model->loss(batch, gen), "differ from the policy's channels");
+  CHECK(std::isfinite(model->loss(batch, gen).loss.item<double>()));
+  // The one fact the options must bring: the text embeddings' width, exactly when there is text.
+  chord::FlowModelOptions<chord::systems::SagaStep2> without_text(step0.backbone.text_dim(0));
+  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::FlowModel<chord::systems::SagaStep2>(without_text), "takes text, but the backbone options give text_dim 0");
   // A batch without the roll-offs the model was built for names the missing condition.
   auto model2 = tiny_model<chord::systems::SagaStep2>();
   batch.inputs.input_rolloff = torch::Tensor();
@@ -420,8 +429,8 @@ TEST_CASE("step 2's roll-off drop zeroes the seed conditioner's token and prepen
   auto gen = chord::make_generator(8);
   auto batch = tiny_batch<Step2>(3, 6, gen);
   chord::ConditionDrop drop(3);
-  drop.set(chord::signal::rolloff, torch::tensor({false, true, false}));
-  drop.set(chord::signal::cross_attention, torch::tensor({false, false, true}));
+  drop.set<chord::signal::Rolloff>(torch::tensor({false, true, false}));
+  drop.set<chord::signal::CrossAttention>(torch::tensor({false, false, true}));
   torch::NoGradGuard no_grad;
   auto& net = model->backbone;
   auto prepared = model->options.conditioning.prepare_training(net, batch, chord::Masks{}, drop);
@@ -520,7 +529,7 @@ TEST_CASE("negative cross-attention tokens and cfg_interval in sampling match th
   CHECK(max_abs_diff(guided(r.dit, c, x, io.at("t"), 3.0, negative).transpose(1, 2), io.at("out_cfg3_negative")) <= 1e-4);
   CHECK(max_abs_diff(io.at("out_cfg3_negative"), io.at("out_cfg3")) > 1e-5);  // the negative tokens matter
   // cfg_interval (0.2, 0.6) is decided by the first item's t: guided at t = [0.3, 0.85], not at [0.7, 0.1].
-  chord::cfg::CrossAttentionDropout rule;
+  chord::guide::CrossAttentionDropout rule;
   rule.interval_low = 0.2;
   rule.interval_high = 0.6;
   REQUIRE(rule.guides_at(io.at("t")));

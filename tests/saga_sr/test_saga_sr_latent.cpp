@@ -241,7 +241,7 @@ TEST_CASE("SAGA-SR: train a few steps, reload the run, enhance, evaluate", "[sag
   // The export holds the DiT, its conditioners and the text encoder, under the system's names.
   auto weights = chord::io::load_safetensors(trained.weights);
   REQUIRE(weights.count("text.encoder.shared.weight") == 1);
-  REQUIRE(weights.count("model.transformer.conditioner.conditioners.prompt.proj_out.weight") == 1);
+  REQUIRE(weights.count("model.model.conditioner.conditioners.prompt.proj_out.weight") == 1);
 
   auto run = chord::apps::load_run<Spec>(dir / "run");
   auto clip = chord::apps::load_clips(chord::data::Manifest::read(dir / "manifest.jsonl"), 1).audio[0].narrow(1, 0, 8000);  // not a whole frame count

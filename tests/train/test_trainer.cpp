@@ -1,6 +1,7 @@
 // The training loop: exact resume, skipped non-finite updates, several optimisers, signals,
 // mixed precision, logging.
 #include "support.hpp"
+#include "train/recorder.hpp"
 
 #include <chord/io/state_dict.hpp>
 #include <chord/train/trainer.hpp>
@@ -86,15 +87,7 @@ void require_bitwise_equal(const chord::io::TensorMap& a, const chord::io::Tenso
   }
 }
 
-/// Records everything the trainer reports.
-struct Recorder : train::TrainingObserver {
-  std::vector<train::StepReport> steps;
-  std::vector<std::string> warnings, infos, errors;
-  void on_step(const train::StepReport& r) override { steps.push_back(r); }
-  void on_message(train::MessageLevel level, const std::string& text) override {
-    (level == train::MessageLevel::warning ? warnings : level == train::MessageLevel::error ? errors : infos).push_back(text);
-  }
-};
+using chord::test::Recorder;
 
 }  // namespace
 

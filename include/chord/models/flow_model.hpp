@@ -8,7 +8,7 @@
 ///   using backbone     = chord::nn::F5DiT;
 ///   using conditioning = chord::cond::F5TextAudio;
 ///   using masking      = chord::mask::RandomSpan;
-///   using guidance     = chord::cfg::JointDropout;
+///   using guidance     = chord::guide::JointDropout;
 ///   using sequence     = chord::seq::Native;
 ///   using objective    = chord::obj::CondFlowMatching<chord::ode::Euler, chord::grid::Sway<chord::grid::Epss>>;
 /// };
@@ -23,6 +23,7 @@
 
 #include "chord/core/condition_drop.hpp"
 #include "chord/core/random.hpp"
+#include "chord/models/spec_checks.hpp"
 #include "chord/policies/conditioning/concept.hpp"
 #include "chord/policies/discriminators/concept.hpp"
 #include "chord/policies/guidance/concept.hpp"
@@ -36,65 +37,13 @@
 
 #include <functional>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
 namespace chord {
 
-namespace detail {
-template <class S> concept spec_has_backbone = requires { typename S::backbone; };
-template <class S> concept spec_has_conditioning = requires { typename S::conditioning; };
-template <class S> concept spec_has_masking = requires { typename S::masking; };
-template <class S> concept spec_has_guidance = requires { typename S::guidance; };
-template <class S> concept spec_has_sequence = requires { typename S::sequence; };
-template <class S> concept spec_has_objective = requires { typename S::objective; };
-template <class S> concept spec_has_discriminators = requires { typename S::discriminators; };
-
-/// A LibTorch module holder whose Impl keeps its options in a public `options` member.
-template <class B>
-concept BackboneHolder = requires { typename B::Impl; } && std::derived_from<typename B::Impl, torch::nn::Module> &&
-                         requires(typename B::Impl& impl) { impl.options; };
-
-/// Runs every check with one readable message each; true when the spec can be composed.
-template <class Spec>
-consteval bool check_flow_spec() {
-  static_assert(spec_has_backbone<Spec>, "FlowModel<Spec>: Spec names no `backbone`. Add `using backbone = <module holder>;` (e.g. chord::nn::F5DiT).");
-  static_assert(spec_has_conditioning<Spec>, "FlowModel<Spec>: Spec names no `conditioning` policy. Every spec names one policy per family; see docs/policies/conditioning.md.");
-  static_assert(spec_has_masking<Spec>, "FlowModel<Spec>: Spec names no `masking` policy. Every spec names one policy per family; see docs/policies/masking.md.");
-  static_assert(spec_has_guidance<Spec>, "FlowModel<Spec>: Spec names no `guidance` policy (use chord::cfg::NoGuidance for none). See docs/policies/guidance.md.");
-  static_assert(spec_has_sequence<Spec>, "FlowModel<Spec>: Spec names no `sequence` policy (use chord::seq::Native for variable-length data). See docs/policies/sequence.md.");
-  static_assert(spec_has_objective<Spec>, "FlowModel<Spec>: Spec names no `objective` policy. See docs/policies/objective.md.");
-  if constexpr (spec_has_backbone<Spec> && spec_has_conditioning<Spec> && spec_has_masking<Spec> &&
-                spec_has_guidance<Spec> && spec_has_sequence<Spec> && spec_has_objective<Spec>) {
-    using B = typename Spec::backbone;
-    using C = typename Spec::conditioning;
-    using M = typename Spec::masking;
-    using G = typename Spec::guidance;
-    using Q = typename Spec::sequence;
-    using O = typename Spec::objective;
-    static_assert(BackboneHolder<B>, "FlowModel<Spec>: Spec::backbone must be a module holder (TORCH_MODULE) whose Impl has a public `options` member.");
-    static_assert(ConditioningPolicy<C>, "FlowModel<Spec>: Spec::conditioning is not a conditioning policy: it needs `using policy_category = chord::conditioning_policy_tag;`, a `name`, `signals`, Batch/Request types and their readers. See docs/policies/conditioning.md.");
-    static_assert(MaskingPolicy<M>, "FlowModel<Spec>: Spec::masking is not a masking policy: it needs `using policy_category = chord::masking_policy_tag;`, a `name`, training_masks() and inference_masks(). See docs/policies/masking.md.");
-    static_assert(GuidancePolicy<G>, "FlowModel<Spec>: Spec::guidance is not a guidance policy: it needs `using policy_category = chord::guidance_policy_tag;`, a `name`, `dropped_signals`, training_drop(), branches(), combine() and default_strength(). See docs/policies/guidance.md.");
-    static_assert(SequencePolicy<Q>, "FlowModel<Spec>: Spec::sequence is not a sequence-length policy: it needs `using policy_category = chord::sequence_policy_tag;` and a `name`. See docs/policies/sequence.md.");
-    static_assert(ObjectivePolicy<O>, "FlowModel<Spec>: Spec::objective is not a flow-objective policy: it needs `using policy_category = chord::objective_policy_tag;`, a `name`, draw()/predict()/loss() and sample(). See docs/policies/objective.md.");
-    if constexpr (spec_has_discriminators<Spec>) {
-      static_assert(DiscriminatorSetPolicy<typename Spec::discriminators>, "FlowModel<Spec>: Spec::discriminators is not a discriminator-set policy. See docs/policies/discriminators.md.");
-      if constexpr (DiscriminatorSetPolicy<typename Spec::discriminators>) {
-        static_assert(Spec::discriminators::prefixes.size() == 0, "FlowModel<Spec>: unsupported combination: a FlowModel trains without adversaries; a spec with discriminators belongs in GanModel.");
-      }
-    }
-    if constexpr (BackboneHolder<B> && ConditioningPolicy<C> && GuidancePolicy<G> && SequencePolicy<Q>) {
-      static_assert(Conditions<C, B>, "FlowModel<Spec>: unsupported combination: Spec::conditioning cannot drive Spec::backbone (it needs prepare_training/prepare_inference/run for that backbone). See docs/policies/conditioning.md for which backbones each conditioning policy supports.");
-      static_assert(names_subset(G::dropped_signals, C::signals), "FlowModel<Spec>: unsupported combination: Spec::guidance drops a condition signal that Spec::conditioning does not provide (compare G::dropped_signals with C::signals). See docs/policies/guidance.md.");
-      static_assert(AdaptsTrainingBatch<Q, typename C::Batch>, "FlowModel<Spec>: unsupported combination: Spec::sequence cannot adapt Spec::conditioning's Batch type. See docs/policies/sequence.md.");
-      return ConditioningPolicy<C> && MaskingPolicy<M> && GuidancePolicy<G> && SequencePolicy<Q> && ObjectivePolicy<O> &&
-             Conditions<C, B> && names_subset(G::dropped_signals, C::signals) && AdaptsTrainingBatch<Q, typename C::Batch>;
-    }
-  }
-  return false;
-}
-}  // namespace detail
 
 /// The runtime half of a spec: backbone hyperparameters and one value per policy (each defaults to
 /// the reference's defaults).
@@ -168,11 +117,21 @@ class FlowModelCore : public torch::nn::Module {
     torch::Tensor prompt_lengths;  ///< `[B]` (the prompt frames are restored exactly)
   };
 
+  /// The backbone's registration name: `Spec::backbone_name` when the spec gives one (so the whole
+  /// model's state dict follows the reference's layout), else F5-TTS's "transformer".
+  static constexpr std::string_view backbone_name = [] {
+    if constexpr (requires { { Spec::backbone_name } -> std::convertible_to<std::string_view>; }) return std::string_view(Spec::backbone_name);
+    else return std::string_view("transformer");
+  }();
+
   explicit FlowModelCore(Options options) : options(std::move(options)) {
+    if constexpr (ConfiguresItsBackbone<conditioning_policy, typename Options::backbone_options>) {
+      this->options.conditioning.configure_backbone(this->options.backbone);
+    }
     if constexpr (ConfiguresBackbone<sequence_policy, typename Options::backbone_options>) {
       this->options.sequence.configure_backbone(this->options.backbone);
     }
-    backbone = this->register_module("transformer", backbone_type(this->options.backbone));
+    backbone = this->register_module(std::string(backbone_name), backbone_type(this->options.backbone));
     if constexpr (OwnsModule<objective_policy>) {
       head = this->register_module(
           "head", this->options.objective.make_module(this->options.backbone.dim(), this->options.conditioning.channels()));
@@ -254,10 +213,15 @@ class FlowModelCore : public torch::nn::Module {
     const auto device = this->device();
     SampleResult result;
     result.durations = o.conditioning.durations(request).to(c10::kCPU);
-    result.prompt_lengths = o.conditioning.prompt_lengths(request).to(c10::kCPU);
-    const auto edit_mask = o.conditioning.edit_mask(request);
-    auto masks = o.masking.inference_masks(result.prompt_lengths, edit_mask.defined() ? edit_mask.to(c10::kCPU) : edit_mask,
-                                           result.durations).to(device);
+    torch::Tensor edit_mask;
+    if constexpr (ProvidesPrompt<conditioning_policy>) {
+      result.prompt_lengths = o.conditioning.prompt_lengths(request).to(c10::kCPU);
+      edit_mask = o.conditioning.edit_mask(request);
+      if (edit_mask.defined()) edit_mask = edit_mask.to(c10::kCPU);
+    } else {
+      result.prompt_lengths = torch::zeros_like(result.durations);
+    }
+    auto masks = o.masking.inference_masks(result.prompt_lengths, edit_mask, result.durations).to(device);
     const int64_t batch = result.durations.size(0);
     const int64_t frames = masks.cond.size(1);
     const double strength = sample_options.guidance_strength.value_or(o.guidance.default_strength());
@@ -286,7 +250,11 @@ class FlowModelCore : public torch::nn::Module {
       if (const auto data = o.conditioning.initial_data(request); data.defined()) x0 = o.objective.start(x0, data, sample_options.sampler);
     }
     auto generated = o.objective.sample(net, x0, sample_options.sampler, gen);
-    result.output = torch::where(masks.cond.unsqueeze(-1), o.conditioning.prompt(request, frames).to(device), generated);
+    if constexpr (ProvidesPrompt<conditioning_policy>) {
+      result.output = torch::where(masks.cond.unsqueeze(-1), o.conditioning.prompt(request, frames).to(device), generated);
+    } else {
+      result.output = generated;
+    }
     return result;
   }
 

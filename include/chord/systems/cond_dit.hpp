@@ -36,7 +36,7 @@ struct CondDiT {
   using backbone = nn::PatchDiT;
   using conditioning = cond::PrependedTokens;
   using masking = mask::LengthOnly;
-  using guidance = cfg::NoGuidance;
+  using guidance = guide::NoGuidance;
   using sequence = seq::Native;
   using objective = obj::CleanTargetFlow<ode::Euler>;
 };

@@ -34,7 +34,7 @@ struct F5TTS {
   using backbone = nn::F5DiT;
   using conditioning = cond::F5TextAudio;
   using masking = mask::RandomSpan;
-  using guidance = cfg::JointDropout;
+  using guidance = guide::JointDropout;
   using sequence = seq::Native;
   using objective = obj::CondFlowMatching<ode::Euler, grid::Sway<grid::Epss>>;
 };

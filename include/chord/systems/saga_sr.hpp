@@ -35,10 +35,12 @@ enum class LowFrequencyReplacement { off, hard, cross_fade };
 /// input concatenation, seconds_start/seconds_total as the global vector; no text, no roll-off.
 struct SagaStep0 {
   static constexpr std::string_view name = "step0";
+  /// Registered as "model": the DiT's keys are `model.model.*`, as in stable-audio-tools' checkpoints.
+  static constexpr std::string_view backbone_name = "model";
   using backbone = nn::SuperResolutionDiT;
   using conditioning = cond::LatentSuperResolution<sr::seconds, 0>;
   using masking = mask::LengthOnly;
-  using guidance = cfg::NoGuidance;
+  using guidance = guide::NoGuidance;
   using sequence = seq::Native;
   using objective = obj::RectifiedFlow<schedule::LogSnr, time_sampler::Uniform>;
   static constexpr LowFrequencyReplacement low_frequency_replacement = LowFrequencyReplacement::hard;
@@ -47,14 +49,14 @@ struct SagaStep0 {
 struct SagaStep1 : SagaStep0 {
   static constexpr std::string_view name = "step1";
   using conditioning = cond::LatentSuperResolution<sr::seconds | sr::text, 0>;
-  using guidance = cfg::CrossAttentionDropout;
+  using guidance = guide::CrossAttentionDropout;
 };
 /// Step 2: the roll-off ratios on top, through the seed's RolloffFourierConditioner (one cross token;
 /// its global embedding plus the timestep embedding prepended) with its own 10 % dropout.
 struct SagaStep2 : SagaStep1 {
   static constexpr std::string_view name = "step2";
   using conditioning = cond::LatentSuperResolution<sr::seconds | sr::text | sr::rolloff_fourier, 0>;
-  using guidance = cfg::RolloffDropout<cfg::CrossAttentionDropout>;
+  using guidance = guide::RolloffDropout<guide::CrossAttentionDropout>;
 };
 /// Step 2′: the same model; the hard low-frequency replacement swapped for the seed's cross-fade.
 struct SagaStep2Prime : SagaStep2 {
@@ -64,17 +66,18 @@ struct SagaStep2Prime : SagaStep2 {
 /// Step 3: 10 % LR-latent dropout in training (zeros, as the seed multiplies by a keep mask).
 struct SagaStep3 : SagaStep2 {
   static constexpr std::string_view name = "step3";
-  using guidance = cfg::LatentDropout<cfg::RolloffDropout<cfg::CrossAttentionDropout>>;
+  using guidance = guide::LatentDropout<guide::RolloffDropout<guide::CrossAttentionDropout>>;
 };
 /// The official SAGA-SR configuration: text and roll-offs, no seconds; independent 10 % drops of the
 /// latent (null value −5) and the tokens; three-branch guidance (1.4, 1.2); logit-normal training
 /// times; 100 Euler steps on the linear-quadratic schedule.
 struct SagaOfficial {
   static constexpr std::string_view name = "official";
+  static constexpr std::string_view backbone_name = "model";
   using backbone = nn::SuperResolutionDiT;
   using conditioning = cond::LatentSuperResolution<sr::text | sr::rolloff, -5>;
   using masking = mask::LengthOnly;
-  using guidance = cfg::IndependentDropout;
+  using guidance = guide::IndependentDropout;
   using sequence = seq::Native;
   using objective = obj::RectifiedFlow<schedule::LinearQuadratic, time_sampler::LogitNormal>;
   static constexpr LowFrequencyReplacement low_frequency_replacement = LowFrequencyReplacement::hard;
@@ -118,13 +121,11 @@ FlowModelOptions<Spec> model_options(Preset preset, int64_t text_dim = 768, int6
   auto s = preset_sizes(preset);
   if (latent_channels > 0) s.latent_channels = latent_channels;
   nn::SuperResolutionDiTOptions net(nn::StableAudioDiTOptions(s.embed_dim, s.depth, s.heads));
-  net.cond_dim(s.cond_dim).text_dim(C::uses_text ? text_dim : 0).rolloff(C::uses_rolloff).seconds(C::uses_seconds)
-      .rolloff_fourier(C::uses_rolloff_fourier);
-  net.dit.io_channels(s.latent_channels).input_concat_dim(s.latent_channels).cond_token_dim(net.cross_attention_width())
-      .project_cond_tokens(s.project_cond_tokens).global_cond_dim(net.global_width())
-      .prepend_cond_dim(net.prepend_width()).prepend_adds_timestep(C::uses_rolloff_fourier);
+  net.cond_dim(s.cond_dim).text_dim(C::uses_text ? text_dim : 0);
+  net.dit.project_cond_tokens(s.project_cond_tokens);
   FlowModelOptions<Spec> options(net);
   options.conditioning.latent_channels = s.latent_channels;
+  options.conditioning.configure_backbone(options.backbone);  // the model does it again; the options read true now
   return options;
 }
 

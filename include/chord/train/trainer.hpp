@@ -15,10 +15,12 @@
 #include "chord/io/checkpoint.hpp"
 #include "chord/io/state_dict.hpp"
 #include "chord/train/ema.hpp"
+#include "chord/train/grad_scaler.hpp"
 #include "chord/train/observers.hpp"
 #include "chord/train/schedulers.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/nn/module.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/optimizer.h>
@@ -57,6 +59,8 @@ struct TrainerOptions {
   /// are placed here, the step generator lives here, checkpoints load here.
   c10::Device device = c10::kCPU;
   bool handle_signals = true;            ///< SIGINT/SIGTERM finish the update, checkpoint and return
+  /// Loss scaling shared by every optimiser (fp16 training); nullopt = off.
+  std::optional<GradScalerOptions> grad_scaler;
   bool prefetch = true;                  ///< load the next batch on a second thread
 };
 
@@ -184,6 +188,7 @@ class Trainer {
 
   explicit Trainer(TrainerOptions options)
       : options_(std::move(options)), generator_(make_generator(options_.seed, options_.device)) {
+    if (options_.grad_scaler) scaler_.emplace(*options_.grad_scaler);
     CHORD_CHECK(options_.max_steps >= 0, "TrainerOptions.max_steps must be >= 0");
     CHORD_CHECK(options_.grad_accumulation >= 1, "TrainerOptions.grad_accumulation must be >= 1");
     CHORD_CHECK(options_.log_every >= 1, "TrainerOptions.log_every must be >= 1");
@@ -370,6 +375,12 @@ class Trainer {
         if (slot.max_grad_norm > 0.0 && slot.used) scalars["grad_norm" + suffix] = slot.last_grad_norm;
       }
       for (const auto& [name, sum] : scalar_sums) scalars[name] = sum / static_cast<double>(options_.grad_accumulation);
+      if (scaler_) {
+        bool overflowed = false;
+        for (const auto& [name, slot] : slots_) overflowed = overflowed || slot.overflowed;
+        scaler_->update(overflowed);
+        scalars["grad_scale"] = scaler_->scale();
+      }
       ++step_;
       if (nonfinite) {
         ++nonfinite_total_;
@@ -422,10 +433,19 @@ class Trainer {
     std::vector<torch::Tensor> parameters;
     LrSchedule schedule;
     double max_grad_norm = 0.0;
-    bool zeroed = false, used = false, skipped = false;
+    bool zeroed = false, used = false, skipped = false, overflowed = false;
     double last_lr = 0.0, last_grad_norm = 0.0;
 
-    void begin_update() { zeroed = used = skipped = false; }
+    void begin_update() { zeroed = used = skipped = overflowed = false; }
+
+    /// The parameters this optimiser trains: the only leaves its backward may write gradients to.
+    std::vector<torch::Tensor> trainable() const {
+      std::vector<torch::Tensor> out;
+      for (const auto& p : parameters) {
+        if (p.requires_grad()) out.push_back(p);
+      }
+      return out;
+    }
   };
 
   bool backward(const std::string& name, const torch::Tensor& loss, bool retain_graph, int64_t micro) {
@@ -442,15 +462,25 @@ class Trainer {
     if (!finite) {
       slot.skipped = true;
     } else {
+      // Gradients go to this optimiser's parameters only: a generator's loss must not leave gradients
+      // in a discriminator it reads through (they would add to the discriminator's accumulation).
       AutocastGuard no_autocast(options_.device.type(), options_.autocast_dtype.value_or(c10::kBFloat16), false);
-      (options_.grad_accumulation > 1 ? loss / static_cast<double>(options_.grad_accumulation) : loss)
-          .backward({}, retain_graph);
+      auto scaled = options_.grad_accumulation > 1 ? loss / static_cast<double>(options_.grad_accumulation) : loss;
+      if (scaler_) scaled = scaler_->scaled(scaled);
+      const auto inputs = slot.trainable();
+      if (!inputs.empty()) torch::autograd::backward({scaled}, {}, retain_graph, /*create_graph=*/false, inputs);
     }
     if (micro == options_.grad_accumulation - 1) finish(slot);
     return finite;
   }
 
   void finish(Slot& slot) {
+    if (!slot.skipped && scaler_ && !scaler_->unscale(slot.parameters)) {
+      // An fp16 overflow: this optimiser skips the update and the scale backs off (not a bad step).
+      slot.overflowed = true;
+      slot.optimizer->zero_grad();
+      return;
+    }
     if (!slot.skipped && slot.max_grad_norm > 0.0) {
       slot.last_grad_norm = torch::nn::utils::clip_grad_norm_(slot.parameters, slot.max_grad_norm);
       if (!std::isfinite(slot.last_grad_norm)) slot.skipped = true;
@@ -481,6 +511,11 @@ class Trainer {
       entry.ema->save(sub);
       archive.write(io::trainer_ema_key(name), sub);
     }
+    if (scaler_) {
+      torch::serialize::OutputArchive sub;
+      scaler_->save(sub);
+      archive.write("grad_scaler", sub);
+    }
     archive.write("rng_trainer", generator_state(generator_), /*is_buffer=*/true);
     archive.write("rng_global_cpu", generator_state(at::detail::getDefaultCPUGenerator()), /*is_buffer=*/true);
     if (!options_.device.is_cpu()) archive.write("rng_global_device", generator_state(global_generator()), /*is_buffer=*/true);
@@ -509,6 +544,10 @@ class Trainer {
       torch::serialize::InputArchive sub;
       CHORD_CHECK(archive.try_read(io::trainer_ema_key(name), sub), "checkpoint has no EMA '", name, "'");
       entry.ema->load(sub);
+    }
+    if (scaler_) {
+      torch::serialize::InputArchive sub;
+      if (archive.try_read("grad_scaler", sub)) scaler_->load(sub);
     }
     step_ = read_int("trainer_step");
     epoch_ = read_int("trainer_epoch");
@@ -542,6 +581,7 @@ class Trainer {
 
   TrainerOptions options_;
   torch::Generator generator_;
+  std::optional<GradScaler> scaler_;
   std::optional<io::CheckpointManager> checkpoints_;
   std::map<std::string, std::shared_ptr<torch::nn::Module>> modules_;
   std::map<std::string, Slot> slots_;

@@ -6,15 +6,28 @@
 #include "chord/core/condition_drop.hpp"
 #include "chord/nn/f5_dit.hpp"
 #include "chord/policies/conditioning/concept.hpp"
+#include "chord/policies/signals.hpp"
 
 #include <array>
 
 namespace chord::cond {
 
+/// The backbone interface F5TextAudio drives (nn::F5DiT): the text embedding, the conditions' share
+/// of the input projection, the noisy input, the time embedding, the transformer and the output.
+template <class B>
+concept TextAudioBackbone = requires(B& b, const torch::Tensor& x, int64_t n) {
+  { b->embed_text(x, n, x, x) } -> std::same_as<torch::Tensor>;
+  { b->embed_condition(x, x, x) } -> std::same_as<torch::Tensor>;
+  { b->embed_noisy(x, x, x) } -> std::same_as<torch::Tensor>;
+  { b->embed_time(x, n) } -> std::same_as<torch::Tensor>;
+  { b->transform(x, x, x) } -> std::same_as<torch::Tensor>;
+  { b->project(x) } -> std::same_as<torch::Tensor>;
+};
+
 struct F5TextAudio {
   using policy_category = conditioning_policy_tag;
   static constexpr std::string_view name = "f5_text_audio";
-  static constexpr std::array<std::string_view, 2> signals{signal::audio_prompt, signal::text};
+  using signals = Signals<signal::AudioPrompt, signal::Text>;
 
   int64_t mel_channels = 100;
   int64_t max_duration = 65536;  ///< frames; the reference's `max_duration`
@@ -93,19 +106,19 @@ struct F5TextAudio {
     return r.no_ref_audio ? torch::zeros_like(p) : p;
   }
 
-  template <class Backbone>
+  template <TextAudioBackbone Backbone>
   Prepared<Backbone> prepare_training(Backbone& backbone, const Batch& batch, const Masks& masks,
                                       const ConditionDrop& drop) const {
     const auto& mel = batch.mel;
     Prepared<Backbone> p;
     p.mask = masks.valid;
     auto cond = torch::where(masks.cond.unsqueeze(-1), mel, torch::zeros_like(mel));
-    auto text = backbone->embed_text(batch.text.to(mel.device()), mel.size(1), p.mask, drop.rows(signal::text, mel.device()));
-    p.condition = backbone->embed_condition(cond, text, drop.rows(signal::audio_prompt, mel.device()));
+    auto text = backbone->embed_text(batch.text.to(mel.device()), mel.size(1), p.mask, drop.rows<signal::Text>(mel.device()));
+    p.condition = backbone->embed_condition(cond, text, drop.rows<signal::AudioPrompt>(mel.device()));
     return p;
   }
 
-  template <class Backbone>
+  template <TextAudioBackbone Backbone>
   Prepared<Backbone> prepare_inference(Backbone& backbone, const Request& r, const Masks& masks,
                                        const std::vector<ConditionDrop>& branches) const {
     const int64_t frames = masks.cond.size(1);
@@ -116,14 +129,14 @@ struct F5TextAudio {
     Prepared<Backbone> p;
     p.mask = masks.valid.defined() ? masks.valid.repeat({k, 1}) : torch::Tensor();
     auto text = backbone->embed_text(r.text.to(step_cond.device()).repeat({k, 1}), frames, p.mask,
-                                     drops.rows(signal::text, step_cond.device()));
-    p.condition = backbone->embed_condition(step_cond.repeat({k, 1, 1}), text, drops.rows(signal::audio_prompt, step_cond.device()));
+                                     drops.rows<signal::Text>(step_cond.device()));
+    p.condition = backbone->embed_condition(step_cond.repeat({k, 1, 1}), text, drops.rows<signal::AudioPrompt>(step_cond.device()));
     return p;
   }
 
   /// The backbone on `x [K·B, N, D]` at `t` (`[K·B]` or a scalar): the velocity, or with `features`
   /// the hidden states before `proj_out`.
-  template <class Backbone>
+  template <TextAudioBackbone Backbone>
   torch::Tensor run(Backbone& backbone, const Prepared<Backbone>& p, const torch::Tensor& x, const torch::Tensor& t,
                     bool features) const {
     auto h = backbone->embed_noisy(x, p.condition, p.mask);

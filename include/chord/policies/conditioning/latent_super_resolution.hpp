@@ -5,7 +5,7 @@
 /// baseline, seconds_start/seconds_total) form the global vector added to the timestep embedding.
 /// `Channels` picks the optional ones at compile time (`sr::text | sr::rolloff | sr::seconds`, or
 /// `sr::rolloff_fourier` for the seed's roll-off conditioner: one cross token and one prepended token
-/// carrying the timestep embedding, with its own per-row dropout `signal::rolloff`);
+/// carrying the timestep embedding, with its own per-row dropout `signal::Rolloff`);
 /// `NullLatent` is the value a dropped low-resolution latent takes (the official code: −5; the seed's
 /// latent dropout multiplies by 0). Dropped cross-attention tokens are zeros, as in stable-audio-tools;
 /// a cross-attention drop also zeroes the prepended token (stable-audio nulls prepend_cond too, with
@@ -15,6 +15,7 @@
 #include "chord/core/condition_drop.hpp"
 #include "chord/nn/super_resolution_dit.hpp"
 #include "chord/policies/conditioning/concept.hpp"
+#include "chord/policies/signals.hpp"
 
 #include <array>
 #include <optional>
@@ -30,6 +31,16 @@ inline constexpr unsigned rolloff_fourier = 8u;  ///< the roll-offs through the 
 
 namespace cond {
 
+/// The backbone interface LatentSuperResolution drives (nn::SuperResolutionDiT): its conditioners
+/// encode the request's inputs, and the Stable Audio DiT inside embeds the conditions and runs.
+template <class B>
+concept SuperResolutionBackbone = requires(B& b, const nn::SuperResolutionDiTImpl::Inputs& inputs, const nn::StableAudioConditions& c,
+                                           const nn::StableAudioEmbedded& e, const torch::Tensor& x, bool features) {
+  b->encode_conditions(inputs, int64_t{});
+  { b->model->embed(c) } -> std::same_as<nn::StableAudioEmbedded>;
+  { b->model->run(x, x, e, features) } -> std::same_as<torch::Tensor>;
+};
+
 template <unsigned Channels = sr::text | sr::rolloff, int NullLatent = -5>
 struct LatentSuperResolution {
   using policy_category = conditioning_policy_tag;
@@ -40,14 +51,8 @@ struct LatentSuperResolution {
   static constexpr bool uses_rolloff_fourier = (Channels & sr::rolloff_fourier) != 0;
   static_assert(!(uses_rolloff && uses_rolloff_fourier), "LatentSuperResolution: sr::rolloff and sr::rolloff_fourier are alternatives");
   static constexpr bool has_cross_attention = uses_text || uses_rolloff || uses_rolloff_fourier;
-  static constexpr auto signals = [] {
-    constexpr size_t count = 1 + (has_cross_attention ? 1 : 0) + (uses_rolloff_fourier ? 1 : 0);
-    std::array<std::string_view, count> all{signal::low_resolution};
-    size_t i = 1;
-    if (has_cross_attention) all[i++] = signal::cross_attention;
-    if (uses_rolloff_fourier) all[i++] = signal::rolloff;
-    return all;
-  }();
+  using signals = append_signal_t<append_signal_t<Signals<signal::LowResolution>, signal::CrossAttention, has_cross_attention>,
+                                  signal::Rolloff, uses_rolloff_fourier>;
   static constexpr double null_latent = NullLatent;
 
   int64_t latent_channels = 64;
@@ -92,6 +97,18 @@ struct LatentSuperResolution {
   using Prepared = nn::StableAudioEmbedded;
 
   int64_t channels() const { return latent_channels; }
+
+  /// The backbone options this conditioning implies (the one place that says which condition
+  /// channels exist): the conditioners of `Channels`, the latent as the input-concat condition, and the
+  /// DiT's cross-attention, global and prepended widths they give. `text_dim` (the text embeddings'
+  /// width) must be set exactly when the channels include text.
+  void configure_backbone(nn::SuperResolutionDiTOptions& o) const {
+    CHORD_CHECK((o.text_dim() > 0) == uses_text, "LatentSuperResolution: the conditioning ", uses_text ? "takes" : "has no",
+                " text, but the backbone options give text_dim ", o.text_dim(), uses_text ? " (set the text embeddings' width)" : " (set 0)");
+    o.rolloff(uses_rolloff).seconds(uses_seconds).rolloff_fourier(uses_rolloff_fourier);
+    o.dit.io_channels(latent_channels).input_concat_dim(latent_channels).cond_token_dim(o.cross_attention_width())
+        .global_cond_dim(o.global_width()).prepend_cond_dim(o.prepend_width()).prepend_adds_timestep(uses_rolloff_fourier);
+  }
   torch::Tensor target(const Batch& b) const {
     TORCH_CHECK(b.target.dim() == 3 && b.target.size(2) == latent_channels, "LatentSuperResolution: target [B, T, ",
                 latent_channels, "] expected, got ", b.target.sizes());
@@ -102,27 +119,22 @@ struct LatentSuperResolution {
     TORCH_CHECK(r.low_resolution.dim() == 3, "LatentSuperResolution: low_resolution [B, T, C] expected, got ", r.low_resolution.sizes());
     return torch::full({r.low_resolution.size(0)}, r.frames > 0 ? r.frames : r.low_resolution.size(1), torch::kLong);
   }
-  torch::Tensor prompt_lengths(const Request& r) const { return torch::zeros({r.low_resolution.size(0)}, torch::kLong); }
-  torch::Tensor edit_mask(const Request&) const { return {}; }
   torch::Tensor initial_data(const Request& r) const { return r.init; }
-  torch::Tensor prompt(const Request& r, int64_t frames) const {
-    return torch::zeros({r.low_resolution.size(0), frames, latent_channels}, r.low_resolution.options());
-  }
 
-  template <class Backbone>
+  template <SuperResolutionBackbone Backbone>
   nn::StableAudioEmbedded prepare_training(Backbone& backbone, const Batch& b, const Masks&, const ConditionDrop& drop) const {
     return prepare(backbone, b.low_resolution, b.inputs, drop, 1);
   }
 
   /// The K branches share one embedding of K·B rows (each branch's rows with its own drops).
-  template <class Backbone>
+  template <SuperResolutionBackbone Backbone>
   nn::StableAudioEmbedded prepare_inference(Backbone& backbone, const Request& r, const Masks&,
                                             const std::vector<ConditionDrop>& branches) const {
     return prepare(backbone, r.low_resolution, r.inputs, ConditionDrop::concat(branches), static_cast<int64_t>(branches.size()),
                    r.negative ? &*r.negative : nullptr, r.negative_mask);
   }
 
-  template <class Backbone>
+  template <SuperResolutionBackbone Backbone>
   torch::Tensor run(Backbone& backbone, const nn::StableAudioEmbedded& p, const torch::Tensor& x, const torch::Tensor& t,
                     bool features) const {
     return backbone->model->run(x, t, p, features);
@@ -133,13 +145,6 @@ struct LatentSuperResolution {
   nn::StableAudioEmbedded prepare(Backbone& backbone, const torch::Tensor& low_resolution, const Inputs& inputs,
                                   const ConditionDrop& drop, int64_t repeats, const Inputs* negative = nullptr,
                                   const torch::Tensor& negative_mask = {}) const {
-    const auto& o = backbone->options;
-    CHORD_CHECK((o.text_dim() > 0) == uses_text && o.rolloff() == uses_rolloff && o.seconds() == uses_seconds &&
-                    o.rolloff_fourier() == uses_rolloff_fourier,
-                "LatentSuperResolution: the network's conditioners (text ", o.text_dim() > 0, ", roll-off ", o.rolloff(),
-                ", seed roll-off ", o.rolloff_fourier(), ", seconds ", o.seconds(), ") differ from the policy's channels (text ",
-                uses_text, ", roll-off ", uses_rolloff, ", seed roll-off ", uses_rolloff_fourier, ", seconds ", uses_seconds,
-                "); build the options with systems::saga_sr::model_options<Spec>()");
     TORCH_CHECK(low_resolution.dim() == 3 && low_resolution.size(2) == latent_channels,
                 "LatentSuperResolution: low_resolution [B, T, ", latent_channels, "] expected, got ", low_resolution.sizes());
     const int64_t batch = low_resolution.size(0);
@@ -153,14 +158,14 @@ struct LatentSuperResolution {
     nn::StableAudioConditions c;
     const auto device = low_resolution.device();
     auto latent = repeat(low_resolution);
-    auto dropped_latent = drop.rows(signal::low_resolution, device).view({-1, 1, 1});
+    auto dropped_latent = drop.rows<signal::LowResolution>(device).view({-1, 1, 1});
     c.input_concat = torch::where(dropped_latent, torch::full({}, null_latent, latent.options()), latent);
-    const auto dropped_tokens = drop.rows(signal::cross_attention, device);
+    const auto dropped_tokens = drop.rows<signal::CrossAttention>(device);
     if (tokens.defined()) {
       tokens = repeat(tokens);
       if constexpr (uses_rolloff_fourier) {
         // The seed's conditioner drops its own outputs (zeros) per row: the last token and the prepended one.
-        const auto dropped_rolloff = drop.rows(signal::rolloff, device).view({-1, 1, 1});
+        const auto dropped_rolloff = drop.rows<signal::Rolloff>(device).view({-1, 1, 1});
         const int64_t last = tokens.size(1) - 1;
         tokens = torch::cat({tokens.narrow(1, 0, last), torch::where(dropped_rolloff, torch::zeros({}, tokens.options()),
                                                                      tokens.narrow(1, last, 1))}, 1);

@@ -8,15 +8,24 @@
 #include "chord/core/condition_drop.hpp"
 #include "chord/nn/patch_dit.hpp"
 #include "chord/policies/conditioning/concept.hpp"
+#include "chord/policies/signals.hpp"
 
 #include <array>
 
 namespace chord::cond {
 
+/// The backbone interface PrependedTokens drives (nn::PatchDiT): condition tokens embedded, then the
+/// denoiser run after them.
+template <class B>
+concept PrependingBackbone = requires(B& b, const torch::Tensor& x, bool features) {
+  { b->embed_condition(x) } -> std::same_as<torch::Tensor>;
+  { b->run(x, x, x, x, features) } -> std::same_as<torch::Tensor>;
+};
+
 struct PrependedTokens {
   using policy_category = conditioning_policy_tag;
   static constexpr std::string_view name = "prepended_tokens";
-  static constexpr std::array<std::string_view, 1> signals{signal::prepended_tokens};
+  using signals = Signals<signal::PrependedTokens>;
 
   int64_t token_channels = 16;  ///< patch_dim of target and condition tokens (patch 4, one channel)
 
@@ -61,20 +70,15 @@ struct PrependedTokens {
   }
   int64_t batch_size(const Request& r) const { return r.condition.defined() ? r.condition.size(0) : r.count; }
   torch::Tensor durations(const Request& r) const { return torch::full({batch_size(r)}, r.tokens, torch::kLong); }
-  torch::Tensor prompt_lengths(const Request& r) const { return torch::zeros({batch_size(r)}, torch::kLong); }
-  torch::Tensor edit_mask(const Request&) const { return {}; }
-  torch::Tensor prompt(const Request& r, int64_t frames) const {
-    return torch::zeros({batch_size(r), frames, token_channels});
-  }
 
   /// Embeds the condition; rows whose condition the guidance family dropped see no condition token
   /// (all keys hidden), exactly as an unconditional input.
-  template <class Backbone>
+  template <PrependingBackbone Backbone>
   Prepared<Backbone> prepare_training(Backbone& backbone, const Batch& batch, const Masks&, const ConditionDrop& drop) const {
     return prepare(backbone, batch.condition, batch.condition_mask, drop);
   }
 
-  template <class Backbone>
+  template <PrependingBackbone Backbone>
   Prepared<Backbone> prepare_inference(Backbone& backbone, const Request& r, const Masks&,
                                        const std::vector<ConditionDrop>& branches) const {
     const auto k = static_cast<int64_t>(branches.size());
@@ -83,7 +87,7 @@ struct PrependedTokens {
     return prepare(backbone, r.condition.repeat({k, 1, 1}), mask, ConditionDrop::concat(branches));
   }
 
-  template <class Backbone>
+  template <PrependingBackbone Backbone>
   torch::Tensor run(Backbone& backbone, const Prepared<Backbone>& p, const torch::Tensor& x, const torch::Tensor& t,
                     bool features) const {
     return backbone->run(x, t, p.condition, p.mask, features);
@@ -96,7 +100,7 @@ struct PrependedTokens {
     Prepared<Backbone> p;
     if (!condition.defined()) return p;
     p.condition = backbone->embed_condition(condition);
-    auto dropped = drop.rows(signal::prepended_tokens, condition.device());
+    auto dropped = drop.rows<signal::PrependedTokens>(condition.device());
     if (mask.defined() || dropped.any().template item<bool>()) {
       auto keep = mask.defined() ? mask.to(torch::kBool)
                                  : torch::ones({condition.size(0), condition.size(1)}, condition.options().dtype(torch::kBool));

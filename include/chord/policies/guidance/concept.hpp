@@ -14,12 +14,9 @@ namespace chord {
 
 struct guidance_policy_tag {};
 
-/// Declares the condition signals it may drop (`static constexpr std::array dropped_signals`).
+/// Declares the condition signals it may drop (`using dropped_signals = Signals<...>;`).
 template <class P>
-concept DeclaresDroppedSignals = requires {
-  { P::dropped_signals.size() } -> std::convertible_to<std::size_t>;
-  { *P::dropped_signals.begin() } -> std::convertible_to<std::string_view>;
-};
+concept DeclaresDroppedSignals = requires { typename P::dropped_signals; } && SignalList<typename P::dropped_signals>;
 
 /// Decides the training-time drops of a batch from a generator.
 template <class P>

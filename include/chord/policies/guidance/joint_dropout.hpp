@@ -6,15 +6,16 @@
 
 #include "chord/core/random.hpp"
 #include "chord/policies/guidance/concept.hpp"
+#include "chord/policies/signals.hpp"
 
 #include <array>
 
-namespace chord::cfg {
+namespace chord::guide {
 
 struct JointDropout {
   using policy_category = guidance_policy_tag;
   static constexpr std::string_view name = "joint_dropout";
-  static constexpr std::array<std::string_view, 2> dropped_signals{signal::audio_prompt, signal::text};
+  using dropped_signals = Signals<signal::AudioPrompt, signal::Text>;
 
   double audio_drop_prob = 0.3;  ///< drop the audio prompt alone
   double cond_drop_prob = 0.2;   ///< drop prompt and text together
@@ -33,8 +34,8 @@ struct JointDropout {
       audio = torch::full({batch}, uniform_scalar(gen) < audio_drop_prob, torch::kBool);
       both = torch::full({batch}, uniform_scalar(gen) < cond_drop_prob, torch::kBool);
     }
-    drop.set(signal::audio_prompt, audio | both);
-    drop.set(signal::text, both);
+    drop.set<signal::AudioPrompt>(audio | both);
+    drop.set<signal::Text>(both);
     return drop;
   }
 
@@ -43,7 +44,7 @@ struct JointDropout {
     ConditionDrop conditional(batch);
     if (s < 1e-5) return {conditional};
     ConditionDrop unconditional(batch);
-    unconditional.set_all(signal::audio_prompt, true).set_all(signal::text, true);
+    unconditional.set_all<signal::AudioPrompt>(true).set_all<signal::Text>(true);
     return {conditional, unconditional};
   }
 
@@ -56,4 +57,4 @@ struct JointDropout {
 };
 static_assert(GuidancePolicy<JointDropout>);
 
-}  // namespace chord::cfg
+}  // namespace chord::guide

@@ -6,12 +6,12 @@
 
 #include <array>
 
-namespace chord::cfg {
+namespace chord::guide {
 
 struct NoGuidance {
   using policy_category = guidance_policy_tag;
   static constexpr std::string_view name = "none";
-  static constexpr std::array<std::string_view, 0> dropped_signals{};
+  using dropped_signals = Signals<>;
 
   double default_strength() const { return 0.0; }
   ConditionDrop training_drop(int64_t batch, torch::Generator&) const { return ConditionDrop(batch); }
@@ -23,4 +23,4 @@ struct NoGuidance {
 };
 static_assert(GuidancePolicy<NoGuidance>);
 
-}  // namespace chord::cfg
+}  // namespace chord::guide

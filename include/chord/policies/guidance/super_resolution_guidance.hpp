@@ -17,10 +17,11 @@
 
 #include "chord/core/random.hpp"
 #include "chord/policies/guidance/concept.hpp"
+#include "chord/policies/signals.hpp"
 
 #include <array>
 
-namespace chord::cfg {
+namespace chord::guide {
 
 namespace detail {
 inline torch::Tensor bernoulli_rows(int64_t batch, double p, torch::Generator& gen) {
@@ -31,7 +32,7 @@ inline torch::Tensor bernoulli_rows(int64_t batch, double p, torch::Generator& g
 struct CrossAttentionDropout {
   using policy_category = guidance_policy_tag;
   static constexpr std::string_view name = "cross_attention_dropout";
-  static constexpr std::array<std::string_view, 1> dropped_signals{signal::cross_attention};
+  using dropped_signals = Signals<signal::CrossAttention>;
 
   double drop_prob = 0.1;  ///< stable-audio-tools `cfg_dropout_prob`
   double strength = 1.2;   ///< default scale (SAGA-SR's text scale; stable-audio's generation default is 6)
@@ -50,7 +51,7 @@ struct CrossAttentionDropout {
 
   ConditionDrop training_drop(int64_t batch, torch::Generator& gen) const {
     ConditionDrop drop(batch);
-    drop.set(signal::cross_attention, detail::bernoulli_rows(batch, drop_prob, gen));
+    drop.set<signal::CrossAttention>(detail::bernoulli_rows(batch, drop_prob, gen));
     return drop;
   }
 
@@ -58,7 +59,7 @@ struct CrossAttentionDropout {
     ConditionDrop conditional(batch);
     if (s == 1.0) return {conditional};
     ConditionDrop unconditional(batch);
-    unconditional.set_all(signal::cross_attention, true);
+    unconditional.set_all<signal::CrossAttention>(true);
     return {conditional, unconditional};
   }
 
@@ -78,11 +79,11 @@ static_assert(GuidancePolicy<CrossAttentionDropout>);
 
 namespace detail {
 struct LatentSignal {
-  static constexpr std::string_view signal = signal::low_resolution;
+  using signal = chord::signal::LowResolution;
   static constexpr std::string_view name = "latent_dropout";
 };
 struct RolloffSignal {
-  static constexpr std::string_view signal = signal::rolloff;
+  using signal = chord::signal::Rolloff;
   static constexpr std::string_view name = "rolloff_dropout";
 };
 }  // namespace detail
@@ -93,12 +94,7 @@ template <class Inner, class Extra>
 struct ExtraDropout {
   using policy_category = guidance_policy_tag;
   static constexpr std::string_view name = Extra::name;
-  static constexpr auto dropped_signals = [] {
-    std::array<std::string_view, Inner::dropped_signals.size() + 1> all{};
-    for (size_t i = 0; i < Inner::dropped_signals.size(); ++i) all[i] = Inner::dropped_signals[i];
-    all.back() = Extra::signal;
-    return all;
-  }();
+  using dropped_signals = append_signal_t<typename Inner::dropped_signals, typename Extra::signal>;
 
   Inner inner{};
   double drop_prob = 0.1;  ///< the seed's `latent_dropout_prob` / RolloffFourierConditioner `dropout_rate`
@@ -106,7 +102,7 @@ struct ExtraDropout {
   double default_strength() const { return inner.default_strength(); }
   ConditionDrop training_drop(int64_t batch, torch::Generator& gen) const {
     auto drop = inner.training_drop(batch, gen);
-    drop.set(Extra::signal, detail::bernoulli_rows(batch, drop_prob, gen));
+    drop.template set<typename Extra::signal>(detail::bernoulli_rows(batch, drop_prob, gen));
     return drop;
   }
   std::vector<ConditionDrop> branches(int64_t batch, double s) const { return inner.branches(batch, s); }
@@ -126,7 +122,7 @@ static_assert(GuidancePolicy<RolloffDropout<>>);
 struct IndependentDropout {
   using policy_category = guidance_policy_tag;
   static constexpr std::string_view name = "independent_dropout";
-  static constexpr std::array<std::string_view, 2> dropped_signals{signal::low_resolution, signal::cross_attention};
+  using dropped_signals = Signals<signal::LowResolution, signal::CrossAttention>;
 
   double drop_prob = 0.1;            ///< per signal, per row (TorchJaekwon `unconditional_prob`)
   double input_concat_scale = 1.4;   ///< s_ic (`cfg_scale.input_concat_cond`)
@@ -137,16 +133,16 @@ struct IndependentDropout {
   /// Draws the latent's drops, then the tokens' (independent: both dropped with probability p²).
   ConditionDrop training_drop(int64_t batch, torch::Generator& gen) const {
     ConditionDrop drop(batch);
-    drop.set(signal::low_resolution, detail::bernoulli_rows(batch, drop_prob, gen));
-    drop.set(signal::cross_attention, detail::bernoulli_rows(batch, drop_prob, gen));
+    drop.set<signal::LowResolution>(detail::bernoulli_rows(batch, drop_prob, gen));
+    drop.set<signal::CrossAttention>(detail::bernoulli_rows(batch, drop_prob, gen));
     return drop;
   }
 
   /// `[conditional, everything dropped, tokens dropped]`, the reference's batch order.
   std::vector<ConditionDrop> branches(int64_t batch, double) const {
     ConditionDrop conditional(batch), unconditional(batch), latent_only(batch);
-    unconditional.set_all(signal::low_resolution, true).set_all(signal::cross_attention, true);
-    latent_only.set_all(signal::cross_attention, true);
+    unconditional.set_all<signal::LowResolution>(true).set_all<signal::CrossAttention>(true);
+    latent_only.set_all<signal::CrossAttention>(true);
     return {conditional, unconditional, latent_only};
   }
 
@@ -159,4 +155,4 @@ struct IndependentDropout {
 };
 static_assert(GuidancePolicy<IndependentDropout>);
 
-}  // namespace chord::cfg
+}  // namespace chord::guide

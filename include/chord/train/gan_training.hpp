@@ -1,0 +1,60 @@
+#pragma once
+/// @file
+/// A GanModel in the training loop: one optimiser for the generator ("G") and one per discriminator
+/// member (its prefix), each with the member's own optimiser and schedule defaults; the update order of
+/// VITS-style trainers — every member's discriminator step on the detached generator outputs, in the
+/// set's order, then the generator's step on its own terms plus every member's adversarial and
+/// feature-matching terms. The trainer keeps each optimiser's gradients its own.
+
+#include "chord/models/gan_model.hpp"
+#include "chord/train/trainer.hpp"
+
+#include <torch/optim/adamw.h>
+
+#include <memory>
+#include <string>
+
+namespace chord::train {
+
+/// The generator's optimiser defaults: VITS / Bert-VITS2's AdamW (2e-4, betas 0.8/0.99, eps 1e-9).
+inline std::shared_ptr<torch::optim::Optimizer> vits_adamw(const std::vector<torch::Tensor>& parameters, double lr = 2e-4) {
+  return std::make_shared<torch::optim::AdamW>(parameters, torch::optim::AdamWOptions(lr).betas({0.8, 0.99}).eps(1e-9).weight_decay(0.01));
+}
+
+/// Registers `model` with `trainer`: the whole model as module "model", "G" over the generator's
+/// trainable parameters, and each member's optimiser under its prefix.
+template <class Spec>
+void add_gan(Trainer& trainer, GanModel<Spec>& model, std::shared_ptr<torch::optim::Optimizer> generator_optimizer = nullptr,
+             LrSchedule generator_schedule = {}, double max_grad_norm = 0.0) {
+  trainer.add_module("model", model.ptr());
+  std::vector<torch::Tensor> generator_parameters;
+  for (const auto& p : model->generator->parameters()) {
+    if (p.requires_grad()) generator_parameters.push_back(p);
+  }
+  trainer.add_optimizer("G", generator_optimizer ? generator_optimizer : vits_adamw(generator_parameters), std::move(generator_schedule),
+                        max_grad_norm);
+  model->options.discriminators.for_each([&](const auto& member) {
+    auto module = model->module_of(member);
+    trainer.add_optimizer(std::string(member.prefix), member.make_optimizer(module->parameters()), member.schedule(), max_grad_norm);
+  });
+}
+
+/// One micro-batch of GAN training (the step function for Trainer::fit).
+template <class Spec>
+Trainer::Scalars gan_step(GanModel<Spec>& model, const typename GanModel<Spec>::Impl::Batch& batch, StepContext& context) {
+  model->train();
+  const auto outputs = model->generate(batch, context.generator());
+  Trainer::Scalars scalars;
+  for (const auto& [prefix, loss] : model->discriminator_losses(outputs)) {
+    context.backward(prefix, loss);
+    scalars.emplace(prefix + "/loss", loss.detach());
+  }
+  std::map<std::string, torch::Tensor> terms;
+  const auto generator_loss = model->generator_loss(batch, outputs, &terms);
+  context.backward("G", generator_loss);
+  scalars.emplace("G/loss", generator_loss.detach());
+  for (auto& [name, term] : terms) scalars.emplace("G/" + name, term);
+  return scalars;
+}
+
+}  // namespace chord::train
