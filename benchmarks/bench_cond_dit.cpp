@@ -3,6 +3,8 @@
 // the same conditional batch. Preset small (dim 128, depth 4), batch 16, CPU.
 //
 //   build/benchmarks/chord_bench_systems --benchmark_filter=CondDiT
+#include "bench_device.hpp"
+
 #include <chord/systems/cond_dit.hpp>
 
 #include <benchmark/benchmark.h>
@@ -19,11 +21,15 @@ void BM_CondDiT_TrainStep(benchmark::State& state) {
   chord::FlowModelOptions<Spec> options(cd::preset_options(cd::Preset::small));
   if constexpr (requires { options.sequence.switch_step; }) options.sequence.switch_step = 0;  // conditional stage
   chord::FlowModel<Spec> model(options);
-  auto gen = chord::make_generator(1);
+  chord::bench::place(model);
+  auto data_gen = chord::make_generator(1);
+  auto gen = chord::make_generator(1, chord::bench::device());
   Batch batch;
-  batch.target = torch::randn({16, 256, 16}, gen);
-  if (conditional) batch.condition = torch::randn({16, 64, 16}, gen);
+  batch.target = torch::randn({16, 256, 16}, data_gen);
+  if (conditional) batch.condition = torch::randn({16, 64, 16}, data_gen);
+  chord::bench::label(state);
   for (auto _ : state) {
+    chord::bench::Region region;
     model->zero_grad();
     auto losses = model->loss(batch, gen, 1000);
     losses.loss.backward();

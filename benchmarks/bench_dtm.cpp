@@ -3,6 +3,8 @@
 // the head evaluations (each over both guidance branches).
 //
 //   build/benchmarks/chord_bench_systems --benchmark_filter=Transition
+#include "bench_device.hpp"
+
 #include <chord/systems/dtm_f5tts.hpp>
 
 #include <benchmark/benchmark.h>
@@ -21,19 +23,23 @@ chord::FlowModel<Spec> make(f5::Preset preset, int64_t head_width) {
   chord::FlowModel<Spec> model(options);
   torch::NoGradGuard no_grad;
   for (auto& p : model->parameters()) p.normal_(0.0, 0.02);
+  chord::bench::place(model);
   return model;
 }
 
 template <class Spec>
-void run(benchmark::State& state, chord::FlowModel<Spec>& model, typename chord::FlowModel<Spec>::Impl::SampleOptions options) {
-  auto gen = chord::make_generator(1);
-  typename chord::FlowModel<Spec>::Impl::Request request;
-  request.prompt = torch::randn({1, kPromptFrames, 100}, gen);
-  request.text = torch::randint(0, kVocab, {1, kTextTokens}, gen);
+void run(benchmark::State& state, chord::FlowModel<Spec>& model, chord::SampleOptionsOf<Spec> options) {
+  auto data_gen = chord::make_generator(1);
+  auto gen = chord::make_generator(1, chord::bench::device());
+  chord::RequestOf<Spec> request;
+  request.prompt = torch::randn({1, kPromptFrames, 100}, data_gen);
+  request.text = torch::randint(0, kVocab, {1, kTextTokens}, data_gen);
   request.duration = torch::full({1}, kTotalFrames, torch::kLong);
   options.guidance_strength = 2.0;
   options.seeds = {7};
+  chord::bench::label(state);
   for (auto _ : state) {
+    chord::bench::Region region;
     auto result = model->sample(request, options, gen);
     benchmark::DoNotOptimize(result.output.data_ptr());
   }
@@ -42,7 +48,7 @@ void run(benchmark::State& state, chord::FlowModel<Spec>& model, typename chord:
 /// Arguments: T (transitions), K (head steps), head width.
 void BM_DifferenceTransitionMatching_Sample(benchmark::State& state, f5::Preset preset) {
   auto model = make<chord::systems::DTMF5TTS>(preset, state.range(2));
-  chord::systems::DTMF5TTSModel::Impl::SampleOptions options;
+  chord::systems::DTMF5TTSModel::SampleOptions options;
   options.sampler.steps = state.range(0);
   options.sampler.head_steps = state.range(1);
   run(state, model, options);
@@ -53,7 +59,7 @@ void BM_DifferenceTransitionMatching_Sample(benchmark::State& state, f5::Preset 
 /// Argument: NFE.
 void BM_CondFlowMatching_Sample(benchmark::State& state, f5::Preset preset) {
   auto model = make<chord::systems::F5TTS>(preset, 0);
-  chord::systems::F5TTSModel::Impl::SampleOptions options;
+  chord::systems::F5TTSModel::SampleOptions options;
   options.sampler.steps = state.range(0);
   run(state, model, options);
   state.counters["backbone_passes"] = static_cast<double>(state.range(0));

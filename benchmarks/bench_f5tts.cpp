@@ -3,6 +3,8 @@
 // The same configurations run through the Python package in benchmarks/peers/f5tts_peer.py.
 //
 //   build/benchmarks/chord_bench_systems --benchmark_filter=tiny
+#include "bench_device.hpp"
+
 #include <chord/core/allocator.hpp>
 #include <chord/systems/f5tts.hpp>
 #include <torch/optim/adamw.h>
@@ -25,6 +27,7 @@ Model make_model(f5::Preset preset) {
   Model model(f5::model_options(preset, kVocab));
   torch::NoGradGuard no_grad;
   for (auto& p : model->parameters()) p.normal_(0.0, 0.02);
+  chord::bench::place(model);
   return model;
 }
 
@@ -33,10 +36,13 @@ void BM_F5TTS_TrainStep(benchmark::State& state, f5::Preset preset) {
   auto model = make_model(preset);
   model->train();
   torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-4));
-  auto gen = chord::make_generator(1);
-  Model::Impl::Batch data{torch::randn({batch, kTrainFrames, 100}, gen), torch::full({batch}, kTrainFrames, torch::kLong),
-                          torch::randint(0, kVocab, {batch, kTextTokens}, gen)};
+  auto data_gen = chord::make_generator(1);
+  auto gen = chord::make_generator(1, chord::bench::device());
+  Model::Batch data{torch::randn({batch, kTrainFrames, 100}, data_gen), torch::full({batch}, kTrainFrames, torch::kLong),
+                    torch::randint(0, kVocab, {batch, kTextTokens}, data_gen)};
+  chord::bench::label(state);
   auto step = [&] {
+    chord::bench::Region region;
     optimizer.zero_grad();
     auto loss = model->loss(data, gen).loss;
     loss.backward();
@@ -59,17 +65,23 @@ void BM_F5TTS_Sample(benchmark::State& state, f5::Preset preset) {
   const int64_t batch = state.range(0);
   const bool cfg = state.range(1) != 0;
   auto model = make_model(preset);
-  auto gen = chord::make_generator(1);
-  Model::Impl::Request request;
-  request.prompt = torch::randn({batch, kPromptFrames, 100}, gen);
-  request.text = torch::randint(0, kVocab, {batch, kTextTokens}, gen);
+  auto data_gen = chord::make_generator(1);
+  auto gen = chord::make_generator(1, chord::bench::device());
+  Model::Request request;
+  request.prompt = torch::randn({batch, kPromptFrames, 100}, data_gen);
+  request.text = torch::randint(0, kVocab, {batch, kTextTokens}, data_gen);
   request.duration = torch::full({batch}, kTotalFrames, torch::kLong);
-  Model::Impl::SampleOptions options;
+  Model::SampleOptions options;
   options.sampler.steps = 32;
   options.guidance_strength = cfg ? 2.0 : 0.0;
   options.seeds.assign(static_cast<size_t>(batch), 7);
-  model->sample(request, options, gen);  // untimed warm-up, as in the Python peer
+  chord::bench::label(state);
+  {
+    chord::bench::Region region;
+    model->sample(request, options, gen);  // untimed warm-up, as in the Python peer
+  }
   for (auto _ : state) {
+    chord::bench::Region region;
     auto result = model->sample(request, options, gen);
     benchmark::DoNotOptimize(result.output.data_ptr());
   }

@@ -1,10 +1,15 @@
-// Foundation benchmarks: log-mel throughput and safetensors loading against a plain file read.
+// Foundation benchmarks: log-mel throughput, monotonic alignment search, and safetensors loading
+// against a plain file read.
 //
 //   build/benchmarks/chord_bench_foundation --benchmark_filter=LogMel
+//   build/benchmarks/chord_bench_foundation --benchmark_filter=MaximumPath   (peer: benchmarks/peers/mas_bert_vits2.py)
 //   CHORD_BENCH_SAFETENSORS_MB=1024 build/benchmarks/chord_bench_foundation --benchmark_filter=Load
+#include "bench_device.hpp"
+
 #include <chord/audio/mel.hpp>
 #include <chord/core/allocator.hpp>
 #include <chord/io/safetensors.hpp>
+#include <chord/ops/monotonic_alignment.hpp>
 
 #include <benchmark/benchmark.h>
 
@@ -34,6 +39,22 @@ BENCHMARK_CAPTURE(BM_LogMel, vocos_24k, chord::audio::MelSpectrogramOptions::voc
     ->ArgNames({"seconds", "batch"})->Args({10, 1})->Args({10, 8})->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_LogMel, vits_44k, chord::audio::MelSpectrogramOptions::vits())
     ->ArgNames({"seconds", "batch"})->Args({10, 1})->Unit(benchmark::kMillisecond);
+
+/// Bert-VITS2's training-time alignment: B = 16 items of T_text tokens and 4·T_text frames, scores
+/// standard normal, every cell valid (the numba peer times the same, with its float32 copy).
+void BM_MaximumPath(benchmark::State& state) {
+  const int64_t batch = 16, tokens = state.range(0), frames = 4 * tokens;
+  auto gen = chord::make_generator(0);
+  const auto scores = torch::randn({batch, frames, tokens}, gen).to(chord::bench::device());
+  const auto mask = torch::ones({batch, frames, tokens}).to(chord::bench::device());
+  for (auto _ : state) {
+    chord::bench::Region region;
+    auto path = chord::ops::maximum_path(scores, mask);
+    benchmark::DoNotOptimize(path.data_ptr());
+  }
+  state.SetLabel(chord::bench::device().str() + ", " + std::to_string(at::get_num_threads()) + " CPU threads");
+}
+BENCHMARK(BM_MaximumPath)->Arg(128)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 /// A checkpoint-like file: many tensors of mixed sizes totalling CHORD_BENCH_SAFETENSORS_MB (1024 MB).
 std::filesystem::path big_file() {

@@ -34,9 +34,9 @@ Model make_model(saga::Preset preset) {
   return model;
 }
 
-Model::Impl::Batch make_batch(const Model& model, int64_t batch, torch::Generator& gen) {
+Model::Batch make_batch(const Model& model, int64_t batch, torch::Generator& gen) {
   const int64_t channels = model->options.conditioning.latent_channels;
-  Model::Impl::Batch b;
+  Model::Batch b;
   b.target = torch::randn({batch, kFrames, channels}, gen);
   b.low_resolution = torch::randn({batch, kFrames, channels}, gen);
   b.inputs.text = torch::randn({batch, kTextTokens, 768}, gen);
@@ -66,10 +66,10 @@ void BM_SagaSR_Sample(benchmark::State& state, saga::Preset preset) {
   auto model = make_model(preset);
   auto gen = chord::make_generator(1);
   auto data = make_batch(model, state.range(0), gen);
-  Model::Impl::Request request;
+  Model::Request request;
   request.low_resolution = data.low_resolution;
   request.inputs = data.inputs;
-  Model::Impl::SampleOptions options;
+  Model::SampleOptions options;
   options.sampler.steps = 100;
   options.guidance_strength = 3.0;
   model->sample(request, options, gen);  // untimed warm-up

@@ -17,7 +17,11 @@ constexpr int kSkipped = 77;
 int main(int argc, char* argv[]) {
   std::cout << "chord " << CHORD_VERSION_STRING << ", LibTorch " << TORCH_VERSION << "\n";
   for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]).find("cuda]") != std::string::npos && !torch::cuda::is_available()) {
+    // A filter that selects the CUDA tests ("[.cuda]", "[cuda]"), not one that excludes them ("~[cuda]").
+    const std::string filter = argv[i];
+    const bool selects_cuda = filter.find("[.cuda]") != std::string::npos ||
+                              (filter.find("[cuda]") != std::string::npos && filter.find("~[cuda]") == std::string::npos);
+    if (selects_cuda && !torch::cuda::is_available()) {
       std::cout << "skipped: the CUDA tests need a CUDA device; torch::cuda::is_available() is false on this machine\n";
       return kSkipped;
     }
