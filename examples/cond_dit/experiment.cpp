@@ -148,11 +148,11 @@ ArmResult run_arm(const std::string& name, const Config& cfg, const Data& data,
   result.finetune_seconds = seconds_since_start() - eval_seconds - result.pretrain_seconds;
 
   // Samples for the first validation conditions, and their L1 against the real tiles.
-  typename Model::Impl::Request request;
+  typename Model::Request request;
   const int64_t shown = std::min<int64_t>(16, data.valid_batch.target.size(0));
   request.condition = data.valid_batch.condition.narrow(0, 0, shown);
   request.tokens = data.valid_batch.target.size(1);
-  typename Model::Impl::SampleOptions sample_options;
+  typename Model::SampleOptions sample_options;
   sample_options.sampler.steps = cfg.sample_steps;
   auto gen = chord::make_generator(777, model->device());
   auto samples = model->sample(request, sample_options, gen).output.cpu();

@@ -5,7 +5,10 @@
 //
 // Step 2′ is step 2's trained model with the cross-faded low-frequency replacement: the seed defines it
 // as a post-processing change, so it is evaluated, not trained again.
-#include <chord/apps/super_resolution.hpp>
+#include <chord/apps/cli.hpp>
+#include <chord/apps/manifest_check.hpp>
+#include <chord/core/allocator.hpp>
+#include <chord/systems/saga_sr.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -18,6 +21,7 @@
 namespace {
 
 using namespace chord;
+namespace saga = systems::saga_sr;
 
 struct Row {
   std::string step, conditions, guidance, lfr;
@@ -54,23 +58,23 @@ const char* lfr_name(systems::LowFrequencyReplacement mode) {
 
 /// Evaluates a trained run on the clips with `mode`; saves WAVs under `folder`, returns mean metrics and clip 0's output.
 template <class Spec>
-std::pair<apps::SrMetrics, torch::Tensor> evaluate(apps::SrRun<Spec>& run, const std::vector<EvalClip>& clips,
+std::pair<saga::SrMetrics, torch::Tensor> evaluate(saga::SrRun<Spec>& run, const std::vector<EvalClip>& clips,
                                                    systems::LowFrequencyReplacement mode, int64_t steps,
                                                    const std::filesystem::path& folder, const std::string& label) {
   std::filesystem::create_directories(folder);
-  apps::SrMetrics mean;
+  saga::SrMetrics mean;
   torch::Tensor first;
   for (size_t i = 0; i < clips.size(); ++i) {
-    apps::EnhanceOptions o;
+    saga::EnhanceOptions o;
     o.steps = steps;
     o.low_frequency_replacement = mode;
     o.output_rolloff = clips[i].output_rolloff;
     o.caption = clips[i].caption;
     o.seed = 1000 + i;
     o.window_frames = 0;  // the ablation's protocol: each evaluation clip as one sequence
-    auto enhanced = apps::enhance(run, clips[i].low, o);
-    audio::write_audio(folder / (clips[i].name + ".wav"), enhanced[0], apps::kSuperResolutionRate);
-    const auto m = apps::sr_metrics(enhanced, clips[i].high);
+    auto enhanced = saga::enhance(run, clips[i].low, o);
+    audio::write_audio(folder / (clips[i].name + ".wav"), enhanced[0], saga::kSuperResolutionRate);
+    const auto m = saga::sr_metrics(enhanced, clips[i].high);
     mean.lsd += m.lsd / static_cast<double>(clips.size());
     mean.si_sdr += m.si_sdr / static_cast<double>(clips.size());
     if (i == 0) first = enhanced;
@@ -86,7 +90,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Run the seed's SAGA-SR ablation (steps 0, 1, 2, 2', 3) and the official configuration for one budget "
                "on a corpus made by chord-make-sr-corpus, and tabulate LSD / SI-SDR / final loss."};
   std::filesystem::path corpus = "out/sr_corpus", out = "out/saga_sr_ablation";
-  apps::SrConfig base;
+  saga::SrConfig base;
   base.steps = 400;
   base.log_every = 20;
   base.checkpoint_every = 0;
@@ -133,12 +137,12 @@ int main(int argc, char** argv) {
     auto wanted = [&](std::string_view name) { return selected.empty() || selected.count(std::string(name)) > 0; };
 
     // Held-out clips, degraded as the official validation does (Chebyshev I, order 8, 4 kHz).
-    auto pretransform = apps::make_pretransform(base);
-    const auto valid = apps::load_clips(data::Manifest::read(corpus / "manifest_valid.jsonl"), pretransform->audio_channels());
+    auto pretransform = saga::make_pretransform(base);
+    const auto valid = saga::load_clips(data::Manifest::read(corpus / "manifest_valid.jsonl"), pretransform->audio_channels());
     const auto ratio = pretransform->downsampling_ratio();
-    const int64_t length = std::max<int64_t>(1, static_cast<int64_t>(eval_seconds * apps::kSuperResolutionRate) / ratio) * ratio;
+    const int64_t length = std::max<int64_t>(1, static_cast<int64_t>(eval_seconds * saga::kSuperResolutionRate) / ratio) * ratio;
     std::vector<EvalClip> clips;
-    apps::SrMetrics floor;
+    saga::SrMetrics floor;
     std::filesystem::create_directories(out / "eval");
     for (size_t i = 0; i < valid.audio.size() && static_cast<int64_t>(clips.size()) < eval_clips; ++i) {
       EvalClip c;
@@ -146,20 +150,20 @@ int main(int argc, char** argv) {
       c.caption = valid.captions[i];
       c.high = valid.audio[i].narrow(1, 0, std::min(length, valid.audio[i].size(1)));
       auto gen = make_generator(i);
-      c.low = audio::simulate_low_resolution(c.high, apps::kSuperResolutionRate, gen, apps::validation_degradation()).audio.to(torch::kFloat32);
+      c.low = audio::simulate_low_resolution(c.high, saga::kSuperResolutionRate, gen, saga::validation_degradation()).audio.to(torch::kFloat32);
       c.output_rolloff = output_rolloff == "measured" ? audio::rolloff_ratio(c.high) : std::stod(output_rolloff);
-      audio::write_audio(out / "eval" / (c.name + "_hr.wav"), c.high[0], apps::kSuperResolutionRate);
-      audio::write_audio(out / "eval" / (c.name + "_lr.wav"), c.low[0], apps::kSuperResolutionRate);
+      audio::write_audio(out / "eval" / (c.name + "_hr.wav"), c.high[0], saga::kSuperResolutionRate);
+      audio::write_audio(out / "eval" / (c.name + "_lr.wav"), c.low[0], saga::kSuperResolutionRate);
       clips.push_back(std::move(c));
     }
     CHORD_CHECK(!clips.empty(), "no held-out clips in ", (corpus / "manifest_valid.jsonl").string());
     for (const auto& c : clips) {
-      const auto m = apps::sr_metrics(c.low, c.high);
+      const auto m = saga::sr_metrics(c.low, c.high);
       floor.lsd += m.lsd / static_cast<double>(clips.size());
       floor.si_sdr += m.si_sdr / static_cast<double>(clips.size());
     }
-    std::cout << "[ablation] " << clips.size() << " held-out clips of " << static_cast<double>(length) / apps::kSuperResolutionRate
-              << " s, degraded by Chebyshev I order 8 at 4 kHz; " << apps::lsd_settings() << "\n"
+    std::cout << "[ablation] " << clips.size() << " held-out clips of " << static_cast<double>(length) / saga::kSuperResolutionRate
+              << " s, degraded by Chebyshev I order 8 at 4 kHz; " << saga::lsd_settings() << "\n"
               << "[ablation] floor (the low-resolution input): LSD " << floor.lsd << ", SI-SDR " << floor.si_sdr << " dB\n";
 
     bool interrupted = false;
@@ -171,13 +175,13 @@ int main(int argc, char** argv) {
       cfg.out = (out / std::string(Spec::name)).string();
       cfg.fresh = true;
       const auto start = std::chrono::steady_clock::now();
-      const auto trained = apps::train_super_resolution<Spec>(cfg, "ablation " + std::string(Spec::name));
+      const auto trained = saga::train_super_resolution<Spec>(cfg, "ablation " + std::string(Spec::name));
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (trained.interrupted) {  // a signal stops the whole ablation, not just this step's training
         interrupted = true;
         return;
       }
-      auto run = apps::load_run<Spec>(cfg.out, resolve_device(base.device));
+      auto run = saga::load_run<Spec>(cfg.out, resolve_device(base.device));
       using Guidance = typename Spec::guidance;
       auto add_row = [&](const std::string& step, systems::LowFrequencyReplacement mode) {
         auto [metrics, first] = evaluate(run, clips, mode, sample_steps, out / step, "ablation " + step);
@@ -202,7 +206,7 @@ int main(int argc, char** argv) {
       return 130;
     }
     panels.emplace_back("reference (44.1 kHz)", clips[0].high);
-    apps::save_sr_spectrograms(out / "spectrograms.png", panels);
+    saga::save_sr_spectrograms(out / "spectrograms.png", panels);
 
     std::ostringstream table;
     table << std::fixed << std::setprecision(3);
@@ -210,7 +214,7 @@ int main(int argc, char** argv) {
           << "|---|---|---|---|---|---|---|---|---|\n"
           << "| input (floor) | – | – | – | – | – | " << floor.lsd << " | " << floor.si_sdr << " | – |\n";
     nlohmann::json json = {{"floor", {{"lsd", floor.lsd}, {"si_sdr", floor.si_sdr}}}, {"config", base}, {"eval_clips", clips.size()},
-                           {"sample_steps", sample_steps}, {"output_rolloff", output_rolloff}, {"settings", apps::lsd_settings()}};
+                           {"sample_steps", sample_steps}, {"output_rolloff", output_rolloff}, {"settings", saga::lsd_settings()}};
     for (const auto& r : rows) {
       table << "| " << r.step << " | " << r.conditions << " | " << r.guidance << " | " << r.lfr << " | " << r.steps << " | " << r.final_loss
             << " | " << r.lsd << " | " << r.si_sdr << " | " << std::setprecision(0) << r.train_seconds << std::setprecision(3) << " |\n";
@@ -218,7 +222,7 @@ int main(int argc, char** argv) {
                               {"updates", r.steps}, {"final_loss", r.final_loss}, {"lsd", r.lsd}, {"si_sdr", r.si_sdr},
                               {"train_seconds", r.train_seconds}});
     }
-    std::ofstream(out / "results.md") << "# SAGA-SR ablation\n\n" << apps::lsd_settings() << ". Evaluation: " << clips.size()
+    std::ofstream(out / "results.md") << "# SAGA-SR ablation\n\n" << saga::lsd_settings() << ". Evaluation: " << clips.size()
                                       << " held-out clips, " << sample_steps << " Euler steps, output roll-off " << output_rolloff
                                       << ".\n\n" << table.str();
     std::ofstream(out / "results.json") << json.dump(2) << "\n";

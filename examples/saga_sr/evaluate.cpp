@@ -1,15 +1,20 @@
 // chord-sr-eval: objective super-resolution metrics over a folder — LSD and SI-SDR of every estimate
 // against its reference, and of the low-resolution input as the floor when given. Prints the STFT
 // settings; writes a JSON report.
-#include <chord/apps/super_resolution.hpp>
+#include <chord/apps/cli.hpp>
+#include <chord/audio/io.hpp>
+#include <chord/systems/saga_sr/config.hpp>
+#include <chord/systems/saga_sr/metrics.hpp>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <iomanip>
 
 int main(int argc, char** argv) {
   using namespace chord;
+  namespace saga = systems::saga_sr;
   CLI::App app{"LSD and SI-SDR of super-resolved audio against references, with the low-resolution input as the floor."};
   std::filesystem::path estimates, references, inputs, json_path;
   std::string reference_suffix, input_suffix;
@@ -32,24 +37,24 @@ int main(int argc, char** argv) {
     CHORD_CHECK(!files.empty(), "no .wav files in '", estimates.string(), "'");
     auto mono = [](const std::filesystem::path& path) {
       auto a = audio::read_audio(path);
-      CHORD_CHECK(a.sample_rate == apps::kSuperResolutionRate, path.string(), ": ", a.sample_rate, " Hz; the metrics are defined at 44.1 kHz");
+      CHORD_CHECK(a.sample_rate == saga::kSuperResolutionRate, path.string(), ": ", a.sample_rate, " Hz; the metrics are defined at 44.1 kHz");
       return a.samples.dim() == 2 ? a.samples.mean(0) : a.samples;
     };
-    std::cout << "[sr-eval] " << apps::lsd_settings() << "\n" << std::fixed << std::setprecision(3);
-    nlohmann::json report = {{"settings", apps::lsd_settings()}};
-    apps::SrMetrics mean, floor;
+    std::cout << "[sr-eval] " << saga::lsd_settings() << "\n" << std::fixed << std::setprecision(3);
+    nlohmann::json report = {{"settings", saga::lsd_settings()}};
+    saga::SrMetrics mean, floor;
     for (const auto& file : files) {
       const auto name = file.stem().string();
       const auto reference = references / (name + reference_suffix + ".wav");
       CHORD_CHECK(std::filesystem::exists(reference), "no reference for ", file.string(), " (looked for ", reference.string(), ")");
       const auto target = mono(reference);
-      const auto m = apps::sr_metrics(mono(file), target);
+      const auto m = saga::sr_metrics(mono(file), target);
       mean.lsd += m.lsd / static_cast<double>(files.size());
       mean.si_sdr += m.si_sdr / static_cast<double>(files.size());
       nlohmann::json row = {{"name", name}, {"lsd", m.lsd}, {"si_sdr", m.si_sdr}};
       std::cout << name << ": LSD " << m.lsd << ", SI-SDR " << m.si_sdr << " dB";
       if (!inputs.empty()) {
-        const auto f = apps::sr_metrics(mono(inputs / (name + input_suffix + ".wav")), target);
+        const auto f = saga::sr_metrics(mono(inputs / (name + input_suffix + ".wav")), target);
         floor.lsd += f.lsd / static_cast<double>(files.size());
         floor.si_sdr += f.si_sdr / static_cast<double>(files.size());
         row["input_lsd"] = f.lsd;

@@ -1,7 +1,21 @@
 #pragma once
 /// @file
-/// Umbrella header: everything in chord. Library headers never include it; for faster builds include
-/// only the headers you use.
+/// Umbrella header for chord's foundation layers: core, io, audio, text, data, train and viz (the
+/// headers listed below, and what they include). Library headers never include it; for faster builds
+/// include only the headers you use.
+///
+/// Not included, on purpose — include what you compose:
+///  - the composition layers `models/`, `policies/`, `nn/`, `systems/`: a program includes the system
+///    or model it builds, and pulling in every backbone, policy and system would multiply the compile
+///    time of every user (LibTorch templates dominate it);
+///  - `apps/`: bodies of ready-made programs (command lines, trainers), built by `chord_add_trainer`;
+///  - foundation headers that only those layers or the programs use, included directly where needed:
+///    SAGA-SR's signal processing (`audio/lowpass.hpp` and the roll-off / band-replacement tools), the
+///    Vocos vocoder (`audio/vocos.hpp`), T5 tokenizers (`text/unigram_tokenizer.hpp`), the programs'
+///    input checks, console and configuration helpers (`data/validation.hpp`, `io/console.hpp`, ...),
+///    `core/condition_drop.hpp` (the guidance → conditioning message), `ops/` (model-specific kernels)
+///    and `train/gan_training.hpp` (it needs `models/gan_model.hpp`).
+///    `core/device.hpp` and `train/grad_scaler.hpp` come in through `train/trainer.hpp`.
 
 #include "chord/version.hpp"
 

@@ -277,21 +277,21 @@ TEST_CASE("1 + 3 compose: dummies before the switch, real conditions after, rate
 TEST_CASE("the conditional DiT samples with and without a condition", "[cond_dit][sample]") {
   auto model = tiny_model<chord::systems::CondDiT>();
   using Model = chord::FlowModel<chord::systems::CondDiT>;
-  Model::Impl::Request request;
+  Model::Request request;
   auto gen = chord::make_generator(1);
   request.condition = torch::randn({2, 64, 16}, gen);
-  Model::Impl::SampleOptions options;
+  Model::SampleOptions options;
   options.sampler.steps = 4;
   auto conditional = model->sample(request, options, gen);
   REQUIRE(conditional.output.sizes() == torch::IntArrayRef({2, 256, 16}));
   REQUIRE(torch::isfinite(conditional.output).all().item<bool>());
-  Model::Impl::Request unconditional;
+  Model::Request unconditional;
   unconditional.count = 3;
   REQUIRE(model->sample(unconditional, options, gen).output.sizes() == torch::IntArrayRef({3, 256, 16}));
   // The fixed-length model pads a short request's condition the way it pads training batches.
   auto fixed = tiny_model<chord::systems::CondDiTFixedLength>();
   request.condition = request.condition.narrow(1, 0, 30);
-  chord::FlowModel<chord::systems::CondDiTFixedLength>::Impl::SampleOptions fixed_options;
+  chord::FlowModel<chord::systems::CondDiTFixedLength>::SampleOptions fixed_options;
   fixed_options.sampler.steps = 4;
   REQUIRE(fixed->sample(request, fixed_options, gen).output.sizes() == torch::IntArrayRef({2, 256, 16}));
 }

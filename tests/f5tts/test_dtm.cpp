@@ -25,21 +25,20 @@ Model tiny_dtm(uint64_t seed = 0) {
   return model;
 }
 
-Model::Impl::Batch tiny_batch(uint64_t seed = 5) {
+Model::Batch tiny_batch(uint64_t seed = 5) {
   auto gen = chord::make_generator(seed);
   return {torch::randn({3, 24, 100}, gen), torch::tensor({24, 20, 13}),
           torch::tensor({{1, 2, 3, 4, -1}, {5, 6, 7, -1, -1}, {8, 9, 10, 11, 12}})};
 }
 
 /// The DTM prediction recomputed by hand from the pair, with the given audio condition and drops.
-torch::Tensor predict_by_hand(Model& model, const Model::Impl::Batch& batch, const Model::Impl::Losses& l,
+torch::Tensor predict_by_hand(Model& model, const Model::Batch& batch, const Model::Impl::Losses& l,
                               const torch::Tensor& cond, const torch::Tensor& drop_audio, const torch::Tensor& drop_text) {
   auto& dit = model->backbone;
   auto text = dit->embed_text(batch.text, batch.mel.size(1), l.masks.valid, drop_text);
   auto h = dit->embed_noisy(l.pair.x_t, dit->embed_condition(cond, text, drop_audio), l.masks.valid);
   auto features = dit->transform(h, dit->embed_time(l.pair.time, batch.mel.size(0)), l.masks.valid);
-  auto head = std::dynamic_pointer_cast<chord::nn::DtmHeadImpl>(model->head);
-  return head->forward(features, l.pair.y_s, l.pair.s, l.pair.time);
+  return model->head->forward(features, l.pair.y_s, l.pair.s, l.pair.time);
 }
 
 }  // namespace
@@ -111,19 +110,19 @@ TEST_CASE("over many batches the backbone sees audio-only and joint drops at the
 
 TEST_CASE("DTM guidance acts on the head velocity: strength 0 is conditional, s gives v_c + (v_c - v_u)·s", "[dtm][guidance]") {
   auto model = tiny_dtm();
-  Model::Impl::Request request;
+  Model::Request request;
   auto gen = chord::make_generator(2);
   request.prompt = torch::randn({1, 10, 100}, gen);
   request.text = torch::tensor({{1, 2, 3, 4, 5}});
   request.duration = torch::tensor({18});
-  Model::Impl::SampleOptions options;
+  Model::SampleOptions options;
   options.sampler.steps = 1;  // one transition, one Euler head step: X = x0 + Y0 + v(Y0, s = 0, t = 0)
   options.sampler.head_steps = 1;
   options.seeds = {4};
   auto x0 = chord::seeded_noise({18}, 100, {4});
   auto cond = torch::constant_pad_nd(request.prompt, {0, 0, 0, 8});
   auto& dit = model->backbone;
-  auto head = std::dynamic_pointer_cast<chord::nn::DtmHeadImpl>(model->head);
+  auto head = model->head;
   const auto zero = torch::zeros({});
   auto features = [&](bool dropped) {
     auto flag = torch::full({1}, dropped, torch::kBool);
@@ -152,13 +151,13 @@ TEST_CASE("DTM guidance acts on the head velocity: strength 0 is conditional, s 
 
 TEST_CASE("DTM restores prompt frames exactly and samples batches with per-item lengths", "[dtm][sample]") {
   auto model = tiny_dtm();
-  Model::Impl::Request request;
+  Model::Request request;
   auto gen = chord::make_generator(8);
   request.prompt = torch::randn({2, 12, 100}, gen);
   request.prompt_lengths = torch::tensor({12, 7});
   request.text = torch::tensor({{1, 2, 3, -1}, {4, 5, 6, 7}});
   request.duration = torch::tensor({30, 21});
-  Model::Impl::SampleOptions options;
+  Model::SampleOptions options;
   options.sampler.steps = 4;
   options.seeds = {1, 2};
   auto result = model->sample(request, options, gen);
@@ -181,7 +180,7 @@ TEST_CASE("a frozen backbone stays in eval mode and only the head trains", "[dtm
   auto l = model->loss(tiny_batch(), gen);
   l.loss.backward();
   REQUIRE_FALSE(model->backbone->proj_out->weight.grad().defined());
-  REQUIRE(std::dynamic_pointer_cast<chord::nn::DtmHeadImpl>(model->head)->output_proj->weight.grad().defined());
+  REQUIRE(model->head->output_proj->weight.grad().defined());
 }
 
 TEST_CASE("DTM starts from a published F5-TTS checkpoint and refuses one of another architecture", "[dtm][checkpoint]") {

@@ -27,8 +27,8 @@ chord::FlowModel<Spec> tiny_model(int64_t vocab = 32, uint64_t seed = 0) {
   return model;
 }
 
-Model::Impl::Request make_request(int64_t prompt_frames = 20, int64_t duration = 50) {
-  Model::Impl::Request request;
+Model::Request make_request(int64_t prompt_frames = 20, int64_t duration = 50) {
+  Model::Request request;
   auto gen = chord::make_generator(42);
   request.prompt = torch::randn({1, prompt_frames, 100}, gen);
   request.text = torch::tensor({{1, 2, 3, 4, 5, 6}});
@@ -36,8 +36,8 @@ Model::Impl::Request make_request(int64_t prompt_frames = 20, int64_t duration =
   return request;
 }
 
-Model::Impl::SampleOptions sample_options(int64_t steps, double strength, uint64_t seed = 7) {
-  Model::Impl::SampleOptions options;
+Model::SampleOptions sample_options(int64_t steps, double strength, uint64_t seed = 7) {
+  Model::SampleOptions options;
   options.sampler.steps = steps;
   options.guidance_strength = strength;
   options.seeds = {seed};
@@ -109,7 +109,7 @@ TEST_CASE("guidance strength 0 equals the conditional branch alone", "[f5tts][gu
   chord::io::load_state_dict(*unguided, chord::io::state_dict(*model));
   auto gen = chord::make_generator(0);
   auto a = model->sample(make_request(), sample_options(4, 0.0), gen);
-  chord::FlowModel<Unguided>::Impl::SampleOptions options;
+  chord::FlowModel<Unguided>::SampleOptions options;
   options.sampler.steps = 4;
   options.seeds = {7};
   auto b = unguided->sample(make_request(), options, gen);
@@ -145,7 +145,7 @@ TEST_CASE("an item's sample depends on its seed, not on the rest of the batch", 
   auto gen = chord::make_generator(0);
   auto alone = model->sample(make_request(20, 50), sample_options(4, 2.0, 5), gen);
 
-  Model::Impl::Request pair;
+  Model::Request pair;
   auto other = chord::make_generator(9);
   pair.prompt = torch::cat({make_request(20, 50).prompt, torch::randn({1, 20, 100}, other)});
   pair.prompt_lengths = torch::tensor({20, 14});
@@ -208,7 +208,7 @@ TEST_CASE("bad F5-TTS input gives clear errors", "[f5tts][errors]") {
                         Catch::Matchers::Contains("model_1250000.safetensors"));
   }
   SECTION("a mel of the wrong width") {
-    Model::Impl::Batch batch{torch::randn({1, 10, 80}), torch::tensor({10}), torch::tensor({{1, 2}})};
+    Model::Batch batch{torch::randn({1, 10, 80}), torch::tensor({10}), torch::tensor({{1, 2}})};
     REQUIRE_THROWS_WITH(model->loss(batch, gen), Catch::Matchers::Contains("mel [B, N, 100] expected"));
   }
 }
@@ -265,7 +265,7 @@ TEST_CASE("the tiny preset overfits one batch: loss falls at least 5x within 300
     return 0.3 * torch::sin(phase) + 0.15 * torch::sin(2 * phase) + 0.07 * torch::sin(3 * phase);
   };
   auto mels = mel(torch::stack({tone(180, 80), tone(260, -120)})).transpose(1, 2);  // [2, 71, 100]
-  Model::Impl::Batch batch{mels, torch::tensor({71, 71}), torch::tensor({{3, 4, 5, 6, -1}, {7, 8, 9, 10, 11}})};
+  Model::Batch batch{mels, torch::tensor({71, 71}), torch::tensor({{3, 4, 5, 6, -1}, {7, 8, 9, 10, 11}})};
 
   torch::manual_seed(0);
   Model model(f5::model_options(f5::Preset::tiny, 16));
@@ -277,8 +277,8 @@ TEST_CASE("the tiny preset overfits one batch: loss falls at least 5x within 300
   trainer.add_optimizer("model", std::make_shared<torch::optim::AdamW>(model->parameters(), torch::optim::AdamWOptions(2e-3)),
                         chord::train::warmup_linear_decay(2e-3, 20, 301), 1.0);
   std::vector<double> losses;
-  trainer.fit<Model::Impl::Batch>({[](int64_t) { return size_t{1}; }, [&](int64_t, size_t) { return batch; }},
-                                  [&](const Model::Impl::Batch& b, chord::train::StepContext& context) {
+  trainer.fit<Model::Batch>({[](int64_t) { return size_t{1}; }, [&](int64_t, size_t) { return batch; }},
+                                  [&](const Model::Batch& b, chord::train::StepContext& context) {
                                     auto loss = model->loss(b, context.generator(), context.step()).loss;
                                     context.backward("model", loss);
                                     losses.push_back(loss.item<double>());
@@ -362,11 +362,11 @@ void check_device_placement(c10::Device device) {
     auto optimizer = std::make_shared<torch::optim::AdamW>(model->parameters(), torch::optim::AdamWOptions(1e-3));
     trainer.add_optimizer("model", optimizer);
     auto& ema = trainer.add_ema("model", model.ptr());
-    chord::train::BatchSource<Model::Impl::Batch> source{[](int64_t) { return size_t{2}; }, [](int64_t, size_t i) {
+    chord::train::BatchSource<Model::Batch> source{[](int64_t) { return size_t{2}; }, [](int64_t, size_t i) {
       auto gen = chord::make_generator(i);
-      return Model::Impl::Batch{torch::randn({2, 40, 100}, gen), torch::tensor({40, 31}), torch::randint(0, 32, {2, 8}, gen)};
+      return Model::Batch{torch::randn({2, 40, 100}, gen), torch::tensor({40, 31}), torch::randint(0, 32, {2, 8}, gen)};
     }};
-    trainer.fit<Model::Impl::Batch>(source, [&](const Model::Impl::Batch& batch, chord::train::StepContext& context) {
+    trainer.fit<Model::Batch>(source, [&](const Model::Batch& batch, chord::train::StepContext& context) {
       REQUIRE(batch.mel.device() == device);
       REQUIRE(batch.text.device() == device);
       REQUIRE(context.generator().device() == device);
@@ -408,4 +408,107 @@ TEST_CASE("training, resuming and sampling place everything on the trainer's dev
   auto gen = chord::make_generator(0, c10::Device(c10::kCUDA, 0));
   const auto cuda = model->sample(make_request(), sample_options(4, 2.0), gen);
   REQUIRE(max_abs_diff(cpu.output, cuda.output.cpu()) <= 1e-4);
+}
+
+// docs/policies/conditioning.md example: the "Minimal custom policy" code, verbatim (keep the two in
+// step). A local class cannot have member templates, so it lives at namespace scope.
+namespace {
+struct TextOnly {  // text only, no audio prompt
+  using policy_category = chord::conditioning_policy_tag;
+  static constexpr std::string_view name = "text_only";
+  using signals = chord::Signals<chord::signal::Text>;
+  using Batch = chord::cond::F5TextAudio::Batch;  // mel [B, N, 100], lengths [B], text [B, Nt]
+  struct Request {
+    torch::Tensor text;      // [B, Nt] token ids, −1 padded
+    torch::Tensor duration;  // [B] output frames
+  };
+  template <class Backbone>
+  using Prepared = chord::cond::F5TextAudio::Prepared<Backbone>;
+
+  chord::cond::F5TextAudio base;  // its readers and run() serve unchanged
+
+  int64_t channels() const { return base.channels(); }
+  torch::Tensor target(const Batch& b) const { return base.target(b); }
+  torch::Tensor lengths(const Batch& b) const { return base.lengths(b); }
+  torch::Tensor durations(const Request& r) const { return r.duration.to(torch::kLong); }
+
+  template <chord::cond::TextAudioBackbone Backbone>
+  Prepared<Backbone> prepare_training(Backbone& backbone, const Batch& b, const chord::Masks& masks,
+                                      const chord::ConditionDrop& drop) const {
+    return prepare(backbone, b.text.to(b.mel.device()), masks.valid, drop, b.mel.size(1));
+  }
+  template <chord::cond::TextAudioBackbone Backbone>
+  Prepared<Backbone> prepare_inference(Backbone& backbone, const Request& r, const chord::Masks& masks,
+                                       const std::vector<chord::ConditionDrop>& branches) const {
+    const auto k = static_cast<int64_t>(branches.size());  // guidance branches, stacked along the batch
+    auto valid = masks.valid.defined() ? masks.valid.repeat({k, 1}) : torch::Tensor();
+    return prepare(backbone, r.text.to(masks.cond.device()).repeat({k, 1}), valid,
+                   chord::ConditionDrop::concat(branches), masks.cond.size(1));
+  }
+  template <chord::cond::TextAudioBackbone Backbone>
+  torch::Tensor run(Backbone& backbone, const Prepared<Backbone>& p, const torch::Tensor& x,
+                    const torch::Tensor& t, bool features) const {
+    return base.run(backbone, p, x, t, features);
+  }
+
+  // The text embedding and a silent audio condition, computed once per call.
+  template <class Backbone>
+  Prepared<Backbone> prepare(Backbone& backbone, const torch::Tensor& text, const torch::Tensor& valid,
+                             const chord::ConditionDrop& drop, int64_t frames) const {
+    auto silence = torch::zeros({text.size(0), frames, channels()}, text.options().dtype(torch::kFloat));
+    auto embedded = backbone->embed_text(text, frames, valid, drop.rows<chord::signal::Text>(text.device()));
+    return {backbone->embed_condition(silence, embedded, torch::Tensor()), valid};
+  }
+};
+static_assert(chord::ConditioningPolicy<TextOnly>);
+static_assert(chord::Conditions<TextOnly, chord::nn::F5DiT>);
+
+// docs/policies/masking.md example, verbatim: it compiles and satisfies MaskingPolicy.
+struct PrefixPrompt {  // the first third of each utterance is the prompt
+  using policy_category = chord::masking_policy_tag;
+  static constexpr std::string_view name = "prefix_prompt";
+  chord::Masks training_masks(const torch::Tensor& lens, int64_t frames, torch::Generator&) const {
+    chord::Masks m;
+    m.valid = chord::lens_to_mask(lens, frames);
+    m.cond = chord::lens_to_mask(lens / 3, frames);
+    m.loss = m.valid & ~m.cond;
+    return m;
+  }
+  chord::Masks inference_masks(const torch::Tensor& p, const torch::Tensor& e, const torch::Tensor& d) const {
+    return chord::mask::prompt_inference_masks(p, e, d);
+  }
+};
+static_assert(chord::MaskingPolicy<PrefixPrompt>);
+}  // namespace
+
+TEST_CASE("docs/policies/conditioning.md example: a text-only conditioning trains and samples in a FlowModel",
+          "[f5tts][docs]") {
+  struct TextOnlyTTS : chord::systems::F5TTS {
+    using conditioning = TextOnly;
+    using masking = chord::mask::LengthOnly;
+    using guidance = chord::guide::NoGuidance;
+  };
+  using TextOnlyModel = chord::FlowModel<TextOnlyTTS>;
+  auto model = tiny_model<TextOnlyTTS>();
+  auto gen = chord::make_generator(0);
+
+  TextOnlyModel::Batch batch;
+  batch.mel = torch::randn({2, 40, 100}, gen);
+  batch.lengths = torch::tensor({40, 30});
+  batch.text = torch::tensor({{1, 2, 3, -1}, {4, 5, 6, 7}});
+  auto losses = model->loss(batch, gen);
+  REQUIRE(losses.loss.dim() == 0);
+  REQUIRE(torch::isfinite(losses.loss).item<bool>());
+  REQUIRE_FALSE(losses.masks.cond.any().item<bool>());  // no frame is given: there is no prompt
+
+  TextOnlyModel::SampleOptions options;
+  options.sampler.steps = 2;
+  options.seeds = {7};
+  auto say = [&](torch::Tensor text) {
+    return model->sample(TextOnlyModel::Request{std::move(text), torch::tensor({30})}, options, gen).output;
+  };
+  const auto a = say(torch::tensor({{1, 2, 3}}));
+  REQUIRE(a.sizes() == torch::IntArrayRef({1, 30, 100}));
+  REQUIRE(max_abs_diff(a, say(torch::tensor({{1, 2, 3}}))) == 0.0);  // same seed, same text
+  REQUIRE(max_abs_diff(a, say(torch::tensor({{9, 8, 7}}))) > 0.0);   // the text reaches the backbone
 }

@@ -108,12 +108,12 @@ TEST_CASE("sample() matches the reference within 1e-3 (NFE 8, CFG 2, sway -1)", 
     auto r = load_reference(name);
     const auto& f = r.io;
     auto gen = chord::make_generator(0);
-    Model::Impl::SampleOptions options;
+    Model::SampleOptions options;
     options.sampler.steps = 8;
     options.sampler.grid.coefficient = -1.0;
     options.guidance_strength = 2.0;
 
-    Model::Impl::Request one;
+    Model::Request one;
     one.prompt = f.at("prompt");
     one.text = f.at("sample_text");
     one.duration = torch::tensor({44});
@@ -122,7 +122,7 @@ TEST_CASE("sample() matches the reference within 1e-3 (NFE 8, CFG 2, sway -1)", 
     REQUIRE(single.output.sizes() == f.at("sample_b1").sizes());
     REQUIRE(max_abs_diff(single.output, f.at("sample_b1")) <= 1e-3);
 
-    Model::Impl::Request two;
+    Model::Request two;
     two.prompt = f.at("sample2_prompt");
     two.prompt_lengths = f.at("sample2_prompt_lens");
     two.text = f.at("sample2_text");
@@ -182,12 +182,12 @@ chord::FlowModel<Spec> option_model(const std::string& name) {
 template <class Spec>
 torch::Tensor sample_fixture(const std::string& name, const chord::io::TensorMap& f) {
   auto model = option_model<Spec>(name);
-  typename chord::FlowModel<Spec>::Impl::Request request;
+  chord::RequestOf<Spec> request;
   request.prompt = f.at("cond");
   request.prompt_lengths = f.at("sample_lens");
   request.text = f.at("text");
   request.duration = f.at("sample_duration");
-  typename chord::FlowModel<Spec>::Impl::SampleOptions options;
+  chord::SampleOptionsOf<Spec> options;
   options.sampler.steps = 7;
   options.sampler.grid.coefficient = -1.0;
   options.guidance_strength = 2.0;
@@ -294,12 +294,12 @@ TEST_CASE("chord zeroes the prompt past each item's prompt length, whatever the 
   torch::NoGradGuard no_grad;
   const auto f = chord::test::fixture_tensors("f5tts_opt_dh16.safetensors");
   auto model = option_model<chord::systems::F5TTS>("dh16");
-  Model::Impl::Request request;
+  Model::Request request;
   request.prompt = f.at("cond").clone();
   request.prompt_lengths = f.at("sample_lens");
   request.text = f.at("text");
   request.duration = f.at("sample_duration");
-  Model::Impl::SampleOptions options;
+  Model::SampleOptions options;
   options.sampler.steps = 4;
   options.guidance_strength = 2.0;
   options.seeds = {5, 6};

@@ -117,7 +117,7 @@ TEST_CASE("sample_rf (Euler, log-SNR schedule, 8 steps, CFG 3) matches the refer
     INFO(name);
     auto r = load_reference(name);
     const auto c = conditions(r.io);
-    const auto times = chord::schedule::LogSnr::times(8);
+    const auto times = chord::grid::LogSnr::times(8);
     auto x = r.io.at("noise").transpose(1, 2);
     for (int64_t i = 0; i < 8; ++i) {
       auto t = torch::full({x.size(0)}, times[i].item<float>());
@@ -161,8 +161,8 @@ namespace {
 namespace saga = chord::systems::saga_sr;
 
 template <class Spec>
-typename chord::FlowModel<Spec>::Impl::Batch tiny_batch(int64_t batch, int64_t frames, torch::Generator& gen) {
-  typename chord::FlowModel<Spec>::Impl::Batch b;
+chord::BatchOf<Spec> tiny_batch(int64_t batch, int64_t frames, torch::Generator& gen) {
+  chord::BatchOf<Spec> b;
   b.target = torch::randn({batch, frames, 8}, gen);
   b.low_resolution = torch::randn({batch, frames, 8}, gen);
   b.inputs.text = torch::randn({batch, 5, 768}, gen);
@@ -263,10 +263,10 @@ TEST_CASE("official SAGA-SR sampling is three batched branches on the linear-qua
   auto model = tiny_model<Spec>();
   auto gen = chord::make_generator(4);
   auto batch = tiny_batch<Spec>(2, 6, gen);
-  chord::FlowModel<Spec>::Impl::Request request;
+  chord::RequestOf<Spec> request;
   request.low_resolution = batch.low_resolution;
   request.inputs = batch.inputs;
-  chord::FlowModel<Spec>::Impl::SampleOptions options;
+  chord::SampleOptionsOf<Spec> options;
   options.sampler.steps = 4;
   options.seeds = {11, 12};
   auto result = model->sample(request, options, gen);
@@ -284,7 +284,7 @@ TEST_CASE("official SAGA-SR sampling is three batched branches on the linear-qua
   auto all = embed(torch::full_like(batch.low_resolution, -5.0), torch::zeros_like(tokens));
   auto latent_only = embed(batch.low_resolution, torch::zeros_like(tokens));
   auto x = chord::seeded_noise({6, 6}, 8, {11, 12}, torch::TensorOptions());
-  const auto times = chord::schedule::LinearQuadratic::times(4);
+  const auto times = chord::grid::LinearQuadratic::times(4);
   for (int64_t i = 0; i < 4; ++i) {
     auto t = torch::full({2}, times[i].item<float>());
     auto c = net->model->run(x, t, cond), u = net->model->run(x, t, all), l = net->model->run(x, t, latent_only);
@@ -315,10 +315,10 @@ TEST_CASE("every ablation spec trains a step and samples", "[saga_sr][model]") {
         CHECK(item.value().grad().defined());
       }
     }
-    typename chord::FlowModel<Spec>::Impl::Request request;
+    chord::RequestOf<Spec> request;
     request.low_resolution = batch.low_resolution;
     request.inputs = batch.inputs;
-    typename chord::FlowModel<Spec>::Impl::SampleOptions options;
+    chord::SampleOptionsOf<Spec> options;
     options.sampler.steps = 2;
     auto out = model->sample(request, options, gen).output;
     CHECK(out.sizes() == batch.target.sizes());
@@ -542,13 +542,13 @@ TEST_CASE("sample_rf from sigma_max 0.7, with and without init data, on the refe
   torch::NoGradGuard no_grad;
   auto r = load_option_reference("patch2");
   const auto& io = r.io;
-  REQUIRE(torch::equal(chord::schedule::LogSnr::times(6, 0.7), io.at("grid_sigma07")));
-  REQUIRE(torch::equal(chord::schedule::LogSnr::times(6), io.at("grid_full6")));
-  REQUIRE(torch::equal(chord::schedule::LogSnr::times(8), io.at("grid_full8")));
+  REQUIRE(torch::equal(chord::grid::LogSnr::times(6, {0.7}), io.at("grid_sigma07")));
+  REQUIRE(torch::equal(chord::grid::LogSnr::times(6), io.at("grid_full6")));
+  REQUIRE(torch::equal(chord::grid::LogSnr::times(8), io.at("grid_full8")));
   const auto c = conditions(io);
   chord::obj::RectifiedFlow<> flow;
   auto solve = [&](torch::Tensor x, double sigma_max) {
-    const auto times = chord::schedule::LogSnr::times(6, sigma_max);
+    const auto times = chord::grid::LogSnr::times(6, {sigma_max});
     for (int64_t i = 0; i < 6; ++i) {
       x = x + (times[i + 1] - times[i]) * guided(r.dit, c, x, torch::full({x.size(0)}, times[i].item<float>()), 3.0);
     }
@@ -597,13 +597,13 @@ TEST_CASE("the model's sampler: negative tokens, the guidance interval, audio-to
   auto model = tiny_model<Spec>();
   auto gen = chord::make_generator(4);
   auto batch = tiny_batch<Spec>(2, 6, gen);
-  chord::FlowModel<Spec>::Impl::Request request;
+  chord::RequestOf<Spec> request;
   request.low_resolution = batch.low_resolution;
   request.inputs = batch.inputs;
-  chord::FlowModel<Spec>::Impl::SampleOptions options;
+  chord::SampleOptionsOf<Spec> options;
   options.sampler.steps = 3;
   options.seeds = {11, 12};
-  auto run = [&](const chord::FlowModel<Spec>::Impl::Request& r, double strength) {
+  auto run = [&](const chord::RequestOf<Spec>& r, double strength) {
     options.guidance_strength = strength;
     return model->sample(r, options, gen).output;
   };
@@ -628,8 +628,8 @@ TEST_CASE("the model's sampler: negative tokens, the guidance interval, audio-to
   CHECK(reports == std::vector<std::pair<int64_t, int64_t>>{{1, 3}, {2, 3}, {3, 3}});
   options.progress = {};
   // Audio-to-audio: from data at sigma_max, one Euler step down to 0 is init·(1 − σ) + noise·σ − σ·v.
-  chord::obj::RectifiedFlow<chord::schedule::LogSnr> flow;
-  chord::obj::RectifiedFlow<chord::schedule::LogSnr>::SamplerOptions start;
+  chord::obj::RectifiedFlow<chord::grid::LogSnr> flow;
+  chord::obj::RectifiedFlow<chord::grid::LogSnr>::SamplerOptions start;
   start.sigma_max = 0.25;
   const auto noise = torch::full({1, 2, 3}, 2.0), init = torch::full({1, 2, 3}, -1.0);
   CHECK(torch::allclose(flow.start(noise, init, start), torch::full({1, 2, 3}, -1.0 * 0.75 + 2.0 * 0.25)));
@@ -640,5 +640,5 @@ TEST_CASE("the model's sampler: negative tokens, the guidance interval, audio-to
   options.sampler.sigma_max = 0.05;
   const auto near = run(request, 1.0);
   CHECK(max_abs_diff(near, batch.target) < max_abs_diff(conditional, batch.target));  // it stays near the data
-  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::schedule::LinearQuadratic::times(4, 0.5), "needs schedule::LogSnr");
+  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::grid::LinearQuadratic::times(4, {0.5}), "needs grid::LogSnr");
 }

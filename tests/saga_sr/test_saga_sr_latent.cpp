@@ -165,9 +165,12 @@ TEST_CASE("byte tokens and the offline text conditioner", "[saga_sr][text]") {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The end-to-end pipeline (chord/apps/super_resolution.hpp) on two synthetic clips.
+// The end-to-end pipeline (chord/systems/saga_sr/: data, training, run folders, enhance) on two
+// synthetic clips.
 
-#include <chord/apps/super_resolution.hpp>
+#include <chord/systems/saga_sr.hpp>
+
+namespace saga = chord::systems::saga_sr;
 
 namespace {
 
@@ -195,11 +198,11 @@ std::filesystem::path write_tone_corpus(const std::string& name) {
 
 TEST_CASE("SAGA-SR batches: a pure function of their seed, with measured roll-offs", "[saga_sr][pipeline]") {
   const auto dir = write_tone_corpus("sr_batches");
-  auto clips = chord::apps::load_clips(chord::data::Manifest::read(dir / "manifest.jsonl"), 1);
+  auto clips = saga::load_clips(chord::data::Manifest::read(dir / "manifest.jsonl"), 1);
   REQUIRE(clips.audio.size() == 2);
   REQUIRE(clips.audio[0].sizes() == torch::IntArrayRef({1, 52920}));
-  auto a = chord::apps::random_example(clips, 3, 8192, 5), b = chord::apps::random_example(clips, 3, 8192, 5);
-  auto c = chord::apps::random_example(clips, 3, 8192, 6);
+  auto a = saga::random_example(clips, 3, 8192, 5), b = saga::random_example(clips, 3, 8192, 5);
+  auto c = saga::random_example(clips, 3, 8192, 6);
   REQUIRE(a.high.sizes() == torch::IntArrayRef({3, 1, 8192}));
   REQUIRE(max_abs_diff(a.low, b.low) == 0.0);
   REQUIRE(max_abs_diff(a.high, c.high) > 0.0);
@@ -213,8 +216,8 @@ TEST_CASE("SAGA-SR batches: a pure function of their seed, with measured roll-of
   // The official validation degradation is deterministic: Chebyshev I, order 8, 4 kHz.
   auto gen1 = chord::make_generator(1), gen2 = chord::make_generator(2);
   auto x = clips.audio[0].narrow(1, 0, 8192);
-  auto v1 = chord::audio::simulate_low_resolution(x, 44100, gen1, chord::apps::validation_degradation());
-  auto v2 = chord::audio::simulate_low_resolution(x, 44100, gen2, chord::apps::validation_degradation());
+  auto v1 = chord::audio::simulate_low_resolution(x, 44100, gen1, saga::validation_degradation());
+  auto v2 = chord::audio::simulate_low_resolution(x, 44100, gen2, saga::validation_degradation());
   REQUIRE(v1.design.order == 8);
   REQUIRE(v1.design.cutoff_hz == 4000.0);
   REQUIRE(max_abs_diff(v1.audio, v2.audio) == 0.0);
@@ -223,7 +226,7 @@ TEST_CASE("SAGA-SR batches: a pure function of their seed, with measured roll-of
 TEST_CASE("SAGA-SR: train a few steps, reload the run, enhance, evaluate", "[saga_sr][pipeline]") {
   using Spec = chord::systems::SagaStep1;  // text through the byte-level T5, trained with the model
   const auto dir = write_tone_corpus("sr_run");
-  chord::apps::SrConfig cfg;
+  saga::SrConfig cfg;
   cfg.manifest = (dir / "manifest.jsonl").string();
   cfg.out = (dir / "run").string();
   cfg.steps = 3;
@@ -234,7 +237,7 @@ TEST_CASE("SAGA-SR: train a few steps, reload the run, enhance, evaluate", "[sag
   cfg.log_every = 1;
   cfg.checkpoint_every = 0;
   cfg.fresh = true;
-  auto trained = chord::apps::train_super_resolution<Spec>(cfg, "test");
+  auto trained = saga::train_super_resolution<Spec>(cfg, "test");
   REQUIRE(trained.steps == 3);
   REQUIRE(std::isfinite(trained.final_loss));
   REQUIRE(std::filesystem::exists(dir / "run" / "loss.png"));
@@ -243,18 +246,18 @@ TEST_CASE("SAGA-SR: train a few steps, reload the run, enhance, evaluate", "[sag
   REQUIRE(weights.count("text.encoder.shared.weight") == 1);
   REQUIRE(weights.count("model.model.conditioner.conditioners.prompt.proj_out.weight") == 1);
 
-  auto run = chord::apps::load_run<Spec>(dir / "run");
-  auto clip = chord::apps::load_clips(chord::data::Manifest::read(dir / "manifest.jsonl"), 1).audio[0].narrow(1, 0, 8000);  // not a whole frame count
+  auto run = saga::load_run<Spec>(dir / "run");
+  auto clip = saga::load_clips(chord::data::Manifest::read(dir / "manifest.jsonl"), 1).audio[0].narrow(1, 0, 8000);  // not a whole frame count
   auto gen = chord::make_generator(0);
-  auto low = chord::audio::simulate_low_resolution(clip, 44100, gen, chord::apps::validation_degradation()).audio;
-  chord::apps::EnhanceOptions options;
+  auto low = chord::audio::simulate_low_resolution(clip, 44100, gen, saga::validation_degradation()).audio;
+  saga::EnhanceOptions options;
   options.steps = 3;
   options.caption = "a bright tone";
-  auto first = chord::apps::enhance(run, low, options), again = chord::apps::enhance(run, low, options);
+  auto first = saga::enhance(run, low, options), again = saga::enhance(run, low, options);
   REQUIRE(first.sizes() == low.sizes());
   REQUIRE(max_abs_diff(first, again) == 0.0);  // the seed fixes the noise
   options.low_frequency_replacement = chord::systems::LowFrequencyReplacement::off;
-  auto raw = chord::apps::enhance(run, low, options);
+  auto raw = saga::enhance(run, low, options);
   REQUIRE(max_abs_diff(raw, first) > 0.0);  // the hard replacement changed the low band
   // Long input in windows: 8000 samples in windows of 40 frames overlapping by 8 (see plan_windows);
   // the start of the output, before the first cross-fade, is window 0 enhanced on its own.
@@ -262,7 +265,7 @@ TEST_CASE("SAGA-SR: train a few steps, reload the run, enhance, evaluate", "[sag
   auto windowed_options = options;
   windowed_options.window_frames = 40;
   windowed_options.overlap_frames = 8;
-  const auto windows = chord::apps::plan_windows(low.size(1), ratio, 40, 8);
+  const auto windows = saga::plan_windows(low.size(1), ratio, 40, 8);
   REQUIRE(windows.size() > 1);
   REQUIRE(windows.back().first + windows.back().second == low.size(1));
   size_t reports = 0;
@@ -273,35 +276,35 @@ TEST_CASE("SAGA-SR: train a few steps, reload the run, enhance, evaluate", "[sag
     REQUIRE(done <= total);
     ++reports;
   };
-  auto windowed = chord::apps::enhance(run, low, windowed_options);
+  auto windowed = saga::enhance(run, low, windowed_options);
   REQUIRE(windowed.sizes() == low.sizes());
   REQUIRE(reports == 3 * windows.size());
   torch::Tensor window0;
   {
     torch::NoGradGuard no_grad;
-    window0 = chord::apps::detail::enhance_window(run, low.narrow(1, 0, 40 * ratio), 0.0, low.size(1) / 44100.0, options.seed,
+    window0 = saga::detail::enhance_window(run, low.narrow(1, 0, 40 * ratio), 0.0, low.size(1) / 44100.0, options.seed,
                                                   options, {});
   }
   REQUIRE(max_abs_diff(windowed.narrow(1, 0, 32 * ratio), window0.narrow(1, 0, 32 * ratio)) == 0.0);
   // A window longer than the input is exactly the single pass.
   windowed_options.progress = {};
   windowed_options.window_frames = 0;
-  const auto whole = chord::apps::enhance(run, low, windowed_options);
+  const auto whole = saga::enhance(run, low, windowed_options);
   windowed_options.window_frames = 1 << 20;
-  REQUIRE(max_abs_diff(chord::apps::enhance(run, low, windowed_options), whole) == 0.0);
-  const auto metrics = chord::apps::sr_metrics(first, clip);
+  REQUIRE(max_abs_diff(saga::enhance(run, low, windowed_options), whole) == 0.0);
+  const auto metrics = saga::sr_metrics(first, clip);
   REQUIRE(std::isfinite(metrics.lsd));
   REQUIRE(std::isfinite(metrics.si_sdr));
   // A folder that is not a run, and a run whose weights do not fit its config, are named.
-  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::apps::load_run<Spec>(dir), "is not a SAGA-SR run folder");
-  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::apps::load_run<chord::systems::SagaStep0>(dir / "run"), "do not fit its config.json");
+  CHORD_REQUIRE_THROWS_WITH_TEXT(saga::load_run<Spec>(dir), "is not a SAGA-SR run folder");
+  CHORD_REQUIRE_THROWS_WITH_TEXT(saga::load_run<chord::systems::SagaStep0>(dir / "run"), "do not fit its config.json");
 }
 
 TEST_CASE("long input is cut into full-length windows; the last one ends at the end", "[saga_sr][inference]") {
   using Windows = std::vector<std::pair<int64_t, int64_t>>;
   // 1000 samples, windows of 30 frames of 10 samples overlapping by 5: starts 0, 250, 500, then 700.
-  REQUIRE(chord::apps::plan_windows(1000, 10, 30, 5) == Windows{{0, 300}, {250, 300}, {500, 300}, {700, 300}});
-  REQUIRE(chord::apps::plan_windows(300, 10, 30, 5) == Windows{{0, 300}});
-  REQUIRE(chord::apps::plan_windows(1000, 10, 0, 5) == Windows{{0, 1000}});
-  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::apps::plan_windows(1000, 10, 30, 30), "need 0 <= overlap < window");
+  REQUIRE(saga::plan_windows(1000, 10, 30, 5) == Windows{{0, 300}, {250, 300}, {500, 300}, {700, 300}});
+  REQUIRE(saga::plan_windows(300, 10, 30, 5) == Windows{{0, 300}});
+  REQUIRE(saga::plan_windows(1000, 10, 0, 5) == Windows{{0, 1000}});
+  CHORD_REQUIRE_THROWS_WITH_TEXT(saga::plan_windows(1000, 10, 30, 30), "need 0 <= overlap < window");
 }

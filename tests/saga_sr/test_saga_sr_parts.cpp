@@ -2,8 +2,9 @@
 // rule, low-frequency replacement (hard and cross-faded), the NumberConditioner.
 #include "support.hpp"
 
+#include <chord/audio/band_replacement.hpp>
 #include <chord/audio/lowpass.hpp>
-#include <chord/audio/super_resolution.hpp>
+#include <chord/audio/rolloff.hpp>
 #include <chord/core/random.hpp>
 #include <chord/nn/number_conditioner.hpp>
 #include <chord/policies/objective/rectified_flow.hpp>
@@ -35,7 +36,7 @@ TEST_CASE("rectified flow: t = 1 is noise, the target is noise − data", "[saga
 
 TEST_CASE("the stable-audio log-SNR and SAGA-SR linear-quadratic schedules", "[saga_sr][objective]") {
   // sample_rf, steps 4: λ = −6, −4, −2, 0, 2; t = sigmoid(−λ) with the ends forced to 1 and 0.
-  auto t = chord::schedule::LogSnr::times(4);
+  auto t = chord::grid::LogSnr::times(4);
   REQUIRE(t.size(0) == 5);
   REQUIRE(t[0].item<float>() == 1.0f);
   REQUIRE(t[1].item<float>() == Approx(sigmoid(4.0)));
@@ -43,7 +44,7 @@ TEST_CASE("the stable-audio log-SNR and SAGA-SR linear-quadratic schedules", "[s
   REQUIRE(t[3].item<float>() == Approx(0.5));
   REQUIRE(t[4].item<float>() == 0.0f);
   // 100 steps: 1.000 → 0.950 in 0.001 steps, then 0.95·(1 − (j/50)²).
-  auto lq = chord::schedule::LinearQuadratic::times(100);
+  auto lq = chord::grid::LinearQuadratic::times(100);
   REQUIRE(lq.size(0) == 101);
   REQUIRE(lq[0].item<float>() == 1.0f);
   REQUIRE(lq[1].item<float>() == Approx(0.999));

@@ -17,11 +17,16 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <random>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace chord::apps {
 
@@ -96,14 +101,9 @@ inline void check_tts_infer_arguments(TtsInferConfig& c) {
   require_output_file(c.out, "--out");
   require_output_file(c.png, "--png");
 }
-}  // namespace detail
 
-template <class Spec>
-int run_tts_infer(int argc, char** argv, const std::string& program) {
-  namespace f5 = systems::f5tts;
-  TtsInferConfig c;
-  CLI::App app{"Speak text in the voice of a reference recording with a trained " + std::string(Spec::objective::name) +
-               " TTS model (" + program + ")."};
+/// The inference program's command line.
+inline void add_tts_infer_options(CLI::App& app, TtsInferConfig& c) {
   take_last_of_repeated_options(app);
   app.add_option("--checkpoint", c.checkpoint,
                  "Model weights: a .safetensors file (published F5-TTS, or a run's model_ema.safetensors), a trainer "
@@ -134,90 +134,131 @@ int run_tts_infer(int argc, char** argv, const std::string& program) {
   app.add_option("--griffin-lim-iterations", c.griffin_lim_iterations, "Iterations of the Griffin-Lim vocoder")
       ->check(CLI::Range(int64_t{1}, int64_t{10000}))->capture_default_str();
   add_device_option(app, c.device);
+}
+
+/// The prompt of --ref-audio and --ref-text as the model reads it; warns when it was clipped, and
+/// when the vocabulary lacks characters of the prompt's or the new text.
+inline systems::f5tts::Prompt read_prompt(const TtsInferConfig& c, int64_t rate, bool editing, const text::VocabTokenizer& vocab,
+                                          const std::string& program) {
+  namespace f5 = systems::f5tts;
+  f5::PromptOptions prompt_options;
+  prompt_options.max_seconds = c.max_prompt_seconds;
+  auto prompt = f5::prepare_prompt(audio::read_audio(c.ref_audio), c.ref_text, rate, prompt_options, !editing);
+  if (prompt.clip != f5::PromptClip::none) {
+    std::cerr << "[" << program << "] warning: the reference audio lasts " << prompt.recorded_seconds << " s; clipped to "
+              << prompt.kept_seconds << " s " << (prompt.clip == f5::PromptClip::hard ? "(no pause found)" : "at a pause")
+              << " as F5-TTS does. --ref-text must transcribe only the kept part; --max-prompt-seconds 0 keeps it whole.\n";
+  }
+  const auto unknown = f5::unknown_characters(vocab, {prompt.text, c.text});
+  if (!unknown.empty()) {
+    std::cerr << "[" << program << "] warning: the vocabulary '" << c.vocab << "' lacks " << quoted(unknown)
+              << "; the model reads each as a space. Spell numbers and symbols out, or use a vocabulary that covers "
+                 "them (Chinese needs pinyin tokens: docs/systems/f5tts.md).\n";
+  }
+  return prompt;
+}
+
+inline systems::f5tts::SynthesisOptions synthesis_options(const TtsInferConfig& c, uint64_t seed) {
+  systems::f5tts::SynthesisOptions options;
+  options.nfe = c.nfe;
+  options.head_steps = c.head_steps;
+  options.cfg = c.cfg;
+  options.sway = parse_sway(c.sway);
+  options.speed = c.speed;
+  options.total_seconds = c.duration;
+  options.cross_fade_seconds = c.cross_fade;
+  options.seed = seed;
+  return options;
+}
+
+/// The vocoder of --vocoder: Griffin-Lim (no weights; its random phases drawn from `seed`) or Vocos
+/// (its weights from --vocos, on `device`).
+inline systems::f5tts::Vocoder make_vocoder(const TtsInferConfig& c, const audio::MelSpectrogramOptions& mel_options, c10::Device device,
+                                            uint64_t seed) {
+  auto griffin_lim = std::make_shared<audio::GriffinLimVocoder>(mel_options, audio::GriffinLimOptions{c.griffin_lim_iterations, 0.99, true});
+  auto generator = std::make_shared<torch::Generator>(make_generator(seed));
+  if (c.vocoder != "vocos") return [griffin_lim, generator](const torch::Tensor& m) { return griffin_lim->decode(m.cpu(), *generator); };
+  audio::Vocos vocos;
+  audio::load_vocos(vocos, c.vocos);
+  vocos->to(device);
+  vocos->eval();
+  return [vocos, device](const torch::Tensor& m) mutable { return vocos->decode(m.to(device)).cpu(); };
+}
+
+/// The cost, up front: every chunk is one sample() over its frames (prompt included). Returns the plan.
+template <class Spec>
+std::vector<systems::f5tts::ChunkPlan> announce_cost(const TtsInferConfig& c, const systems::f5tts::Prompt& prompt,
+                                                     const systems::f5tts::SynthesisOptions& options, bool editing, int64_t hop,
+                                                     int64_t rate, const std::string& program) {
+  namespace f5 = systems::f5tts;
+  const auto plan = !editing ? f5::plan_synthesis(prompt, c.text, options, hop)
+                             : std::vector<f5::ChunkPlan>{{c.text, prompt.wave.size(0) / hop}};
+  int64_t frames = 0;
+  for (const auto& chunk : plan) frames += chunk.frames;
+  std::cerr << "[" << program << "] " << (!editing ? "" : "editing: ") << plan.size() << " chunk(s), "
+            << frames << " frames in all (" << static_cast<double>(frames * hop) / static_cast<double>(rate)
+            << " s, prompt included), " << FlowModel<Spec>::Impl::backbone_passes(f5::sample_options<Spec>(options).sampler)
+            << " backbone passes per chunk\n";
+  return plan;
+}
+
+/// A progress line per chunk of `plan`, labelled with the start of its text.
+inline systems::f5tts::SynthesisProgress chunk_progress(std::vector<systems::f5tts::ChunkPlan> plan, const std::string& program) {
+  return [line = std::make_shared<ProgressLine>(program), plan = std::move(plan), current = std::function<void(int64_t, int64_t)>(),
+          current_chunk = SIZE_MAX](size_t chunk, size_t chunks, int64_t done, int64_t total) mutable {
+    if (chunk != current_chunk) {
+      current_chunk = chunk;
+      current = line->task("chunk " + std::to_string(chunk + 1) + "/" + std::to_string(chunks) + " (\"" +
+                           plan[chunk].text.substr(0, 40) + "\")");
+    }
+    current(done, total);
+  };
+}
+
+/// Writes the WAV and the spectrograms (generated, prompt) and says where they are and how fast it went.
+inline void write_tts_outputs(const TtsInferConfig& c, const systems::f5tts::Synthesis& result, const systems::f5tts::Prompt& prompt,
+                              const audio::MelSpectrogram& mel, int64_t rate, uint64_t seed, double seconds, const std::string& program) {
+  audio::write_audio(c.out, result.wave, rate);
+  viz::save_spectrograms_png(c.png, {{"generated: \"" + c.text.substr(0, 60) + "\"", torch::cat(result.mels, 1)},
+                                     {"reference prompt", systems::f5tts::prompt_features(prompt.wave, rate, mel)[0].t()}});
+  const double audio_seconds = static_cast<double>(result.wave.size(0)) / static_cast<double>(rate);
+  std::cout << "[" << program << "] " << audio_seconds << " s of speech in " << seconds << " s (RTF "
+            << seconds / audio_seconds << "), seed " << seed << ", NFE " << c.nfe << ", CFG " << c.cfg << "\n"
+            << "[" << program << "] audio:        " << c.out << "\n"
+            << "[" << program << "] spectrogram:  " << c.png << "\n";
+}
+}  // namespace detail
+
+template <class Spec>
+int run_tts_infer(int argc, char** argv, const std::string& program) {
+  namespace f5 = systems::f5tts;
+  TtsInferConfig c;
+  CLI::App app{"Speak text in the voice of a reference recording with a trained " + std::string(Spec::objective::name) +
+               " TTS model (" + program + ")."};
+  detail::add_tts_infer_options(app, c);
   CLI11_PARSE(app, argc, argv);
 
   try {
     keep_freed_tensor_memory();
     detail::check_tts_infer_arguments(c);
     const auto edit_spans = c.edit.empty() ? std::vector<f5::EditSpan>{} : detail::parse_spans(c.edit);
+    const bool editing = !edit_spans.empty();
     const auto device = announce_device(c.device, program);
     const auto vocab = text::VocabTokenizer::from_file(c.vocab);
     auto model = f5::load_for_inference<Spec>(c.checkpoint, vocab, c.preset, c.v0, device);
     const auto mel_options = audio::MelSpectrogramOptions::vocos_24k();
     const int64_t rate = mel_options.sample_rate, hop = mel_options.stft.hop_length;
     audio::MelSpectrogram mel(mel_options);
-
-    f5::PromptOptions prompt_options;
-    prompt_options.max_seconds = c.max_prompt_seconds;
-    const auto prompt = f5::prepare_prompt(audio::read_audio(c.ref_audio), c.ref_text, rate, prompt_options, edit_spans.empty());
-    if (prompt.clip != f5::PromptClip::none) {
-      std::cerr << "[" << program << "] warning: the reference audio lasts " << prompt.recorded_seconds << " s; clipped to "
-                << prompt.kept_seconds << " s " << (prompt.clip == f5::PromptClip::hard ? "(no pause found)" : "at a pause")
-                << " as F5-TTS does. --ref-text must transcribe only the kept part; --max-prompt-seconds 0 keeps it whole.\n";
-    }
-    const auto unknown = f5::unknown_characters(vocab, {prompt.text, c.text});
-    if (!unknown.empty()) {
-      std::cerr << "[" << program << "] warning: the vocabulary '" << c.vocab << "' lacks " << detail::quoted(unknown)
-                << "; the model reads each as a space. Spell numbers and symbols out, or use a vocabulary that covers "
-                   "them (Chinese needs pinyin tokens: docs/systems/f5tts.md).\n";
-    }
-
+    const auto prompt = detail::read_prompt(c, rate, editing, vocab, program);
     const uint64_t seed = c.seed >= 0 ? static_cast<uint64_t>(c.seed) : std::random_device{}();
-    f5::SynthesisOptions options;
-    options.nfe = c.nfe;
-    options.head_steps = c.head_steps;
-    options.cfg = c.cfg;
-    options.sway = detail::parse_sway(c.sway);
-    options.speed = c.speed;
-    options.total_seconds = c.duration;
-    options.cross_fade_seconds = c.cross_fade;
-    options.seed = seed;
-
-    audio::Vocos vocos{nullptr};
-    audio::GriffinLimVocoder griffin_lim(mel_options, {c.griffin_lim_iterations, 0.99, true});
-    auto vocoder_generator = make_generator(seed);
-    f5::Vocoder vocode = [&](const torch::Tensor& m) { return griffin_lim.decode(m.cpu(), vocoder_generator); };
-    if (c.vocoder == "vocos") {
-      vocos = audio::Vocos();
-      audio::load_vocos(vocos, c.vocos);
-      vocos->to(device);
-      vocos->eval();
-      vocode = [&](const torch::Tensor& m) { return vocos->decode(m.to(device)).cpu(); };
-    }
-
-    // The cost, up front: every chunk is one sample() over its frames (prompt included).
-    const auto plan = edit_spans.empty() ? f5::plan_synthesis(prompt, c.text, options, hop)
-                                         : std::vector<f5::ChunkPlan>{{c.text, prompt.wave.size(0) / hop}};
-    int64_t frames = 0;
-    for (const auto& chunk : plan) frames += chunk.frames;
-    std::cerr << "[" << program << "] " << (edit_spans.empty() ? "" : "editing: ") << plan.size() << " chunk(s), "
-              << frames << " frames in all (" << static_cast<double>(frames * hop) / static_cast<double>(rate)
-              << " s, prompt included), " << FlowModel<Spec>::Impl::backbone_passes(f5::sample_options<Spec>(options).sampler)
-              << " backbone passes per chunk\n";
-
-    ProgressLine progress_line(program);
-    std::function<void(int64_t, int64_t)> current;
-    size_t current_chunk = SIZE_MAX;
-    f5::SynthesisProgress progress = [&](size_t chunk, size_t chunks, int64_t done, int64_t total) {
-      if (chunk != current_chunk) {
-        current_chunk = chunk;
-        current = progress_line.task("chunk " + std::to_string(chunk + 1) + "/" + std::to_string(chunks) + " (\"" +
-                                     plan[chunk].text.substr(0, 40) + "\")");
-      }
-      current(done, total);
-    };
+    const auto options = detail::synthesis_options(c, seed);
+    const auto vocode = detail::make_vocoder(c, mel_options, device, seed);
+    const auto progress = detail::chunk_progress(detail::announce_cost<Spec>(c, prompt, options, editing, hop, rate, program), program);
     const auto start_time = std::chrono::steady_clock::now();
-    const auto result = edit_spans.empty() ? f5::synthesize(model, vocab, mel, prompt, c.text, options, vocode, progress)
-                                           : f5::edit_speech(model, vocab, mel, prompt, c.text, edit_spans, options, vocode, progress);
+    const auto result = !editing ? f5::synthesize(model, vocab, mel, prompt, c.text, options, vocode, progress)
+                                 : f5::edit_speech(model, vocab, mel, prompt, c.text, edit_spans, options, vocode, progress);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
-    audio::write_audio(c.out, result.wave, rate);
-    viz::save_spectrograms_png(c.png, {{"generated: \"" + c.text.substr(0, 60) + "\"", torch::cat(result.mels, 1)},
-                                       {"reference prompt", f5::prompt_features(prompt.wave, rate, mel)[0].t()}});
-    const double audio_seconds = static_cast<double>(result.wave.size(0)) / static_cast<double>(rate);
-    std::cout << "[" << program << "] " << audio_seconds << " s of speech in " << seconds << " s (RTF "
-              << seconds / audio_seconds << "), seed " << seed << ", NFE " << c.nfe << ", CFG " << c.cfg << "\n"
-              << "[" << program << "] audio:        " << c.out << "\n"
-              << "[" << program << "] spectrogram:  " << c.png << "\n";
+    detail::write_tts_outputs(c, result, prompt, mel, rate, seed, seconds, program);
     return 0;
   } catch (const std::exception& error) {
     return report_error(program, error);

@@ -19,11 +19,15 @@
 #include <nlohmann/json.hpp>
 #include <torch/optim/adamw.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
-#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace chord::apps {
 
@@ -106,21 +110,6 @@ inline data::AudioRequirements tts_audio_requirements() {
   return needs;
 }
 
-/// Reads `--config <file.json>` from argv before the full parse, so the command line can override it.
-inline void read_json_config(int argc, char** argv, nlohmann::json& target) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::string_view(argv[i]) == "--config") {
-      std::ifstream in(argv[i + 1]);
-      CHORD_CHECK(in, "cannot open config '", argv[i + 1], "'");
-      try {
-        target.update(nlohmann::json::parse(in));
-      } catch (const nlohmann::json::exception& error) {
-        CHORD_FAIL("config '", argv[i + 1], "': ", error.what());
-      }
-    }
-  }
-}
-
 /// The trainer's command line: every field of TtsTrainerConfig, '_' → '-'.
 template <class Spec>
 void add_tts_trainer_options(CLI::App& app, TtsTrainerConfig& cfg, std::string& config_file) {
@@ -185,10 +174,199 @@ inline text::VocabTokenizer tts_vocabulary(const TtsTrainerConfig& cfg, const da
   return vocab;
 }
 
+namespace detail {
+/// What a run starts from, checked before any long work.
+struct TtsRunInputs {
+  c10::Device device = c10::kCPU;
+  data::Manifest manifest;
+  std::optional<data::Manifest> valid_manifest;
+  text::VocabTokenizer vocab;
+};
+
+/// Checks the configuration and the manifests, prepares the run folder (checkpoints removed with
+/// --fresh, config.json written) and settles the vocabulary (vocab.txt written).
+inline TtsRunInputs prepare_tts_run(const TtsTrainerConfig& cfg, const std::string& program) {
+  cfg.check();
+  CHORD_CHECK(!cfg.manifest.empty(), "--manifest is required (a JSONL file with \"audio\" and \"text\" per line)");
+  const std::filesystem::path out = cfg.out;
+  require_output_folder(out, "--out");
+  const auto device = announce_device(cfg.device, program);
+  auto manifest = read_checked_manifest(cfg.manifest, "--manifest", tts_audio_requirements(), cfg.skip_bad_items, program);
+  std::optional<data::Manifest> valid_manifest;
+  if (!cfg.valid_manifest.empty()) {
+    valid_manifest = read_checked_manifest(cfg.valid_manifest, "--valid-manifest", tts_audio_requirements(), cfg.skip_bad_items, program);
+  }
+  if (cfg.fresh) std::filesystem::remove_all(out / "checkpoints");
+  std::ofstream(out / "config.json") << nlohmann::json(cfg).dump(2) << "\n";
+  auto vocab = tts_vocabulary(cfg, manifest, program);
+  vocab.save(out / "vocab.txt");
+  return {device, std::move(manifest), std::move(valid_manifest), std::move(vocab)};
+}
+
+/// The model's batch of a dataset batch: log-mels, their lengths and the texts' token ids.
+template <class Spec>
+typename FlowModel<Spec>::Batch tts_model_batch(const data::SpeechBatch& b, const text::VocabTokenizer& vocab) {
+  return typename FlowModel<Spec>::Batch{b.mel, b.mel_lengths, systems::f5tts::text_ids(vocab, b.text)};
+}
+
+/// The model options of the preset with the configured flags (and a DTM head's size).
+template <class Spec>
+FlowModelOptions<Spec> tts_model_options(const TtsTrainerConfig& cfg, int64_t vocab_size) {
+  FlowModelOptions<Spec> options(systems::f5tts::preset_options(systems::f5tts::parse_preset(cfg.preset), vocab_size));
+  options.backbone.dropout(cfg.dropout).attn_mask_enabled(cfg.attn_mask_enabled)
+      .text_embedding_average_upsampling(cfg.text_embedding_average_upsampling);
+  if constexpr (requires { options.objective.head_width; }) {
+    options.objective.transitions = cfg.transitions;
+    options.objective.head_width = cfg.head_width;
+    options.objective.head_depth = cfg.head_depth;
+  }
+  return options;
+}
+
+/// The model, seeded, started from --init / --init-backbone, its backbone frozen with --freeze-backbone.
+template <class Spec>
+FlowModel<Spec> build_tts_model(const TtsTrainerConfig& cfg, const FlowModelOptions<Spec>& options) {
+  torch::manual_seed(static_cast<uint64_t>(cfg.seed));
+  FlowModel<Spec> model(options);
+  if (!cfg.init.empty()) systems::f5tts::load_checkpoint(model, cfg.init);
+  if (!cfg.init_backbone.empty()) {
+    systems::f5tts::load_checkpoint(model, cfg.init_backbone, systems::f5tts::CheckpointScope::backbone);
+  }
+  if (cfg.freeze_backbone) {
+    CHORD_CHECK(FlowModel<Spec>::Impl::has_head, "--freeze-backbone leaves nothing to train: ", Spec::objective::name,
+                " has no head of its own");
+    model->freeze_backbone();
+  }
+  return model;
+}
+
+inline train::TrainerOptions tts_trainer_options(const TtsTrainerConfig& cfg, c10::Device device) {
+  train::TrainerOptions options;
+  options.max_steps = cfg.steps;
+  options.grad_accumulation = cfg.grad_accumulation;
+  options.log_every = cfg.log_every;
+  options.checkpoint_every = cfg.checkpoint_every;
+  options.keep_checkpoints = static_cast<int>(cfg.keep_checkpoints);
+  options.checkpoint_dir = std::filesystem::path(cfg.out) / "checkpoints";
+  options.seed = static_cast<uint64_t>(cfg.seed);
+  options.device = device;
+  if (cfg.bf16) options.autocast_dtype = torch::kBFloat16;
+  return options;
+}
+
+/// Registers the model with the trainer as "model": AdamW on its trainable parameters with warm-up
+/// and linear decay, the EMA, and the console, JSONL and TensorBoard observers. Returns the EMA.
+template <class Spec>
+train::ExponentialMovingAverage& add_tts_model(train::Trainer& trainer, FlowModel<Spec>& model, const TtsTrainerConfig& cfg,
+                                               const std::string& program) {
+  const std::filesystem::path out = cfg.out;
+  trainer.add_module("model", model.ptr());
+  auto optimizer = std::make_shared<torch::optim::AdamW>(
+      model->trainable_parameters(), torch::optim::AdamWOptions(cfg.lr).weight_decay(cfg.weight_decay));
+  trainer.add_optimizer("model", optimizer,
+                        train::warmup_linear_decay(cfg.lr, std::min(cfg.warmup, cfg.steps - 1), cfg.steps + 1),
+                        cfg.max_grad_norm);
+  train::EmaOptions ema_options = train::EmaOptions::f5tts();
+  ema_options.beta = cfg.ema_beta;
+  ema_options.update_after_step = cfg.ema_update_after_step;
+  ema_options.update_every = cfg.ema_update_every;
+  auto& ema = trainer.add_ema("model", model.ptr(), ema_options);
+  trainer.add_observer(std::make_shared<train::ConsoleProgress>(std::cerr, program));
+  trainer.add_observer(std::make_shared<train::JsonlLogger>(out / "log.jsonl", !cfg.fresh));
+  trainer.add_observer(std::make_shared<train::TensorBoardWriter>(out / "tensorboard"));
+  return ema;
+}
+
+/// Validation: the EMA weights on the held-out manifest, with a fixed generator, every
+/// --validate-every updates (0: after the last), reported as "valid/loss". `vocab` must outlive the
+/// trainer's fit().
+template <class Spec>
+void add_tts_validation(train::Trainer& trainer, const train::ExponentialMovingAverage& ema, const TtsTrainerConfig& cfg,
+                        const std::optional<data::Manifest>& valid_manifest, const audio::MelSpectrogramOptions& mel_options,
+                        const std::filesystem::path& cache, const FlowModelOptions<Spec>& options, const text::VocabTokenizer& vocab,
+                        c10::Device device) {
+  std::shared_ptr<const data::SpeechDataset> valid;
+  if (valid_manifest) valid = std::make_shared<const data::SpeechDataset>(*valid_manifest, mel_options, cache);
+  FlowModel<Spec> averaged(options);  // built even without a validation set: the global generator's draws stay as they were
+  averaged->to(device);
+  trainer.set_after_update([&trainer, &ema, &vocab, valid, averaged, device, validate_every = cfg.validate_every,
+                            steps = cfg.steps](int64_t step) mutable {
+    const bool due = validate_every > 0 ? step % validate_every == 0 : step == steps;
+    if (!valid || !due) return;
+    torch::NoGradGuard no_grad;
+    ema.copy_to(*averaged);
+    averaged->eval();
+    auto gen = make_generator(12345, device);
+    double total = 0.0;
+    for (size_t i = 0; i < valid->size(); ++i) {
+      total += averaged->loss(tts_model_batch<Spec>(valid->batch({static_cast<int64_t>(i)}), vocab), gen).loss.template item<double>();
+    }
+    trainer.report(step, {{"valid/loss", total / static_cast<double>(valid->size())}});
+  });
+}
+
+/// Writes the EMA weights (with the flags the weights cannot show, the preset, the objective and the
+/// step in their metadata) and the loss curve, and says where everything is.
+template <class Spec>
+void export_tts_run(const TtsTrainerConfig& cfg, const FlowModelOptions<Spec>& options, const train::ExponentialMovingAverage& ema,
+                    const train::TrainResult& result, const std::string& program) {
+  const std::filesystem::path out = cfg.out;
+  auto metadata = systems::f5tts::invisible_flags_metadata(options.backbone);
+  metadata.insert({{"preset", cfg.preset}, {"objective", std::string(Spec::objective::name)}, {"step", std::to_string(result.step)}});
+  io::save_safetensors(out / "model_ema.safetensors", ema.state_dict(), metadata);
+  const bool plotted = viz::save_training_curves_png(out / "log.jsonl", out / "loss.png", {"loss", "valid/loss"},
+                                                     {.title = program + " loss", .y_label = "loss", .log_y = true});
+  std::cout << "[" << program << "] " << train::to_string(result.reason) << " at step " << result.step << "\n"
+            << "[" << program << "] EMA weights: " << (out / "model_ema.safetensors").string() << "\n"
+            << "[" << program << "] vocab:       " << (out / "vocab.txt").string() << "\n"
+            << "[" << program << "] loss curve:  " << (plotted ? (out / "loss.png").string() : "none yet (no update logged)") << "\n"
+            << "[" << program << "] logs:        " << (out / "log.jsonl").string() << ", " << (out / "tensorboard").string() << "\n";
+  if (result.reason == train::StopReason::interrupted) {
+    std::cout << "[" << program << "] interrupted: checkpointed at step " << result.step << "; the same command resumes\n";
+  }
+}
+
+/// Trains the model of `cfg` and exports the run; the exit status (1 when the losses went non-finite).
+template <class Spec>
+int train_tts(const TtsTrainerConfig& cfg, const std::string& program) {
+  using Batch = typename FlowModel<Spec>::Batch;
+  const auto run = prepare_tts_run(cfg, program);
+  const auto& vocab = run.vocab;
+  const auto mel_options = audio::MelSpectrogramOptions::vocos_24k();
+  const auto cache = std::filesystem::path(cfg.manifest).parent_path() / "cache" / "logmel";
+  auto dataset = std::make_shared<data::SpeechDataset>(run.manifest, mel_options, cache);
+  auto sampler = std::make_shared<const train::DynamicBatchSampler>(
+      dataset->frame_lengths(), static_cast<double>(cfg.frames_per_batch), cfg.max_samples, 666);
+  CHORD_CHECK(sampler->size() > 0, "no utterance fits --frames-per-batch ", cfg.frames_per_batch);
+  auto batches = train::sampled_batches(sampler, [dataset, &vocab](const std::vector<int64_t>& indices) {
+    return tts_model_batch<Spec>(dataset->batch(indices), vocab);
+  });
+
+  const auto options = tts_model_options<Spec>(cfg, vocab.size());
+  auto model = build_tts_model<Spec>(cfg, options);
+  int64_t parameters = 0;
+  for (const auto& p : model->parameters()) parameters += p.numel();
+
+  train::Trainer trainer(tts_trainer_options(cfg, run.device));
+  auto& ema = add_tts_model<Spec>(trainer, model, cfg, program);
+  add_tts_validation<Spec>(trainer, ema, cfg, run.valid_manifest, mel_options, cache, options, vocab, run.device);
+
+  std::cout << "[" << program << "] " << Spec::objective::name << ", preset " << cfg.preset << ", "
+            << parameters / 1000000.0 << " M parameters, vocab " << vocab.size() << ", " << dataset->size()
+            << " utterances in " << sampler->size() << " batches per epoch\n";
+  auto result = trainer.fit<Batch>(batches, [&](const Batch& batch, train::StepContext& context) {
+    model->train();
+    auto losses = model->loss(batch, context.generator(), context.step());
+    context.backward("model", losses.loss);
+    return train::Trainer::Scalars{{"loss", losses.loss}};
+  });
+  export_tts_run<Spec>(cfg, options, ema, result, program);
+  return result.reason == train::StopReason::nonfinite ? 1 : 0;
+}
+}  // namespace detail
+
 template <class Spec>
 int run_tts_trainer(int argc, char** argv, const std::string& program) {
-  using Model = FlowModel<Spec>;
-  using Batch = typename Model::Impl::Batch;
   TtsTrainerConfig cfg;
   try {
     nlohmann::json config = cfg;
@@ -206,125 +384,7 @@ int run_tts_trainer(int argc, char** argv, const std::string& program) {
 
   try {
     keep_freed_tensor_memory();
-    cfg.check();
-    CHORD_CHECK(!cfg.manifest.empty(), "--manifest is required (a JSONL file with \"audio\" and \"text\" per line)");
-    const std::filesystem::path out = cfg.out;
-    require_output_folder(out, "--out");
-    const auto device = announce_device(cfg.device, program);
-    const auto manifest = read_checked_manifest(cfg.manifest, "--manifest", tts_audio_requirements(), cfg.skip_bad_items, program);
-    std::optional<data::Manifest> valid_manifest;
-    if (!cfg.valid_manifest.empty()) {
-      valid_manifest = read_checked_manifest(cfg.valid_manifest, "--valid-manifest", tts_audio_requirements(), cfg.skip_bad_items, program);
-    }
-    if (cfg.fresh) std::filesystem::remove_all(out / "checkpoints");
-    std::ofstream(out / "config.json") << nlohmann::json(cfg).dump(2) << "\n";
-    const auto vocab = tts_vocabulary(cfg, manifest, program);
-    vocab.save(out / "vocab.txt");
-
-    const auto mel_options = audio::MelSpectrogramOptions::vocos_24k();
-    const auto cache = std::filesystem::path(cfg.manifest).parent_path() / "cache" / "logmel";
-    auto dataset = std::make_shared<data::SpeechDataset>(manifest, mel_options, cache);
-    auto sampler = std::make_shared<const train::DynamicBatchSampler>(
-        dataset->frame_lengths(), static_cast<double>(cfg.frames_per_batch), cfg.max_samples, 666);
-    CHORD_CHECK(sampler->size() > 0, "no utterance fits --frames-per-batch ", cfg.frames_per_batch);
-    auto to_batch = [&vocab](const data::SpeechBatch& b) { return Batch{b.mel, b.mel_lengths, systems::f5tts::text_ids(vocab, b.text)}; };
-    auto batches = train::sampled_batches(sampler, [dataset, to_batch](const std::vector<int64_t>& indices) {
-      return to_batch(dataset->batch(indices));
-    });
-
-    FlowModelOptions<Spec> options(systems::f5tts::preset_options(systems::f5tts::parse_preset(cfg.preset), vocab.size()));
-    options.backbone.dropout(cfg.dropout).attn_mask_enabled(cfg.attn_mask_enabled)
-        .text_embedding_average_upsampling(cfg.text_embedding_average_upsampling);
-    if constexpr (requires { options.objective.head_width; }) {
-      options.objective.transitions = cfg.transitions;
-      options.objective.head_width = cfg.head_width;
-      options.objective.head_depth = cfg.head_depth;
-    }
-    torch::manual_seed(static_cast<uint64_t>(cfg.seed));
-    Model model(options);
-    if (!cfg.init.empty()) systems::f5tts::load_checkpoint(model, cfg.init);
-    if (!cfg.init_backbone.empty()) {
-      systems::f5tts::load_checkpoint(model, cfg.init_backbone, systems::f5tts::CheckpointScope::backbone);
-    }
-    if (cfg.freeze_backbone) {
-      CHORD_CHECK(model->head != nullptr, "--freeze-backbone leaves nothing to train: ", Spec::objective::name,
-                  " has no head of its own");
-      model->freeze_backbone();
-    }
-    int64_t parameters = 0;
-    for (const auto& p : model->parameters()) parameters += p.numel();
-
-    train::TrainerOptions trainer_options;
-    trainer_options.max_steps = cfg.steps;
-    trainer_options.grad_accumulation = cfg.grad_accumulation;
-    trainer_options.log_every = cfg.log_every;
-    trainer_options.checkpoint_every = cfg.checkpoint_every;
-    trainer_options.keep_checkpoints = static_cast<int>(cfg.keep_checkpoints);
-    trainer_options.checkpoint_dir = out / "checkpoints";
-    trainer_options.seed = static_cast<uint64_t>(cfg.seed);
-    trainer_options.device = device;
-    if (cfg.bf16) trainer_options.autocast_dtype = torch::kBFloat16;
-    train::Trainer trainer(trainer_options);
-    trainer.add_module("model", model.ptr());
-    auto optimizer = std::make_shared<torch::optim::AdamW>(
-        model->trainable_parameters(), torch::optim::AdamWOptions(cfg.lr).weight_decay(cfg.weight_decay));
-    trainer.add_optimizer("model", optimizer,
-                          train::warmup_linear_decay(cfg.lr, std::min(cfg.warmup, cfg.steps - 1), cfg.steps + 1),
-                          cfg.max_grad_norm);
-    train::EmaOptions ema_options = train::EmaOptions::f5tts();
-    ema_options.beta = cfg.ema_beta;
-    ema_options.update_after_step = cfg.ema_update_after_step;
-    ema_options.update_every = cfg.ema_update_every;
-    auto& ema = trainer.add_ema("model", model.ptr(), ema_options);
-    trainer.add_observer(std::make_shared<train::ConsoleProgress>(std::cerr, program));
-    trainer.add_observer(std::make_shared<train::JsonlLogger>(out / "log.jsonl", !cfg.fresh));
-    trainer.add_observer(std::make_shared<train::TensorBoardWriter>(out / "tensorboard"));
-
-    // Validation: the EMA weights on the held-out manifest, with a fixed generator.
-    std::optional<data::SpeechDataset> valid;
-    if (valid_manifest) valid.emplace(*valid_manifest, mel_options, cache);
-    Model averaged(options);
-    averaged->to(device);
-    auto validate = [&] {
-      torch::NoGradGuard no_grad;
-      ema.copy_to(*averaged);
-      averaged->eval();
-      auto gen = make_generator(12345, device);
-      double total = 0.0;
-      for (size_t i = 0; i < valid->size(); ++i) {
-        total += averaged->loss(to_batch(valid->batch({static_cast<int64_t>(i)})), gen).loss.template item<double>();
-      }
-      return total / static_cast<double>(valid->size());
-    };
-    trainer.set_after_update([&](int64_t step) {
-      const bool due = cfg.validate_every > 0 ? step % cfg.validate_every == 0 : step == cfg.steps;
-      if (valid && due) trainer.report(step, {{"valid/loss", validate()}});
-    });
-
-    std::cout << "[" << program << "] " << Spec::objective::name << ", preset " << cfg.preset << ", "
-              << parameters / 1000000.0 << " M parameters, vocab " << vocab.size() << ", " << dataset->size()
-              << " utterances in " << sampler->size() << " batches per epoch\n";
-    auto result = trainer.fit<Batch>(batches, [&](const Batch& batch, train::StepContext& context) {
-      model->train();
-      auto losses = model->loss(batch, context.generator(), context.step());
-      context.backward("model", losses.loss);
-      return train::Trainer::Scalars{{"loss", losses.loss}};
-    });
-
-    auto metadata = systems::f5tts::invisible_flags_metadata(options.backbone);
-    metadata.insert({{"preset", cfg.preset}, {"objective", std::string(Spec::objective::name)}, {"step", std::to_string(result.step)}});
-    io::save_safetensors(out / "model_ema.safetensors", ema.state_dict(), metadata);
-    const bool plotted = viz::save_training_curves_png(out / "log.jsonl", out / "loss.png", {"loss", "valid/loss"},
-                                                       {.title = program + " loss", .y_label = "loss", .log_y = true});
-    std::cout << "[" << program << "] " << train::to_string(result.reason) << " at step " << result.step << "\n"
-              << "[" << program << "] EMA weights: " << (out / "model_ema.safetensors").string() << "\n"
-              << "[" << program << "] vocab:       " << (out / "vocab.txt").string() << "\n"
-              << "[" << program << "] loss curve:  " << (plotted ? (out / "loss.png").string() : "none yet (no update logged)") << "\n"
-              << "[" << program << "] logs:        " << (out / "log.jsonl").string() << ", " << (out / "tensorboard").string() << "\n";
-    if (result.reason == train::StopReason::interrupted) {
-      std::cout << "[" << program << "] interrupted: checkpointed at step " << result.step << "; the same command resumes\n";
-    }
-    return result.reason == train::StopReason::nonfinite ? 1 : 0;
+    return detail::train_tts<Spec>(cfg, program);
   } catch (const std::exception& error) {
     return report_error(program, error);
   }

@@ -47,6 +47,8 @@ namespace chord {
 
 /// The runtime half of a spec: backbone hyperparameters and one value per policy (each defaults to
 /// the reference's defaults).
+/// @tparam Spec  the spec struct (see FlowModelImpl); its backbone's `Impl::options` type is the
+///               constructor's argument.
 template <class Spec>
 struct FlowModelOptions {
   using backbone_options = std::remove_cvref_t<decltype(std::declval<typename Spec::backbone::Impl&>().options)>;
@@ -185,9 +187,9 @@ class FlowModelCore : public torch::nn::Module {
           std::optional<torch::NoGradGuard> no_grad;
           if (frozen_) no_grad.emplace();  // a frozen backbone's graph is never needed
           return o.conditioning.run(backbone, prepared, x, t, true);
-        },
-        head};
-    out.prediction = o.objective.predict(net, out.pair);
+        }};
+    if constexpr (OwnsModule<objective_policy>) out.prediction = o.objective.predict(net, out.pair, head);
+    else out.prediction = o.objective.predict(net, out.pair);
     out.loss = o.objective.loss(out.prediction, out.pair, out.masks.loss);
     return out;
   }
@@ -239,7 +241,7 @@ class FlowModelCore : public torch::nn::Module {
     };
     GuidedNet net{[&](const torch::Tensor& x, const torch::Tensor& t) { return stacked_pass(x, t, false).chunk(k, 0); },
                   [&](const torch::Tensor& x, const torch::Tensor& t) { return stacked_pass(x, t, true); }, k,
-                  [&](const std::vector<torch::Tensor>& outputs) { return o.guidance.combine(outputs, strength); }, head, {}};
+                  [&](const std::vector<torch::Tensor>& outputs) { return o.guidance.combine(outputs, strength); }, {}};
     if constexpr (requires(const torch::Tensor& t) { { o.guidance.guides_at(t) } -> std::convertible_to<bool>; }) {
       net.guided_at = [&](const torch::Tensor& t) { return o.guidance.guides_at(t); };
     }
@@ -249,7 +251,9 @@ class FlowModelCore : public torch::nn::Module {
     if constexpr (StartsFromData<objective_policy> && requires { o.conditioning.initial_data(request); }) {
       if (const auto data = o.conditioning.initial_data(request); data.defined()) x0 = o.objective.start(x0, data, sample_options.sampler);
     }
-    auto generated = o.objective.sample(net, x0, sample_options.sampler, gen);
+    torch::Tensor generated;
+    if constexpr (OwnsModule<objective_policy>) generated = o.objective.sample(net, x0, sample_options.sampler, gen, head);
+    else generated = o.objective.sample(net, x0, sample_options.sampler, gen);
     if constexpr (ProvidesPrompt<conditioning_policy>) {
       result.output = torch::where(masks.cond.unsqueeze(-1), o.conditioning.prompt(request, frames).to(device), generated);
     } else {
@@ -266,8 +270,11 @@ class FlowModelCore : public torch::nn::Module {
 
   Options options;
   backbone_type backbone{nullptr};
-  /// The objective's own module (DTM's head), registered as "head"; null for objectives without one.
-  std::shared_ptr<torch::nn::Module> head;
+  /// Whether the objective has a module of its own (DTM's head).
+  static constexpr bool has_head = OwnsModule<objective_policy>;
+  /// The objective's own module (DTM's head), registered as "head" and typed; `nullptr` (of type
+  /// std::nullptr_t) for objectives without one.
+  ObjectiveModuleOf<objective_policy> head{nullptr};
 
  private:
   bool frozen_ = false;
@@ -295,6 +302,13 @@ class FlowModelCore : public torch::nn::Module {
 
 /// The model for `Spec` (see the file comment). A spec that fails a check is a compile error with
 /// the failed check's message.
+/// @tparam Spec  a struct of member types, one per family: `backbone` (a LibTorch module holder whose
+///               `Impl` has `options`), and the policies `conditioning`, `masking`, `guidance`,
+///               `sequence` and `objective` (docs/policies/). Optional: `discriminators` (absent or
+///               `disc::NoDiscriminators`; a set with members is GanModel's) and
+///               `static constexpr std::string_view backbone_name` (the backbone's registration
+///               name, default "transformer"). The checks are models/spec_checks.hpp's; the table of
+///               what each model kind needs is in docs/architecture.md.
 template <class Spec>
 class FlowModelImpl
     : public std::conditional_t<detail::check_flow_spec<Spec>(), detail::FlowModelCore<Spec>, detail::RejectedFlowModel> {
@@ -305,12 +319,20 @@ class FlowModelImpl
   using Base::Base;
 };
 
+/// The options of `FlowModel<Spec>::sample` (solver steps, guidance strength, seeds, progress).
+template <class Spec>
+using SampleOptionsOf = typename detail::FlowModelCore<Spec>::SampleOptions;
+
 /// Holder for FlowModelImpl (TORCH_MODULE cannot take templates).
+/// @tparam Spec  the spec struct, as for FlowModelImpl.
 template <class Spec>
 class FlowModel : public torch::nn::ModuleHolder<FlowModelImpl<Spec>> {
  public:
   using torch::nn::ModuleHolder<FlowModelImpl<Spec>>::ModuleHolder;
   using Impl = FlowModelImpl<Spec>;
+  using Batch = BatchOf<Spec>;
+  using Request = RequestOf<Spec>;
+  using SampleOptions = SampleOptionsOf<Spec>;
 };
 
 }  // namespace chord

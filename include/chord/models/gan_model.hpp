@@ -88,6 +88,8 @@ class RejectedGanModel : public torch::nn::Module {};
 }  // namespace detail
 
 /// The runtime half of a GAN spec: the generator's options and the discriminator set's value.
+/// @tparam Spec  the GAN spec struct (see GanModelImpl); its generator's `Impl::options` type is the
+///               constructor's argument.
 template <class Spec>
 struct GanModelOptions {
   using generator_options = std::remove_cvref_t<decltype(std::declval<typename Spec::generator::Impl&>().options)>;
@@ -172,6 +174,12 @@ class GanModelCore : public torch::nn::Module {
 
 /// The model for `Spec` (see the file comment). A spec that fails a check is a compile error with the
 /// failed check's message.
+/// @tparam Spec  a struct with `generator` (a module holder satisfying GanGenerator) and
+///               `discriminators` (`disc::Set<Members...>`, policies/discriminators/concept.hpp; every
+///               member's `consumes` must be among the generator's `provides`). Optional:
+///               `static constexpr std::string_view generator_name` (the generator's registration
+///               name, default "generator"). The flow families (conditioning, masking, guidance,
+///               sequence, objective) are not consumed.
 template <class Spec>
 class GanModelImpl : public std::conditional_t<detail::check_gan_spec<Spec>(), detail::GanModelCore<Spec>, detail::RejectedGanModel> {
   using Base = std::conditional_t<detail::check_gan_spec<Spec>(), detail::GanModelCore<Spec>, detail::RejectedGanModel>;
@@ -181,11 +189,13 @@ class GanModelImpl : public std::conditional_t<detail::check_gan_spec<Spec>(), d
 };
 
 /// Holder for GanModelImpl (TORCH_MODULE cannot take templates).
+/// @tparam Spec  the GAN spec struct, as for GanModelImpl.
 template <class Spec>
 class GanModel : public torch::nn::ModuleHolder<GanModelImpl<Spec>> {
  public:
   using torch::nn::ModuleHolder<GanModelImpl<Spec>>::ModuleHolder;
   using Impl = GanModelImpl<Spec>;
+  using Batch = BatchOf<Spec>;
 };
 
 }  // namespace chord

@@ -84,7 +84,7 @@ consteval bool check_guidance() {
   static_assert(PolicyValue<G>, "Spec::guidance must be a copyable, default-constructible value.");
   static_assert(NamedPolicy<G>, "Spec::guidance needs `static constexpr std::string_view name`.");
   static_assert(DeclaresDroppedSignals<G>, "Spec::guidance must declare `using dropped_signals = chord::Signals<...>;` (the condition signals it may drop).");
-  static_assert(DropsConditionsInTraining<G>, "Spec::guidance needs `ConditionDrop training_drop(batch, gen) const`.");
+  static_assert(DropsConditionsInTraining<G>, "Spec::guidance needs `ConditionDrop training_drop(batch_size, gen) const`.");
   static_assert(CombinesBranches<G>, "Spec::guidance needs branches(batch, strength), combine(outputs, strength) and default_strength().");
   return GuidancePolicy<G>;
 }
@@ -116,6 +116,20 @@ consteval bool check_discriminators() {
   return DiscriminatorSetPolicy<D>;
 }
 
+/// One dropped signal: provided, or a compile error whose instantiation names it (`Dropped = ...`).
+template <class Provided, class Dropped>
+consteval bool dropped_signal_is_provided() {
+  static_assert(Provided::template contains<Dropped>,
+                "FlowModel<Spec>: unsupported combination: Spec::guidance drops a condition signal that Spec::conditioning does not provide: "
+                "the signal `Dropped` of this instantiation (the conditioning's `signals` list what it provides). See docs/policies/guidance.md.");
+  return Provided::template contains<Dropped>;
+}
+
+template <class Provided, class... Dropped>
+consteval bool dropped_signals_provided(const Signals<Dropped...>*) {
+  return (dropped_signal_is_provided<Provided, Dropped>() && ...);
+}
+
 /// Every family of a FlowModel spec, then the pairings that must fit.
 template <class Spec>
 consteval bool check_flow_spec() {
@@ -145,13 +159,32 @@ consteval bool check_flow_spec() {
     }
     if constexpr (families) {
       static_assert(Conditions<C, B>, "FlowModel<Spec>: unsupported combination: Spec::conditioning cannot drive Spec::backbone (it needs prepare_training/prepare_inference/run for that backbone). See docs/policies/conditioning.md for which backbones each conditioning policy supports.");
-      static_assert(G::dropped_signals::template within<typename C::signals>, "FlowModel<Spec>: unsupported combination: Spec::guidance drops a condition signal that Spec::conditioning does not provide (compare G::dropped_signals with C::signals). See docs/policies/guidance.md.");
+      constexpr bool signals_provided =
+          dropped_signals_provided<typename C::signals>(static_cast<const typename G::dropped_signals*>(nullptr));
       static_assert(AdaptsTrainingBatch<Q, typename C::Batch>, "FlowModel<Spec>: unsupported combination: Spec::sequence cannot adapt Spec::conditioning's Batch type. See docs/policies/sequence.md.");
-      return adversaries_ok && Conditions<C, B> && G::dropped_signals::template within<typename C::signals> &&
-             AdaptsTrainingBatch<Q, typename C::Batch>;
+      return adversaries_ok && Conditions<C, B> && signals_provided && AdaptsTrainingBatch<Q, typename C::Batch>;
     }
   }
   return false;
 }
 
+template <class Spec>
+struct batch_of {
+  using type = typename Spec::conditioning::Batch;
+};
+template <class Spec>
+  requires spec_has_generator<Spec>
+struct batch_of<Spec> {
+  using type = typename Spec::generator::Impl::Batch;
+};
+
 }  // namespace chord::detail
+
+namespace chord {
+/// The training batch type of a spec: its conditioning's `Batch` (flow models) or its generator's (GAN models).
+template <class Spec>
+using BatchOf = typename detail::batch_of<Spec>::type;
+/// The generation request type of a flow-model spec (its conditioning's `Request`).
+template <class Spec>
+using RequestOf = typename Spec::conditioning::Request;
+}  // namespace chord

@@ -5,7 +5,7 @@
 /// velocity of the inner flow `Y_s = (1 − s)·Y_0 + s·Y` for every token independently from the
 /// backbone's features at that token, the inner time s and the transition time t.
 
-#include "chord/nn/f5_dit.hpp"
+#include "chord/nn/dit_blocks.hpp"
 
 #include <torch/arg.h>
 #include <torch/nn/functional/normalization.h>

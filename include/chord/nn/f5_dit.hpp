@@ -23,6 +23,7 @@
 #include <torch/types.h>
 
 #include "chord/core/error.hpp"
+#include "chord/nn/dit_blocks.hpp"
 #include "chord/nn/rotary.hpp"
 
 #include <cmath>
@@ -76,29 +77,6 @@ inline torch::Tensor row_flag(const torch::Tensor& rows, int64_t rank) {
   return rows.view(shape);
 }
 }  // namespace detail
-
-/// Sinusoidal timestep features (sin first, scale 1000) → Linear → SiLU → Linear.
-class TimestepEmbeddingImpl : public torch::nn::Module {
- public:
-  explicit TimestepEmbeddingImpl(int64_t dim, int64_t freq_embed_dim = 256) : freq_dim_(freq_embed_dim) {
-    time_mlp = register_module("time_mlp", torch::nn::Sequential(torch::nn::Linear(freq_embed_dim, dim),
-                                                                 torch::nn::SiLU(), torch::nn::Linear(dim, dim)));
-  }
-  /// `time [B]` → `[B, dim]`.
-  torch::Tensor forward(const torch::Tensor& time) {
-    const int64_t half = freq_dim_ / 2;
-    const double step = std::log(10000.0) / static_cast<double>(half - 1);
-    auto freqs = torch::exp(torch::arange(half, time.options().dtype(torch::kFloat32)) * -step);
-    auto args = 1000.0 * time.unsqueeze(1) * freqs.unsqueeze(0);
-    auto features = torch::cat({args.sin(), args.cos()}, -1).to(time.scalar_type());
-    return time_mlp->forward(features);
-  }
-  torch::nn::Sequential time_mlp{nullptr};
-
- private:
-  int64_t freq_dim_;
-};
-TORCH_MODULE(TimestepEmbedding);
 
 /// Global response normalisation over the *time* axis (dim 1), as the reference implements it.
 class GRNImpl : public torch::nn::Module {
@@ -290,18 +268,6 @@ class InputEmbeddingImpl : public torch::nn::Module {
 };
 TORCH_MODULE(InputEmbedding);
 
-/// RMSNorm with a weight (used for optional q/k normalisation).
-class RMSNormImpl : public torch::nn::Module {
- public:
-  RMSNormImpl(int64_t dim, double eps) : eps_(eps) { weight = register_parameter("weight", torch::ones({dim})); }
-  torch::Tensor forward(const torch::Tensor& x) { return torch::rms_norm(x, {x.size(-1)}, weight, eps_); }
-  torch::Tensor weight;
-
- private:
-  double eps_;
-};
-TORCH_MODULE(RMSNorm);
-
 /// Multi-head self-attention with RoPE (diffusers-style `to_q/to_k/to_v/to_out`). Keys are masked
 /// only with `mask_keys` (the reference's `attn_mask_enabled`, default off); padded output rows are
 /// zeroed either way.
@@ -363,16 +329,6 @@ class AttentionImpl : public torch::nn::Module {
 TORCH_MODULE(Attention);
 
 /// The modulation of a DiT block: `(shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp)`.
-/// The AdaLN modulation of DiT-style blocks: `LN(x)·(1 + scale) + shift` with a LayerNorm without
-/// affine parameters (eps 1e-6). Per-item `shift, scale [B, D]` modulate `x [B, N, D]` token-wise
-/// (they are broadcast over N); per-token ones `[B, N, D]` apply as they are.
-inline torch::Tensor modulated_layer_norm(const torch::Tensor& x, const torch::Tensor& shift, const torch::Tensor& scale) {
-  namespace F = torch::nn::functional;
-  auto normed = F::layer_norm(x, F::LayerNormFuncOptions({x.size(-1)}).eps(1e-6));
-  const bool per_item = shift.dim() == 2 && x.dim() == 3;
-  return normed * (1 + (per_item ? scale.unsqueeze(1) : scale)) + (per_item ? shift.unsqueeze(1) : shift);
-}
-
 class AdaLayerNormImpl : public torch::nn::Module {
  public:
   explicit AdaLayerNormImpl(int64_t dim) { linear = register_module("linear", torch::nn::Linear(dim, dim * 6)); }

@@ -12,7 +12,7 @@
 /// token sits at the centre of the target area it summarises), chosen by `positions`.
 
 #include "chord/core/error.hpp"
-#include "chord/nn/f5_dit.hpp"
+#include "chord/nn/dit_blocks.hpp"
 #include "chord/nn/rotary.hpp"
 
 #include <torch/arg.h>

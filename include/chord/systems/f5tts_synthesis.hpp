@@ -144,8 +144,8 @@ using SynthesisProgress = std::function<void(size_t chunk, size_t chunks, int64_
 /// The model's sampling options for these synthesis options (one seed: every chunk's noise is the
 /// same function of it).
 template <class Spec>
-typename FlowModel<Spec>::Impl::SampleOptions sample_options(const SynthesisOptions& o) {
-  typename FlowModel<Spec>::Impl::SampleOptions options;
+SampleOptionsOf<Spec> sample_options(const SynthesisOptions& o) {
+  SampleOptionsOf<Spec> options;
   options.sampler.steps = o.nfe;
   if constexpr (requires { options.sampler.grid.coefficient; }) options.sampler.grid.coefficient = o.sway;
   if constexpr (requires { options.sampler.head_steps; }) options.sampler.head_steps = o.head_steps;
@@ -174,7 +174,7 @@ Synthesis synthesize(FlowModel<Spec>& model, const text::VocabTokenizer& vocab, 
   std::vector<torch::Tensor> pieces;
   for (size_t i = 0; i < result.plan.size(); ++i) {
     if (progress) options.progress = [&, i](int64_t done, int64_t total) { progress(i, result.plan.size(), done, total); };
-    typename FlowModel<Spec>::Impl::Request request;
+    RequestOf<Spec> request;
     request.prompt = features;
     request.text = text_ids(vocab, {prompt.text + result.plan[i].text});
     request.duration = torch::tensor({result.plan[i].frames});
@@ -221,7 +221,7 @@ Synthesis edit_speech(FlowModel<Spec>& model, const text::VocabTokenizer& vocab,
   auto features = prompt_features(torch::cat(audio_parts), rate, mel);
   auto keep = torch::cat(keep_parts);
   keep = torch::constant_pad_nd(keep, {0, std::max<int64_t>(0, features.size(1) - keep.size(0))}, 1).narrow(0, 0, features.size(1));
-  typename FlowModel<Spec>::Impl::Request request;
+  RequestOf<Spec> request;
   request.prompt = features;
   request.text = text_ids(vocab, {full_text});
   request.duration = torch::tensor({features.size(1)});

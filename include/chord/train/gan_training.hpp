@@ -41,7 +41,7 @@ void add_gan(Trainer& trainer, GanModel<Spec>& model, std::shared_ptr<torch::opt
 
 /// One micro-batch of GAN training (the step function for Trainer::fit).
 template <class Spec>
-Trainer::Scalars gan_step(GanModel<Spec>& model, const typename GanModel<Spec>::Impl::Batch& batch, StepContext& context) {
+Trainer::Scalars gan_step(GanModel<Spec>& model, const BatchOf<Spec>& batch, StepContext& context) {
   model->train();
   const auto outputs = model->generate(batch, context.generator());
   Trainer::Scalars scalars;

@@ -153,6 +153,69 @@ class SignalScope {
 };
 }  // namespace detail
 
+namespace detail {
+/// The data cursor of a run: `(epoch, index)` is the next batch to consume. A prefetch loads that
+/// position on a second thread (pinning it for a CUDA device); it never moves the cursor, so
+/// checkpoints stay exact. Batches are copied to the device without blocking.
+template <class Batch>
+class BatchCursor {
+ public:
+  BatchCursor(const BatchSource<Batch>& source, c10::Device device, bool prefetch)
+      : source_(&source), device_(device), prefetch_(prefetch) {}
+  BatchCursor(const BatchCursor&) = delete;
+  BatchCursor& operator=(const BatchCursor&) = delete;
+  ~BatchCursor() { wait(); }
+
+  /// The batch at the cursor, on the device; advances the cursor and, when `another_follows`, starts
+  /// loading the next one.
+  Batch take(int64_t& epoch, size_t& index, bool another_follows) {
+    const Position p = normalize({epoch, index});
+    Batch batch = pending_position_ == p ? pending_.get() : load(p.first, p.second);
+    wait();
+    pending_position_ = {-1, 0};
+    epoch = p.first;
+    index = p.second + 1;
+    if (prefetch_ && another_follows) {
+      const Position q = normalize({epoch, index});
+      pending_ = std::async(std::launch::async, [this, q] { return load(q.first, q.second); });
+      pending_position_ = q;
+    }
+    if constexpr (DeviceMovable<Batch>) batch = batch.to(device_, /*non_blocking=*/device_.is_cuda());
+    return batch;
+  }
+
+  void wait() {
+    if (pending_.valid()) pending_.wait();
+  }
+
+ private:
+  using Position = std::pair<int64_t, size_t>;
+
+  Position normalize(Position p) const {
+    for (int attempts = 0; p.second >= source_->count(p.first); ++attempts) {
+      CHORD_CHECK(attempts < 2, "Trainer::fit: epoch ", p.first, " has no batches");
+      ++p.first;
+      p.second = 0;
+    }
+    return p;
+  }
+
+  Batch load(int64_t epoch, size_t index) const {
+    Batch batch = source_->load(epoch, index);
+    if constexpr (requires { { batch.pin_memory() } -> std::same_as<Batch>; }) {
+      if (device_.is_cuda()) batch = batch.pin_memory();
+    }
+    return batch;
+  }
+
+  const BatchSource<Batch>* source_;
+  c10::Device device_;
+  bool prefetch_;
+  std::future<Batch> pending_;
+  Position pending_position_{-1, 0};  // epoch -1: nothing prefetched
+};
+}  // namespace detail
+
 class Trainer;
 
 /// What a step function sees: the generator for its random draws and `backward()`, which routes a
@@ -293,131 +356,23 @@ class Trainer {
     CHORD_CHECK(source.count && source.load, "Trainer::fit: the batch source needs count and load");
     CHORD_CHECK(!slots_.empty(), "Trainer::fit: no optimizer registered");
     detail::SignalScope signals(options_.handle_signals);
-    if (!(options_.resume && resume())) {
-      // A fresh run: seed the device's global generator too, since dropout draws from it.
-      auto global = global_generator();
-      std::lock_guard<std::mutex> lock(global.mutex());
-      global.set_current_seed(options_.seed);
-    }
-    for (auto& o : observers_) o->on_start(step_, options_.max_steps);
-    const auto start_time = std::chrono::steady_clock::now();
-    const int64_t start_step = step_;
-
-    // The data cursor: (epoch_, batch_index_) is the next batch to consume. A prefetch loads that
-    // position on a second thread; it never moves the cursor, so checkpoints stay exact.
-    using Position = std::pair<int64_t, size_t>;
-    std::future<Batch> pending;
-    Position pending_position{-1, 0};  // epoch -1: nothing prefetched
-    auto normalize = [&](Position p) {
-      for (int attempts = 0; p.second >= source.count(p.first); ++attempts) {
-        CHORD_CHECK(attempts < 2, "Trainer::fit: epoch ", p.first, " has no batches");
-        ++p.first;
-        p.second = 0;
-      }
-      return p;
-    };
-    // Batches are loaded (and, for a CUDA device, pinned) on the prefetch thread, then copied to the
-    // device without blocking.
-    const bool to_cuda = options_.device.is_cuda();
-    auto load = [&source, to_cuda](int64_t epoch, size_t index) {
-      Batch batch = source.load(epoch, index);
-      if constexpr (requires { { batch.pin_memory() } -> std::same_as<Batch>; }) {
-        if (to_cuda) batch = batch.pin_memory();
-      }
-      return batch;
-    };
-    auto take = [&](bool another_follows) -> Batch {
-      const Position p = normalize({epoch_, batch_index_});
-      Batch batch = pending_position == p ? pending.get() : load(p.first, p.second);
-      if (pending.valid()) pending.wait();
-      pending_position = {-1, 0};
-      epoch_ = p.first;
-      batch_index_ = p.second + 1;
-      if (options_.prefetch && another_follows) {
-        const Position q = normalize({epoch_, batch_index_});
-        pending = std::async(std::launch::async, load, q.first, q.second);
-        pending_position = q;
-      }
-      if constexpr (DeviceMovable<Batch>) batch = batch.to(options_.device, /*non_blocking=*/to_cuda);
-      return batch;
-    };
-
+    begin_run();
+    detail::BatchCursor<Batch> cursor(source, options_.device, options_.prefetch);
+    const RunClock clock{std::chrono::steady_clock::now(), step_};
     TrainResult result;
     while (step_ < options_.max_steps) {
-      for (auto& [name, slot] : slots_) slot.begin_update();
-      std::map<std::string, double> scalar_sums;
-      StepContext context;
-      context.trainer_ = this;
-      context.generator_ = &generator_;
-      context.device_ = options_.device;
-      context.step_ = step_;
-      for (int64_t micro = 0; micro < options_.grad_accumulation; ++micro) {
-        const bool another_follows = micro + 1 < options_.grad_accumulation || step_ + 1 < options_.max_steps;
-        const Batch batch = take(another_follows);
-        context.micro_ = micro;
-        context.epoch_ = epoch_;
-        Scalars out;
-        {
-          std::optional<AutocastGuard> autocast;
-          if (options_.autocast_dtype) autocast.emplace(options_.device.type(), *options_.autocast_dtype);
-          out = step_function(batch, context);
-        }
-        for (const auto& [name, value] : out) {
-          scalar_sums[name] += value.detach().to(torch::kFloat64).template item<double>();
-        }
-      }
-      bool nonfinite = false;
-      std::map<std::string, double> scalars;
-      for (auto& [name, slot] : slots_) {
-        nonfinite = nonfinite || slot.skipped;
-        const std::string suffix = slots_.size() > 1 ? "/" + name : "";
-        if (slot.used) scalars["lr" + suffix] = slot.last_lr;
-        if (slot.max_grad_norm > 0.0 && slot.used) scalars["grad_norm" + suffix] = slot.last_grad_norm;
-      }
-      for (const auto& [name, sum] : scalar_sums) scalars[name] = sum / static_cast<double>(options_.grad_accumulation);
-      if (scaler_) {
-        bool overflowed = false;
-        for (const auto& [name, slot] : slots_) overflowed = overflowed || slot.overflowed;
-        scaler_->update(overflowed);
-        scalars["grad_scale"] = scaler_->scale();
-      }
-      ++step_;
-      if (nonfinite) {
-        ++nonfinite_total_;
-        ++consecutive_nonfinite_;
-        message(MessageLevel::warning, "update " + std::to_string(step_) +
-                                           " skipped: non-finite loss or gradient (" +
-                                           std::to_string(consecutive_nonfinite_) + " in a row)");
-      } else {
-        consecutive_nonfinite_ = 0;
-        for (auto& [name, entry] : emas_) entry.ema->update(*entry.model);
-      }
-      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
-      StepReport report{step_, options_.max_steps, epoch_, scalars, elapsed,
-                        elapsed > 0 ? static_cast<double>(step_ - start_step) / elapsed : 0.0,
-                        step_ % options_.log_every == 0 || step_ == options_.max_steps};
-      for (auto& o : observers_) o->on_step(report);
-      if (after_update_) after_update_(step_);
-
-      if (consecutive_nonfinite_ >= options_.max_consecutive_nonfinite) {
-        result.reason = StopReason::nonfinite;
-        message(MessageLevel::error, std::to_string(consecutive_nonfinite_) +
-                                         " consecutive updates had non-finite losses or gradients; stopping. "
-                                         "The parameters are those of the last good update. Lower the learning "
-                                         "rate, enable clipping, or check the data.");
-        break;
-      }
-      if (detail::pending_signal().load() != 0) {
-        result.reason = StopReason::interrupted;
-        message(MessageLevel::info, "signal " + std::to_string(detail::pending_signal().load()) +
-                                        " received: finishing with a checkpoint");
+      auto scalars = run_update(cursor, step_function);
+      finish_update(scalars);
+      report_update(scalars, clock);
+      if (const auto reason = stop_reason()) {
+        result.reason = *reason;
         break;
       }
       if (options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0 && step_ < options_.max_steps) {
         save_checkpoint();
       }
     }
-    if (pending.valid()) pending.wait();
+    cursor.wait();
     result.step = step_;
     result.checkpoint = save_checkpoint();
     result.nonfinite_updates = nonfinite_total_;
@@ -427,6 +382,103 @@ class Trainer {
 
  private:
   friend class StepContext;
+
+  /// When this run (or resume) started, for the steps-per-second figure.
+  struct RunClock {
+    std::chrono::steady_clock::time_point start;
+    int64_t start_step = 0;
+  };
+
+  /// Resumes, or seeds a fresh run, and tells the observers.
+  void begin_run() {
+    if (!(options_.resume && resume())) {
+      // A fresh run: seed the device's global generator too, since dropout draws from it.
+      auto global = global_generator();
+      std::lock_guard<std::mutex> lock(global.mutex());
+      global.set_current_seed(options_.seed);
+    }
+    for (auto& o : observers_) o->on_start(step_, options_.max_steps);
+  }
+
+  /// The micro-batches of one update through the step function; returns the sums of their scalars.
+  template <class Batch>
+  std::map<std::string, double> run_update(detail::BatchCursor<Batch>& cursor,
+                                           const std::function<Scalars(const Batch&, StepContext&)>& step_function) {
+    for (auto& [name, slot] : slots_) slot.begin_update();
+    std::map<std::string, double> sums;
+    StepContext context;
+    context.trainer_ = this;
+    context.generator_ = &generator_;
+    context.device_ = options_.device;
+    context.step_ = step_;
+    for (int64_t micro = 0; micro < options_.grad_accumulation; ++micro) {
+      const bool another_follows = micro + 1 < options_.grad_accumulation || step_ + 1 < options_.max_steps;
+      const Batch batch = cursor.take(epoch_, batch_index_, another_follows);
+      context.micro_ = micro;
+      context.epoch_ = epoch_;
+      Scalars out;
+      {
+        std::optional<AutocastGuard> autocast;
+        if (options_.autocast_dtype) autocast.emplace(options_.device.type(), *options_.autocast_dtype);
+        out = step_function(batch, context);
+      }
+      for (const auto& [name, value] : out) sums[name] += value.detach().to(torch::kFloat64).template item<double>();
+    }
+    return sums;
+  }
+
+  /// After every optimiser stepped (or skipped): the update's scalars (mean losses, learning rates,
+  /// gradient norms, loss scale), the loss scale's update, the step count, the non-finite rule, EMAs.
+  void finish_update(std::map<std::string, double>& scalars) {
+    for (auto& [name, sum] : scalars) sum /= static_cast<double>(options_.grad_accumulation);
+    bool nonfinite = false, overflowed = false;
+    for (const auto& [name, slot] : slots_) {
+      nonfinite = nonfinite || slot.skipped;
+      overflowed = overflowed || slot.overflowed;
+      const std::string suffix = slots_.size() > 1 ? "/" + name : "";
+      if (slot.used) scalars["lr" + suffix] = slot.last_lr;
+      if (slot.max_grad_norm > 0.0 && slot.used) scalars["grad_norm" + suffix] = slot.last_grad_norm;
+    }
+    if (scaler_) {
+      scaler_->update(overflowed);
+      scalars["grad_scale"] = scaler_->scale();
+    }
+    ++step_;
+    if (nonfinite) {
+      ++nonfinite_total_;
+      ++consecutive_nonfinite_;
+      message(MessageLevel::warning, "update " + std::to_string(step_) + " skipped: non-finite loss or gradient (" +
+                                         std::to_string(consecutive_nonfinite_) + " in a row)");
+    } else {
+      consecutive_nonfinite_ = 0;
+      for (auto& [name, entry] : emas_) entry.ema->update(*entry.model);
+    }
+  }
+
+  void report_update(std::map<std::string, double> scalars, const RunClock& clock) {
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - clock.start).count();
+    StepReport report{step_, options_.max_steps, epoch_, std::move(scalars), elapsed,
+                      elapsed > 0 ? static_cast<double>(step_ - clock.start_step) / elapsed : 0.0,
+                      step_ % options_.log_every == 0 || step_ == options_.max_steps};
+    for (auto& o : observers_) o->on_step(report);
+    if (after_update_) after_update_(step_);
+  }
+
+  /// Why the run stops after this update, if it does: too many non-finite updates in a row, or a signal.
+  std::optional<StopReason> stop_reason() {
+    if (consecutive_nonfinite_ >= options_.max_consecutive_nonfinite) {
+      message(MessageLevel::error, std::to_string(consecutive_nonfinite_) +
+                                       " consecutive updates had non-finite losses or gradients; stopping. "
+                                       "The parameters are those of the last good update. Lower the learning "
+                                       "rate, enable clipping, or check the data.");
+      return StopReason::nonfinite;
+    }
+    if (detail::pending_signal().load() != 0) {
+      message(MessageLevel::info, "signal " + std::to_string(detail::pending_signal().load()) + " received: finishing with a checkpoint");
+      return StopReason::interrupted;
+    }
+    return std::nullopt;
+  }
 
   struct Slot {
     std::shared_ptr<torch::optim::Optimizer> optimizer;

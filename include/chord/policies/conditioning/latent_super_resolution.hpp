@@ -41,6 +41,16 @@ concept SuperResolutionBackbone = requires(B& b, const nn::SuperResolutionDiTImp
   { b->model->run(x, x, e, features) } -> std::same_as<torch::Tensor>;
 };
 
+/// SAGA-SR's conditioning (see the file comment). The low-resolution latent is always a condition.
+/// @tparam Channels    the optional conditions, a bit set of `sr::text` (text embeddings as
+///                     cross-attention tokens), `sr::rolloff` (the official input/output roll-off
+///                     conditioners: cross tokens and the global vector), `sr::rolloff_fourier` (the
+///                     seed's RolloffFourierConditioner instead; pick one of the two roll-off
+///                     conditioners) and `sr::seconds` (seconds_start/seconds_total in the global
+///                     vector). Default `sr::text | sr::rolloff`, the official model; the seed's steps
+///                     use `sr::seconds` plus text and `sr::rolloff_fourier` as they add them.
+/// @tparam NullLatent  the value a dropped low-resolution latent takes: −5 (the official code's
+///                     default), 0 (the seed's latent dropout, which multiplies by 0).
 template <unsigned Channels = sr::text | sr::rolloff, int NullLatent = -5>
 struct LatentSuperResolution {
   using policy_category = conditioning_policy_tag;
@@ -49,7 +59,7 @@ struct LatentSuperResolution {
   static constexpr bool uses_rolloff = (Channels & sr::rolloff) != 0;
   static constexpr bool uses_seconds = (Channels & sr::seconds) != 0;
   static constexpr bool uses_rolloff_fourier = (Channels & sr::rolloff_fourier) != 0;
-  static_assert(!(uses_rolloff && uses_rolloff_fourier), "LatentSuperResolution: sr::rolloff and sr::rolloff_fourier are alternatives");
+  static_assert(!(uses_rolloff && uses_rolloff_fourier), "LatentSuperResolution<Channels>: sr::rolloff (the official roll-off conditioners) and sr::rolloff_fourier (the seed's RolloffFourierConditioner) condition on the same roll-offs; pick one. See docs/policies/conditioning.md.");
   static constexpr bool has_cross_attention = uses_text || uses_rolloff || uses_rolloff_fourier;
   using signals = append_signal_t<append_signal_t<Signals<signal::LowResolution>, signal::CrossAttention, has_cross_attention>,
                                   signal::Rolloff, uses_rolloff_fourier>;

@@ -138,6 +138,9 @@ namespace disc {
 /// Members composed in order — the order of their discriminator steps in an update (Bert-VITS2:
 /// duration, then multi-period, then WavLM; the generator steps last). The empty set is a model
 /// trained without adversaries.
+/// @tparam Members  the adversaries, each a DiscriminatorMember value type; their `prefix`es must be
+///                  unique and letters, digits and '_' (checked here). Adding or removing one is a
+///                  one-line spec change; their values (hyperparameters) live in `members`.
 template <class... Members>
 struct Set {
   static_assert((DiscriminatorMember<Members> && ...),

@@ -10,7 +10,8 @@
 
 namespace chord::obj {
 
-template <class Solver = ode::Euler>
+/// @tparam Solver a fixed-grid ODE solver (ode::Solver).
+template <ode::Solver Solver = ode::Euler>
 struct CleanTargetFlow {
   using policy_category = objective_policy_tag;
   using solver_type = Solver;

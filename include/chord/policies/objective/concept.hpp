@@ -16,6 +16,7 @@
 
 #include <torch/nn/module.h>
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -28,7 +29,6 @@ struct objective_policy_tag {};
 struct TrainingNet {
   std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t)> output;    ///< backbone output
   std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t)> features;  ///< before the output projection
-  std::shared_ptr<torch::nn::Module> module;  ///< the objective's own module (see OwnsModule), or null
 };
 
 /// What an objective may call during sampling (all guidance branches at once).
@@ -40,7 +40,6 @@ struct GuidedNet {
   std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t)> stacked_features;
   int64_t branches = 1;  ///< K
   std::function<torch::Tensor(const std::vector<torch::Tensor>& per_branch)> combine;
-  std::shared_ptr<torch::nn::Module> module;  ///< the objective's own module (see OwnsModule), or null
   /// Whether guidance applies at time t (stable-audio's `cfg_interval`); empty = always. Outside it
   /// the velocity is the first (conditional) branch's alone.
   std::function<bool(const torch::Tensor& t)> guided_at;
@@ -58,30 +57,56 @@ concept StartsFromData = requires(const P& p, const torch::Tensor& x, const type
   { p.start(x, x, options) } -> std::same_as<torch::Tensor>;
 };
 
-/// Training: draws its pair, predicts through the net, and reduces a loss over the loss mask.
-template <class P>
-concept TrainsWithPairs = requires(const P& p, const torch::Tensor& x1, torch::Generator& gen, const TrainingNet& net,
-                                   const typename P::Pair& pair, const torch::Tensor& mask) {
-  typename P::Pair;
-  { p.draw(x1, gen) } -> std::same_as<typename P::Pair>;
-  { p.predict(net, pair) } -> std::same_as<torch::Tensor>;
-  { p.loss(mask, pair, mask) } -> std::same_as<torch::Tensor>;
-};
-
-/// Sampling: integrates from noise `x0` with a guided net.
-template <class P>
-concept SamplesWithGuidedNet = requires(const P& p, const GuidedNet& net, const torch::Tensor& x0,
-                                        const typename P::SamplerOptions& options, torch::Generator& gen) {
-  typename P::SamplerOptions;
-  { p.sample(net, x0, options, gen) } -> std::same_as<torch::Tensor>;
-};
-
-/// An objective with parameters of its own (DTM's head) makes them for a backbone of `feature_dim`
-/// and tokens of `channels`; the model registers the module as "head" and passes it back in the nets.
+/// An objective with parameters of its own (DTM's head): `typename P::Module`, a module holder that
+/// `make_module(feature_dim, channels)` builds for a backbone of `feature_dim` and tokens of `channels`.
+/// The model registers it as "head" and hands it, typed, to `predict(net, pair, module)` and
+/// `sample(net, x0, options, gen, module)`.
 template <class P>
 concept OwnsModule = requires(const P& p, int64_t n) {
-  { p.make_module(n, n) } -> std::convertible_to<std::shared_ptr<torch::nn::Module>>;
+  typename P::Module;
+  { p.make_module(n, n) } -> std::same_as<typename P::Module>;
 };
+
+namespace detail {
+template <class P>
+struct objective_module {
+  using type = std::nullptr_t;
+};
+template <OwnsModule P>
+struct objective_module<P> {
+  using type = typename P::Module;
+};
+}  // namespace detail
+
+/// The objective's own module type, or `std::nullptr_t` for objectives without one.
+template <class P>
+using ObjectiveModuleOf = typename detail::objective_module<P>::type;
+
+/// Training: draws its pair, predicts through the net (and its own module, if it has one), and
+/// reduces a loss over the loss mask.
+template <class P>
+concept TrainsWithPairs = requires(const P& p, const torch::Tensor& x1, torch::Generator& gen, const typename P::Pair& pair,
+                                   const torch::Tensor& mask) {
+  typename P::Pair;
+  { p.draw(x1, gen) } -> std::same_as<typename P::Pair>;
+  { p.loss(mask, pair, mask) } -> std::same_as<torch::Tensor>;
+} && (requires(const P& p, const TrainingNet& net, const typename P::Pair& pair) {
+  { p.predict(net, pair) } -> std::same_as<torch::Tensor>;
+} || requires(const P& p, const TrainingNet& net, const typename P::Pair& pair, ObjectiveModuleOf<P>& module) {
+  requires OwnsModule<P>;
+  { p.predict(net, pair, module) } -> std::same_as<torch::Tensor>;
+});
+
+/// Sampling: integrates from noise `x0` with a guided net (and its own module, if it has one).
+template <class P>
+concept SamplesWithGuidedNet = requires { typename P::SamplerOptions; } &&
+    (requires(const P& p, const GuidedNet& net, const torch::Tensor& x0, const typename P::SamplerOptions& options, torch::Generator& gen) {
+      { p.sample(net, x0, options, gen) } -> std::same_as<torch::Tensor>;
+    } || requires(const P& p, const GuidedNet& net, const torch::Tensor& x0, const typename P::SamplerOptions& options,
+                  torch::Generator& gen, ObjectiveModuleOf<P>& module) {
+      requires OwnsModule<P>;
+      { p.sample(net, x0, options, gen, module) } -> std::same_as<torch::Tensor>;
+    });
 
 /// Mean squared error over the frames where `loss_mask [B, N]` is true (every channel); the plain mean
 /// when the mask is undefined. The reduction of F5-TTS: `mse_loss(reduction="none")[mask].mean()`.
@@ -97,7 +122,7 @@ inline torch::Tensor masked_mse(const torch::Tensor& prediction, const torch::Te
 /// 2. it is a copyable, default-constructible value with a `name`;
 /// 3. `draw(x1, gen) -> Pair`, `predict(net, pair) -> Tensor`, `loss(prediction, pair, loss_mask) -> Tensor`;
 /// 4. `sample(guided_net, x0, SamplerOptions, gen) -> Tensor`;
-/// optionally 5. `make_module(feature_dim, channels)` (OwnsModule).
+/// optionally 5. a module of its own (OwnsModule), then predict and sample take it as a last argument.
 template <class P>
 concept ObjectivePolicy = OptsInto<P, objective_policy_tag> && PolicyValue<P> && NamedPolicy<P> && TrainsWithPairs<P> &&
                           SamplesWithGuidedNet<P>;

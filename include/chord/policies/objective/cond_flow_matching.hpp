@@ -12,8 +12,10 @@ namespace chord::obj {
 
 /// @tparam Solver a fixed-grid solver of ode.hpp (Euler, Midpoint, RK4, Heun2, Heun3, ExplicitAdams).
 /// @tparam Grid grid::Uniform, grid::Epss or grid::Sway<...>.
-template <class Solver = ode::Euler, class Grid = grid::Sway<grid::Epss>>
+template <ode::Solver Solver = ode::Euler, grid::TimeGrid Grid = grid::Sway<grid::Epss>>
 struct CondFlowMatching {
+  static_assert(Grid::noise_at == grid::NoiseAt::zero,
+                "obj::CondFlowMatching<Solver, Grid>: conditional flow matching integrates from noise at t = 0 to data at t = 1; use grid::Uniform, grid::Epss or grid::Sway (grid::LogSnr/LinearQuadratic put noise at t = 1, for obj::RectifiedFlow)");
   using policy_category = objective_policy_tag;
   using solver_type = Solver;
   using grid_type = Grid;

@@ -20,11 +20,11 @@
 namespace chord::obj {
 
 /// @tparam Solver the inner (head) ODE solver, a fixed-grid solver of ode.hpp.
-template <class Solver = ode::Euler>
+template <ode::Solver Solver = ode::Euler>
 struct DifferenceTransitionMatching {
   using policy_category = objective_policy_tag;
   using solver_type = Solver;
-  using head_type = nn::DtmHead;
+  using Module = nn::DtmHead;  ///< the head, registered by the model as "head"
   static constexpr std::string_view name = "difference_transition_matching";
 
   int64_t transitions = 16;  ///< T: training draws t ∈ {0, …, T−1} (paper's sweet spot ≈ 16)
@@ -42,8 +42,8 @@ struct DifferenceTransitionMatching {
     int64_t head_steps = 4;  ///< K inner steps per transition
   };
 
-  std::shared_ptr<torch::nn::Module> make_module(int64_t feature_dim, int64_t channels) const {
-    return nn::DtmHead(nn::DtmHeadOptions(feature_dim, channels).width(head_width).depth(head_depth)).ptr();
+  Module make_module(int64_t feature_dim, int64_t channels) const {
+    return nn::DtmHead(nn::DtmHeadOptions(feature_dim, channels).width(head_width).depth(head_depth));
   }
 
   Pair draw(const torch::Tensor& x1, torch::Generator& gen) const {
@@ -63,26 +63,25 @@ struct DifferenceTransitionMatching {
     return p;
   }
 
-  torch::Tensor predict(const TrainingNet& net, const Pair& p) const {
-    return head(net.module)->forward(net.features(p.x_t, p.time), p.y_s, p.s, p.time);
+  torch::Tensor predict(const TrainingNet& net, const Pair& p, Module& head) const {
+    return head->forward(net.features(p.x_t, p.time), p.y_s, p.s, p.time);
   }
 
   torch::Tensor loss(const torch::Tensor& prediction, const Pair& p, const torch::Tensor& loss_mask) const {
     return masked_mse(prediction, p.target, loss_mask);
   }
 
-  torch::Tensor sample(const GuidedNet& net, torch::Tensor x, const SamplerOptions& options, torch::Generator& gen) const {
+  torch::Tensor sample(const GuidedNet& net, torch::Tensor x, const SamplerOptions& options, torch::Generator& gen, Module& head) const {
     CHORD_CHECK(options.steps > 0 && options.head_steps > 0, "DifferenceTransitionMatching: steps (", options.steps,
                 ") and head_steps (", options.head_steps, ") must be > 0");
-    auto module = head(net.module);
     const auto inner_grid = torch::linspace(0.0, 1.0, options.head_steps + 1, x.options());
     for (int64_t k = 0; k < options.steps; ++k) {
       const auto t = torch::full({}, static_cast<double>(k) / static_cast<double>(options.steps), x.options());
       // One batched backbone pass for every guidance branch; the head then runs all branches at once
       // too, with the transition's part of its condition computed once for the K inner steps.
-      const auto condition = module->condition(net.stacked_features(x, t), t);
+      const auto condition = head->condition(net.stacked_features(x, t), t);
       auto velocity = [&](const torch::Tensor& y, const torch::Tensor& s) {
-        auto all = module->velocity(condition, net.branches == 1 ? y : y.repeat({net.branches, 1, 1}), s);
+        auto all = head->velocity(condition, net.branches == 1 ? y : y.repeat({net.branches, 1, 1}), s);
         return net.combine(all.chunk(net.branches, 0));
       };
       auto y = ode::integrate<Solver>(velocity, torch::randn(x.sizes(), gen, x.options()), inner_grid);
@@ -96,12 +95,6 @@ struct DifferenceTransitionMatching {
     return {o.steps, o.steps * ode::evaluations<Solver>(o.head_steps)};
   }
 
- private:
-  static nn::DtmHead head(const std::shared_ptr<torch::nn::Module>& module) {
-    auto typed = std::dynamic_pointer_cast<nn::DtmHeadImpl>(module);
-    TORCH_CHECK(typed != nullptr, "DifferenceTransitionMatching: the model passed no DTM head (was make_module's module registered?)");
-    return nn::DtmHead(typed);
-  }
 };
 static_assert(ObjectivePolicy<DifferenceTransitionMatching<>>);
 static_assert(OwnsModule<DifferenceTransitionMatching<>>);

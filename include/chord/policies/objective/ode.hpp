@@ -9,6 +9,7 @@
 #include <torch/types.h>
 
 #include <array>
+#include <concepts>
 #include <deque>
 #include <functional>
 #include <string_view>
@@ -146,22 +147,37 @@ struct ExplicitAdams {
   }
 };
 
+/// S satisfies Solver if it has a `name` and either steps one interval at a time
+/// (`step(v, x, t0, t1)` with `evaluations_per_step`) or integrates a whole grid itself, keeping state
+/// across steps (`integrate(v, x, grid)` with `evaluations(steps)`, as multistep methods do).
+template <class S>
+concept Solver = requires { { S::name } -> std::convertible_to<std::string_view>; } &&
+                 (requires(const VelocityFn& v, const torch::Tensor& x) {
+                   { S::step(v, x, x, x) } -> std::same_as<torch::Tensor>;
+                   { S::evaluations_per_step } -> std::convertible_to<int>;
+                 } || requires(const VelocityFn& v, const torch::Tensor& x, int64_t steps) {
+                   { S::integrate(v, x, x) } -> std::same_as<torch::Tensor>;
+                   { S::evaluations(steps) } -> std::convertible_to<int64_t>;
+                 });
+
 /// Velocity evaluations of a solve over `steps` grid intervals.
-template <class Solver>
+template <Solver Method>
 int64_t evaluations(int64_t steps) {
-  if constexpr (requires { Solver::evaluations(steps); }) return Solver::evaluations(steps);
-  else return steps * Solver::evaluations_per_step;
+  if constexpr (requires { Method::evaluations(steps); }) return Method::evaluations(steps);
+  else return steps * Method::evaluations_per_step;
 }
 
 /// Integrates `v` over `grid [steps + 1]` from `x0`.
-template <class Solver>
+template <Solver Method>
 torch::Tensor integrate(const VelocityFn& v, torch::Tensor x, const torch::Tensor& grid) {
-  if constexpr (requires { Solver::integrate(v, x, grid); }) {
-    return Solver::integrate(v, std::move(x), grid);
+  if constexpr (requires { Method::integrate(v, x, grid); }) {
+    return Method::integrate(v, std::move(x), grid);
   } else {
-    for (int64_t k = 0; k + 1 < grid.size(0); ++k) x = Solver::step(v, x, grid[k], grid[k + 1]);
+    for (int64_t k = 0; k + 1 < grid.size(0); ++k) x = Method::step(v, x, grid[k], grid[k + 1]);
     return x;
   }
 }
+
+static_assert(Solver<Euler> && Solver<Midpoint> && Solver<RK4> && Solver<Heun2> && Solver<Heun3> && Solver<ExplicitAdams>);
 
 }  // namespace chord::ode

@@ -13,6 +13,10 @@
 
 namespace chord::seq {
 
+/// Several sequence-length policies applied as one (see the file comment).
+/// @tparam Policies  the members, each a SequencePolicy, in the order they adapt batches and requests,
+///                   configure the backbone and chain the learning rate (the seed's recommendation:
+///                   `Compose<TwoStage, DummyCondition>`). Their values live in `members` (`get<I>()`).
 template <SequencePolicy... Policies>
 struct Compose {
   using policy_category = sequence_policy_tag;
