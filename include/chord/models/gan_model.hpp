@@ -24,7 +24,9 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -124,14 +126,33 @@ class GanModelCore : public torch::nn::Module {
     });
   }
 
-  /// The generator's training forward.
-  GeneratorOutputs generate(const Batch& batch, torch::Generator& gen) { return generator->generate(batch, gen); }
+  /// The generator's training forward. `step` (the global step) reaches a generator that follows it
+  /// (`begin_step(step)`: Bert-VITS2's MAS noise schedule) and decides which members are active.
+  GeneratorOutputs generate(const Batch& batch, torch::Generator& gen, std::optional<int64_t> step = std::nullopt) {
+    step_ = step;
+    if constexpr (requires(typename generator_type::Impl& g) { g.begin_step(int64_t{}); }) {
+      if (step) generator->begin_step(*step);
+    }
+    return generator->generate(batch, gen);
+  }
 
-  /// Each member's discriminator loss on the detached outputs, by prefix.
+  /// Whether `member` trains at the step of the last generate() (a member with `bool active(step)`
+  /// may start late, e.g. the duration discriminator; without a step every member is active).
+  template <class Member>
+  bool is_active(const Member& member) const {
+    if constexpr (requires { { member.active(int64_t{}) } -> std::convertible_to<bool>; }) {
+      return !step_ || member.active(*step_);
+    } else {
+      return true;
+    }
+  }
+
+  /// Each active member's discriminator loss on the detached outputs, by prefix.
   std::map<std::string, torch::Tensor> discriminator_losses(const GeneratorOutputs& outputs) {
     const auto detached = outputs.detached();
     std::map<std::string, torch::Tensor> losses;
     options.discriminators.for_each([&](const auto& member) {
+      if (!is_active(member)) return;
       auto module = module_of(member);
       losses.emplace(std::string(member.prefix), member.discriminator_loss(module, detached));
     });
@@ -151,6 +172,7 @@ class GanModelCore : public torch::nn::Module {
     };
     for (const auto& [name, term] : own) add(name, term);
     options.discriminators.for_each([&](const auto& member) {
+      if (!is_active(member)) return;
       auto module = module_of(member);
       const auto parts = member.generator_terms(module, outputs);
       add(std::string(member.prefix) + "/adversarial", parts.adversarial);
@@ -169,6 +191,9 @@ class GanModelCore : public torch::nn::Module {
   Options options;
   generator_type generator{nullptr};
   std::map<std::string, std::shared_ptr<torch::nn::Module>> discriminators;  ///< by prefix
+
+ private:
+  std::optional<int64_t> step_;
 };
 }  // namespace detail
 

@@ -35,7 +35,11 @@ void add_gan(Trainer& trainer, GanModel<Spec>& model, std::shared_ptr<torch::opt
                         max_grad_norm);
   model->options.discriminators.for_each([&](const auto& member) {
     auto module = model->module_of(member);
-    trainer.add_optimizer(std::string(member.prefix), member.make_optimizer(module->parameters()), member.schedule(), max_grad_norm);
+    std::vector<torch::Tensor> trainable;  // a member's frozen parts (WavLM's encoder) stay out
+    for (const auto& p : module->parameters()) {
+      if (p.requires_grad()) trainable.push_back(p);
+    }
+    trainer.add_optimizer(std::string(member.prefix), member.make_optimizer(trainable), member.schedule(), max_grad_norm);
   });
 }
 
@@ -43,7 +47,7 @@ void add_gan(Trainer& trainer, GanModel<Spec>& model, std::shared_ptr<torch::opt
 template <class Spec>
 Trainer::Scalars gan_step(GanModel<Spec>& model, const BatchOf<Spec>& batch, StepContext& context) {
   model->train();
-  const auto outputs = model->generate(batch, context.generator());
+  const auto outputs = model->generate(batch, context.generator(), context.step());
   Trainer::Scalars scalars;
   for (const auto& [prefix, loss] : model->discriminator_losses(outputs)) {
     context.backward(prefix, loss);

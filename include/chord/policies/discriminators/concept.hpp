@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 namespace chord {
@@ -155,6 +156,16 @@ struct Set {
                 "disc::Set<Members...>: a member's prefix must be letters, digits and '_' (it names checkpoint entries).");
 
   std::tuple<Members...> members;
+
+  /// Whether `Member` is in the set.
+  template <class Member>
+  static constexpr bool has = (std::is_same_v<Member, Members> || ...);
+  /// The value of member `Member` (its hyperparameters), e.g. `set.get<disc::WavLM>().weights = ...`.
+  template <class Member>
+    requires has<Member>
+  Member& get() {
+    return std::get<Member>(members);
+  }
 
   /// Calls `f(member)` for every member, in order.
   template <class F>

@@ -1,0 +1,208 @@
+// Bert-VITS2 as a GanModel: the generator's training forward and inference at a tiny size, every
+// discriminator member in the GAN trainer, and members dropped by a one-line spec change.
+#include "support.hpp"
+#include "train/recorder.hpp"
+
+#include <chord/systems/bert_vits2.hpp>
+#include <chord/train/gan_training.hpp>
+
+namespace bv2 = chord::systems::bert_vits2;
+namespace train = chord::train;
+using chord::test::Recorder;
+
+static_assert(chord::GanGenerator<bv2::Synthesizer>);
+static_assert(chord::DiscriminatorMember<chord::disc::MultiPeriod>);
+static_assert(chord::DiscriminatorMember<chord::disc::Duration>);
+static_assert(chord::DiscriminatorMember<chord::disc::WavLM>);
+static_assert(chord::systems::BertVits2::discriminators::prefixes[0] == "DUR");
+
+namespace {
+
+constexpr int64_t kBatch = 2;
+
+/// Two utterances (7 and 5 phones; 40 and 34 frames of noise-like audio) at the tiny configuration.
+bv2::Batch tiny_batch(const bv2::SynthesizerOptions& options, uint64_t seed) {
+  auto gen = chord::make_generator(seed);
+  const bv2::MelProcessing mel(options.spectrogram());
+  const int64_t hop = options.spectrogram().hop_length;
+  const std::array<int64_t, kBatch> phones{7, 5}, frames{40, 34};
+  bv2::Batch batch;
+  batch.text_padded = torch::randint(1, options.n_vocab(), {kBatch, phones[0]}, gen);
+  batch.tone_padded = torch::randint(0, options.n_tones(), {kBatch, phones[0]}, gen);
+  batch.language_padded = torch::randint(0, options.n_languages(), {kBatch, phones[0]}, gen);
+  batch.text_lengths = torch::tensor({phones[0], phones[1]});
+  for (auto* t : {&batch.text_padded, &batch.tone_padded, &batch.language_padded}) t->narrow(1, phones[1], phones[0] - phones[1]).narrow(0, 1, 1).zero_();
+  batch.bert_padded = torch::randn({kBatch, options.bert_channels(), phones[0]}, gen) * 0.1;
+  batch.ja_bert_padded = torch::randn({kBatch, options.bert_channels(), phones[0]}, gen) * 0.1;
+  batch.en_bert_padded = torch::zeros({kBatch, options.bert_channels(), phones[0]});
+  batch.wav_padded = torch::zeros({kBatch, 1, frames[0] * hop});
+  batch.spec_padded = torch::zeros({kBatch, options.spec_channels(), frames[0]});
+  for (int64_t i = 0; i < kBatch; ++i) {
+    const auto t = torch::arange(frames[i] * hop, torch::kFloat32) / static_cast<double>(options.spectrogram().sampling_rate);
+    auto wav = 0.3 * torch::sin(2 * M_PI * (180.0 + 40.0 * i) * t) + 0.05 * torch::randn({frames[i] * hop}, gen);
+    batch.wav_padded[i][0].narrow(0, 0, frames[i] * hop).copy_(wav);
+    batch.spec_padded[i].narrow(1, 0, frames[i]).copy_(mel.spectrogram(wav.unsqueeze(0))[0]);
+  }
+  batch.spec_lengths = torch::tensor({frames[0], frames[1]});
+  batch.wav_lengths = batch.spec_lengths * hop;
+  batch.sid = torch::tensor({1, 3});
+  batch.order = torch::arange(kBatch);
+  return batch;
+}
+
+/// Members small enough for a unit test (the reference's channel counts make MPD alone 41 M parameters).
+template <class Spec>
+chord::GanModelOptions<Spec> tiny_gan_options() {
+  chord::GanModelOptions<Spec> options(bv2::SynthesizerOptions::tiny());
+  auto& set = options.discriminators;
+  using Set = typename Spec::discriminators;
+  if constexpr (Set::template has<chord::disc::MultiPeriod>) {
+    auto& mpd = set.template get<chord::disc::MultiPeriod>();
+    mpd.options.period_channels({4, 8, 16, 32, 32});
+    mpd.options.scale(chord::nn::vits::DiscriminatorSOptions().channels({4, 16, 16, 32, 32, 32}).groups({1, 4, 4, 8, 8, 1}));
+  }
+  if constexpr (Set::template has<chord::disc::Duration>) {
+    set.template get<chord::disc::Duration>().options = chord::nn::vits::DurationDiscriminatorOptions(64, 16, 3, 0.1, 32);
+  }
+  if constexpr (Set::template has<chord::disc::WavLM>) {
+    auto& wavlm = set.template get<chord::disc::WavLM>();
+    wavlm.wavlm = chord::nn::WavLMOptions()
+                      .hidden_size(16)
+                      .num_hidden_layers(2)
+                      .num_attention_heads(2)
+                      .intermediate_size(32)
+                      .conv_dim(std::vector<int64_t>(7, 16))
+                      .num_conv_pos_embeddings(16)
+                      .num_conv_pos_embedding_groups(4)
+                      .num_buckets(32)
+                      .max_bucket_distance(64);
+    wavlm.discriminator = chord::nn::vits::WavLMDiscriminatorOptions().slm_hidden(16).slm_layers(3).initial_channel(8);
+    wavlm.model_sample_rate = 22050;
+  }
+  return options;
+}
+
+train::BatchSource<bv2::Batch> tiny_source(const bv2::SynthesizerOptions& options) {
+  return {[](int64_t) { return size_t{2}; },
+          [options](int64_t epoch, size_t index) { return tiny_batch(options, static_cast<uint64_t>(10 * epoch + static_cast<int64_t>(index))); }};
+}
+
+}  // namespace
+
+TEST_CASE("the tiny synthesizer's training forward: alignment, durations, prior, segment", "[bert_vits2][system]") {
+  torch::manual_seed(1);
+  const auto options = bv2::SynthesizerOptions::tiny();
+  bv2::Synthesizer model(options);
+  model->eval();
+  const auto batch = tiny_batch(options, 7);
+  auto gen = chord::make_generator(3);
+  const auto r = model->forward(batch, gen);
+
+  REQUIRE(r.o.sizes() == torch::IntArrayRef({kBatch, 1, options.segment_samples()}));
+  REQUIRE(r.attn.sizes() == torch::IntArrayRef({kBatch, 1, 40, 7}));
+  // Every frame inside an item belongs to exactly one phone inside it; frames and phones outside none.
+  const auto per_frame = r.attn.sum(3).squeeze(1);  // [B, T_y]
+  const auto per_phone = r.attn.sum(2).squeeze(1);  // [B, T_x]
+  for (int64_t i = 0; i < kBatch; ++i) {
+    const int64_t frames = batch.spec_lengths[i].item<int64_t>(), phones = batch.text_lengths[i].item<int64_t>();
+    REQUIRE(per_frame[i].narrow(0, 0, frames).eq(1).all().item<bool>());
+    REQUIRE(per_frame[i].narrow(0, frames, 40 - frames).eq(0).all().item<bool>());
+    REQUIRE(per_phone[i].narrow(0, 0, phones).sum().item<double>() == frames);
+    REQUIRE(per_phone[i].narrow(0, 0, phones).ge(1).all().item<bool>());  // MAS gives every phone a frame
+  }
+  // Monotonic: the phone index never decreases from frame to frame.
+  const auto phone_of_frame = r.attn.squeeze(1).argmax(2);  // [B, T_y]
+  REQUIRE((phone_of_frame.narrow(1, 1, 33) - phone_of_frame.narrow(1, 0, 33)).ge(0).all().item<bool>());
+  // The target log-durations are log(w + 1e-6) on real phones.
+  REQUIRE(chord::test::max_abs_diff(r.logw_, torch::log(per_phone.unsqueeze(1) + 1e-6) * r.x_mask) < 1e-5);
+  REQUIRE(torch::isfinite(r.l_length).all().item<bool>());
+  REQUIRE(r.ids_slice.ge(0).all().item<bool>());
+  REQUIRE((r.ids_slice + options.segment_frames()).le(batch.spec_lengths).all().item<bool>());
+  // The expanded prior repeats each phone's statistics over its frames.
+  const int64_t first_frame_phone = phone_of_frame[0][0].item<int64_t>();
+  REQUIRE(first_frame_phone == 0);
+}
+
+TEST_CASE("the synthesizer's inference: lengths from the durations, audio of that many frames", "[bert_vits2][system]") {
+  torch::manual_seed(2);
+  const auto options = bv2::SynthesizerOptions::tiny();
+  bv2::Synthesizer model(options);
+  model->eval();
+  const auto batch = tiny_batch(options, 8);
+  auto gen = chord::make_generator(4);
+  torch::NoGradGuard no_grad;
+  const auto result = model->infer(batch.text_padded, batch.text_lengths, batch.sid, batch.tone_padded, batch.language_padded,
+                                   batch.bert_padded, batch.ja_bert_padded, batch.en_bert_padded,
+                                   bv2::InferOptions().length_scale(1.5), gen);
+  const auto frames = result.y_mask.sum({1, 2});
+  REQUIRE(result.audio.size(2) == frames.max().item<int64_t>() * options.spectrogram().hop_length);
+  REQUIRE(result.attn.sum({1, 3}).squeeze().sum().item<double>() == frames.sum().item<double>());
+  REQUIRE(torch::isfinite(result.audio).all().item<bool>());
+  CHORD_REQUIRE_THROWS_WITH_TEXT(model->infer(batch.text_padded, batch.text_lengths, torch::tensor({0, 9}), batch.tone_padded,
+                                              batch.language_padded, batch.bert_padded, batch.ja_bert_padded, batch.en_bert_padded, {}, gen),
+                                 "speaker id outside [0, 4)");
+}
+
+TEST_CASE("Bert-VITS2 trains with all three discriminators: each member's step, the generator's terms", "[bert_vits2][system][gan]") {
+  torch::manual_seed(3);
+  auto options = tiny_gan_options<chord::systems::BertVits2>();
+  chord::GanModel<chord::systems::BertVits2> model(options);
+  auto params = model->named_parameters();
+  REQUIRE(params.contains("net_g.enc_p.emb.weight"));
+  REQUIRE(params.contains("DUR.LSTM.weight_ih_l0"));
+  REQUIRE(params.contains("D.discriminators.0.convs.0.weight_g"));
+  REQUIRE(params.contains("WD.wd.pre.weight_v"));
+  const auto wavlm_key = std::string("WD.wavlm.encoder.layers.0.attention.q_proj.weight");
+  REQUIRE(params.contains(wavlm_key));
+  const auto wavlm_before = params[wavlm_key].clone();
+  const auto dur_before = params["DUR.LSTM.weight_ih_l0"].clone();
+  const auto wd_before = params["WD.wd.pre.weight_v"].clone();
+
+  train::TrainerOptions trainer_options;
+  trainer_options.max_steps = 2;
+  train::Trainer trainer(trainer_options);
+  train::add_gan(trainer, model);
+  auto recorder = std::make_shared<Recorder>();
+  trainer.add_observer(recorder);
+  trainer.fit<bv2::Batch>(tiny_source(options.generator), [&](const bv2::Batch& batch, train::StepContext& context) {
+    return train::gan_step(model, batch, context);
+  });
+  const auto& last = recorder->steps.back().scalars;
+  for (const char* key : {"DUR/loss", "D/loss", "WD/loss", "G/loss", "G/mel", "G/kl", "G/duration", "G/DUR/adversarial",
+                          "G/D/adversarial", "G/D/feature_matching", "G/WD/adversarial", "G/WD/feature_matching"}) {
+    INFO(key);
+    REQUIRE(last.count(key));
+    REQUIRE(std::isfinite(last.at(key)));
+  }
+  params = model->named_parameters();
+  REQUIRE_FALSE(torch::equal(params["DUR.LSTM.weight_ih_l0"], dur_before));
+  REQUIRE_FALSE(torch::equal(params["WD.wd.pre.weight_v"], wd_before));
+  REQUIRE(torch::equal(params[wavlm_key], wavlm_before));  // frozen
+}
+
+TEST_CASE("a member starting late and members dropped by a one-line spec change", "[bert_vits2][system][gan]") {
+  torch::manual_seed(4);
+  auto options = tiny_gan_options<chord::systems::BertVits2NoWavLM>();
+  options.discriminators.get<chord::disc::Duration>().start_step = 1000;
+  chord::GanModel<chord::systems::BertVits2NoWavLM> model(options);
+  REQUIRE_FALSE(model->named_parameters().contains("WD.wd.pre.weight_v"));
+  const auto dur_before = model->named_parameters()["DUR.LSTM.weight_ih_l0"].clone();
+  train::TrainerOptions trainer_options;
+  trainer_options.max_steps = 1;
+  train::Trainer trainer(trainer_options);
+  train::add_gan(trainer, model);
+  auto recorder = std::make_shared<Recorder>();
+  trainer.add_observer(recorder);
+  trainer.fit<bv2::Batch>(tiny_source(options.generator), [&](const bv2::Batch& batch, train::StepContext& context) {
+    return train::gan_step(model, batch, context);
+  });
+  const auto& last = recorder->steps.back().scalars;
+  REQUIRE(last.count("D/loss"));
+  REQUIRE_FALSE(last.count("DUR/loss"));
+  REQUIRE_FALSE(last.count("G/DUR/adversarial"));
+  REQUIRE(torch::equal(model->named_parameters()["DUR.LSTM.weight_ih_l0"], dur_before));
+
+  chord::GanModel<chord::systems::BertVits2MultiPeriodOnly> vits1(tiny_gan_options<chord::systems::BertVits2MultiPeriodOnly>());
+  REQUIRE_FALSE(vits1->named_parameters().contains("DUR.LSTM.weight_ih_l0"));
+  REQUIRE(vits1->named_parameters().contains("D.discriminators.1.conv_post.weight_g"));
+}
