@@ -330,7 +330,12 @@ class SynthesizerImpl : public torch::nn::Module {
     const auto m_p = torch::matmul(path, text.m.transpose(1, 2)).transpose(1, 2);
     const auto logs_p = torch::matmul(path, text.logs.transpose(1, 2)).transpose(1, 2);
     auto eps = noise.prior;
-    if (!eps.defined()) eps = torch::randn(m_p.sizes(), gen, options_on(gen, m_p.scalar_type())).to(m_p.device());
+    if (!eps.defined()) {
+      // The reference's randn_like(m_p) keeps m_p's strides (a transposed product). CPU normal_ fills such a
+      // tensor element by element in memory order, a contiguous one of 16+ elements with its vectorised
+      // sampler: the same seed gives other values unless the draw has m_p's strides too.
+      eps = torch::empty_strided(m_p.sizes(), m_p.strides(), options_on(gen, m_p.scalar_type())).normal_(0.0, 1.0, gen).to(m_p.device());
+    }
     const auto z_p = m_p + eps * torch::exp(logs_p) * controls.noise_scale();
     auto z = run_flow(z_p, y_mask, g, true) * y_mask;
     if (controls.max_len()) z = z.narrow(2, 0, std::min<int64_t>(*controls.max_len(), z.size(2)));
