@@ -2,6 +2,7 @@
 // discriminator member in the GAN trainer, and members dropped by a one-line spec change.
 #include "support.hpp"
 #include "train/recorder.hpp"
+#include "bert_vits2/tiny.hpp"
 
 #include <chord/systems/bert_vits2.hpp>
 #include <chord/train/gan_training.hpp>
@@ -9,6 +10,7 @@
 namespace bv2 = chord::systems::bert_vits2;
 namespace train = chord::train;
 using chord::test::Recorder;
+using chord::test::tiny_gan_options;
 
 static_assert(chord::GanGenerator<bv2::Synthesizer>);
 static_assert(chord::DiscriminatorMember<chord::disc::MultiPeriod>);
@@ -48,38 +50,6 @@ bv2::Batch tiny_batch(const bv2::SynthesizerOptions& options, uint64_t seed) {
   batch.sid = torch::tensor({1, 3});
   batch.order = torch::arange(kBatch);
   return batch;
-}
-
-/// Members small enough for a unit test (the reference's channel counts make MPD alone 41 M parameters).
-template <class Spec>
-chord::GanModelOptions<Spec> tiny_gan_options() {
-  chord::GanModelOptions<Spec> options(bv2::SynthesizerOptions::tiny());
-  auto& set = options.discriminators;
-  using Set = typename Spec::discriminators;
-  if constexpr (Set::template has<chord::disc::MultiPeriod>) {
-    auto& mpd = set.template get<chord::disc::MultiPeriod>();
-    mpd.options.period_channels({4, 8, 16, 32, 32});
-    mpd.options.scale(chord::nn::vits::DiscriminatorSOptions().channels({4, 16, 16, 32, 32, 32}).groups({1, 4, 4, 8, 8, 1}));
-  }
-  if constexpr (Set::template has<chord::disc::Duration>) {
-    set.template get<chord::disc::Duration>().options = chord::nn::vits::DurationDiscriminatorOptions(64, 16, 3, 0.1, 32);
-  }
-  if constexpr (Set::template has<chord::disc::WavLM>) {
-    auto& wavlm = set.template get<chord::disc::WavLM>();
-    wavlm.wavlm = chord::nn::WavLMOptions()
-                      .hidden_size(16)
-                      .num_hidden_layers(2)
-                      .num_attention_heads(2)
-                      .intermediate_size(32)
-                      .conv_dim(std::vector<int64_t>(7, 16))
-                      .num_conv_pos_embeddings(16)
-                      .num_conv_pos_embedding_groups(4)
-                      .num_buckets(32)
-                      .max_bucket_distance(64);
-    wavlm.discriminator = chord::nn::vits::WavLMDiscriminatorOptions().slm_hidden(16).slm_layers(3).initial_channel(8);
-    wavlm.model_sample_rate = 22050;
-  }
-  return options;
 }
 
 train::BatchSource<bv2::Batch> tiny_source(const bv2::SynthesizerOptions& options) {
