@@ -41,7 +41,8 @@ struct WavLM : VitsOptimiser {
     if (!weights.empty()) {
       io::LoadOptions load;
       load.source_name = weights;
-      io::load_state_dict(*encoder, io::load_safetensors(weights), load);
+      // Either layout: the published checkpoint's weight_g/weight_v or newer transformers' parametrizations.
+      io::load_state_dict(*encoder, nn::wavlm_state_dict_from_transformers(io::load_safetensors(weights)), load);
     }
     return Module(encoder, nn::vits::WavLMDiscriminator(discriminator), model_sample_rate, slm_sample_rate);
   }

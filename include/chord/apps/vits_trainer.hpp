@@ -1,0 +1,480 @@
+#pragma once
+/// @file
+/// `chord-vits-train`: Bert-VITS2's training program (fishaudio/Bert-VITS2 8f7fbd8 `train_ms.py`) on
+/// chord's GanModel and Trainer. A config.json in the reference's format (or `--preset tiny|v2.3`), a
+/// cleaned training filelist and a validation filelist in; a run folder out: checkpoints (the same
+/// command resumes from the newest), config.json, the generator's weights in the reference's key
+/// layout (`generator.safetensors`), logs, and at each evaluation the mel and alignment PNGs and the
+/// audio of a held-out utterance. The work is the library's; this file parses, checks before the long
+/// work, and prints.
+
+#include "chord/apps/cli.hpp"
+#include "chord/apps/vits_config.hpp"
+#include "chord/audio/io.hpp"
+#include "chord/core/allocator.hpp"
+#include "chord/core/random.hpp"
+#include "chord/io/safetensors.hpp"
+#include "chord/io/state_dict.hpp"
+#include "chord/systems/bert_vits2.hpp"
+#include "chord/systems/bert_vits2/item.hpp"
+#include "chord/train/gan_training.hpp"
+#include "chord/train/observers.hpp"
+#include "chord/train/samplers.hpp"
+#include "chord/train/schedulers.hpp"
+#include "chord/train/trainer.hpp"
+#include "chord/viz/plots.hpp"
+#include "chord/viz/training_curves.hpp"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <charconv>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace chord::apps {
+
+/// The trainer's command line. Unset optionals take the config's (or the preset's) value.
+struct VitsTrainerConfig {
+  std::string config, preset, filelist, valid_filelist, out = "out/vits", device = "auto", wavlm_weights;
+  std::string boundaries = "32,300,400,500,600,700,800,900,1000";  ///< train_ms.py's
+  int64_t steps = 1000;
+  std::optional<int64_t> batch_size, log_every, validate_every, checkpoint_every, seed;
+  std::optional<double> lr;
+  int64_t keep_checkpoints = 3;
+  int64_t duration_discriminator_start = 0;
+  bool no_wavlm = false, fresh = false, skip_bad_items = false, bf16 = false;
+};
+
+inline void add_vits_trainer_options(CLI::App& app, VitsTrainerConfig& c) {
+  take_last_of_repeated_options(app);
+  app.add_option("--config", c.config, "Bert-VITS2 config.json (train, data and model sections, the reference's format)");
+  app.add_option("--preset", c.preset, "Sizes without a config: tiny (two CPU cores) or v2.3")->check(CLI::IsMember({"tiny", "v2.3"}));
+  app.add_option("--filelist", c.filelist, "Training filelist: wav|speaker|language|text|phones|tones|word2ph (default: data.training_files)");
+  app.add_option("--valid-filelist", c.valid_filelist, "Validation filelist; its first utterance is drawn at each evaluation (default: data.validation_files)");
+  app.add_option("--out", c.out, "Run folder")->capture_default_str();
+  app.add_option("--steps", c.steps, "Optimiser updates (each member's and the generator's)")->check(CLI::Range(int64_t{1}, int64_t{1} << 40))->capture_default_str();
+  app.add_option("--batch-size", c.batch_size, "Utterances per batch (default: train.batch_size)")->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  app.add_option("--lr", c.lr, "Learning rate of every optimiser (default: train.learning_rate)")->check(CLI::PositiveNumber);
+  app.add_option("--log-every", c.log_every, "Updates between printed losses (default: train.log_interval)")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  app.add_option("--validate-every", c.validate_every, "Updates between evaluations: PNGs and audio of a held-out utterance (default: train.eval_interval; also after the last update)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  app.add_option("--checkpoint-every", c.checkpoint_every, "Updates between checkpoints (default: --validate-every)")->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  app.add_option("--keep-checkpoints", c.keep_checkpoints, "Newest checkpoints kept")->check(CLI::Range(int64_t{0}, int64_t{1000}))->capture_default_str();
+  app.add_option("--boundaries", c.boundaries, "Bucket boundaries of DistributedBucketSampler in frames (file bytes / (2 hop)), comma-separated")->capture_default_str();
+  app.add_flag("--no-wavlm", c.no_wavlm, "Train without the WavLM discriminator (no WavLM weights needed)");
+  app.add_option("--wavlm-weights", c.wavlm_weights, "WavLM weights (.safetensors, microsoft/wavlm-base-plus in the Hugging Face layout); required unless --no-wavlm");
+  app.add_option("--duration-discriminator-start", c.duration_discriminator_start, "First update at which the duration discriminator trains")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))->capture_default_str();
+  app.add_option("--seed", c.seed, "Seed of every random draw (default: train.seed)")->check(CLI::Range(int64_t{0}, int64_t{1} << 62));
+  app.add_flag("--bf16", c.bf16, "bf16 autocast for forward and loss (train.bf16_run)");
+  app.add_flag("--fresh", c.fresh, "Start over: delete the run folder's checkpoints");
+  app.add_flag("--skip-bad-items", c.skip_bad_items,
+               "Continue without filelist items whose audio is missing, unreadable, at another rate, not mono or too short "
+               "(they are listed); by default they stop the program before any work");
+  add_device_option(app, c.device);
+}
+
+namespace detail {
+
+/// "32,300,400" → ascending integers.
+inline std::vector<int64_t> parse_boundaries(const std::string& text) {
+  std::vector<int64_t> out;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    int64_t value = 0;
+    const auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), value);
+    CHORD_CHECK(error == std::errc() && end == part.data() + part.size(), "--boundaries: '", part, "' is not an integer");
+    CHORD_CHECK(out.empty() || value > out.back(), "--boundaries must be ascending, got '", text, "'");
+    out.push_back(value);
+  }
+  CHORD_CHECK(out.size() >= 2, "--boundaries needs at least two values, got '", text, "'");
+  return out;
+}
+
+/// One filelist read, prepared like the reference's loader and checked item by item.
+struct VitsData {
+  std::filesystem::path path;
+  systems::bert_vits2::PreparedFilelist prepared;
+  std::vector<std::string> bad;  ///< "file:line: wav: problem"
+};
+
+/// What the audio of an entry must be for training: readable, mono, at the config's rate, at least one
+/// segment long. Header reads only (no decoding). Returns the problem, or empty.
+inline std::string vits_audio_problem(const systems::bert_vits2::FilelistEntry& entry, const VitsRunConfig& config) {
+  audio::AudioInfo info;
+  try {
+    info = audio::audio_info(entry.wav);
+  } catch (const std::exception& error) {
+    return error_message(error);
+  }
+  if (info.sample_rate != config.sampling_rate()) {
+    return "sampled at " + std::to_string(info.sample_rate) + " Hz, the config expects " + std::to_string(config.sampling_rate());
+  }
+  if (info.channels != 1) return std::to_string(info.channels) + " channels, expected mono";
+  const int64_t segment = config.synthesizer.segment_samples();
+  if (info.frames < segment) {
+    return std::to_string(info.frames) + " samples, shorter than one training segment (" + std::to_string(segment) + ")";
+  }
+  return {};
+}
+
+/// Reads, prepares (shuffle and text filter of the reference) and checks a filelist. Entries whose WAV
+/// does not exist are checked here, before prepare_filelist (which would stop at the first one).
+inline VitsData read_vits_filelist(const std::filesystem::path& path, const VitsRunConfig& config,
+                                   const systems::bert_vits2::SpeakerMap& speakers) {
+  namespace bv2 = systems::bert_vits2;
+  VitsData data;
+  data.path = path;
+  auto entries = bv2::read_filelist(path);  // whole-file checks: every problem names file and line
+  std::vector<bv2::FilelistEntry> usable;
+  for (auto& entry : entries) {
+    if (!speakers.count(entry.speaker)) {
+      CHORD_FAIL(entry.where(), ": speaker '", entry.speaker, "' is not in the config's data.spk2id");
+    }
+    const auto problem = vits_audio_problem(entry, config);
+    if (problem.empty()) usable.push_back(std::move(entry));
+    else data.bad.push_back(entry.where() + ": " + entry.wav.string() + ": " + problem);
+  }
+  bv2::FilelistOptions options;
+  options.hop_length = config.hop_length();
+  options.min_text_len = config.min_text_len;
+  options.max_text_len = config.max_text_len;
+  data.prepared = bv2::prepare_filelist(std::move(usable), options, &speakers);
+  data.prepared.report.read += data.bad.size();
+  return data;
+}
+
+/// Every speaker of the filelists, numbered in sorted order (a run without a config's spk2id).
+inline systems::bert_vits2::SpeakerMap speakers_of(const std::vector<std::filesystem::path>& filelists) {
+  std::set<std::string> names;
+  for (const auto& path : filelists) {
+    for (const auto& entry : systems::bert_vits2::read_filelist(path)) names.insert(entry.speaker);
+  }
+  systems::bert_vits2::SpeakerMap map;
+  for (const auto& name : names) map.emplace(name, static_cast<int64_t>(map.size()));
+  return map;
+}
+
+/// The batch with every tensor on `device`.
+inline systems::bert_vits2::Batch batch_on(const systems::bert_vits2::Batch& b, c10::Device device) {
+  if (device.is_cpu()) return b;
+  systems::bert_vits2::Batch out = b;
+  for (auto* t : {&out.text_padded, &out.text_lengths, &out.spec_padded, &out.spec_lengths, &out.wav_padded, &out.wav_lengths, &out.sid,
+                  &out.tone_padded, &out.language_padded, &out.bert_padded, &out.ja_bert_padded, &out.en_bert_padded, &out.order}) {
+    if (t->defined()) *t = t->to(device);
+  }
+  return out;
+}
+
+/// Items that failed to load during training (after the up-front checks): skipped, counted, reported.
+struct SkippedItems {
+  std::mutex mutex;
+  std::vector<std::string> messages;
+};
+
+/// The sizes of the discriminators: the reference's, or for the tiny preset small enough for two cores.
+template <class Spec>
+GanModelOptions<Spec> vits_model_options(const VitsRunConfig& config, const VitsTrainerConfig& cli, double lr) {
+  GanModelOptions<Spec> options(config.synthesizer);
+  auto& set = options.discriminators;
+  using Set = typename Spec::discriminators;
+  const auto& s = config.synthesizer;
+  const bool tiny = config.preset == "tiny";
+  if constexpr (Set::template has<disc::MultiPeriod>) {
+    auto& mpd = set.template get<disc::MultiPeriod>();
+    if (tiny) {
+      mpd.options.period_channels({4, 8, 16, 32, 32});
+      mpd.options.scale(nn::vits::DiscriminatorSOptions().channels({4, 16, 16, 32, 32, 32}).groups({1, 4, 4, 8, 8, 1}));
+    }
+    mpd.learning_rate = lr;
+    mpd.lr_decay = config.lr_decay;
+  }
+  if constexpr (Set::template has<disc::Duration>) {
+    auto& dur = set.template get<disc::Duration>();
+    // train_ms.py: DurationDiscriminator(hidden, hidden, 3, 0.1, gin_channels).
+    dur.options = nn::vits::DurationDiscriminatorOptions(s.hidden_channels(), s.hidden_channels(), 3, 0.1, s.gin_channels());
+    dur.start_step = cli.duration_discriminator_start;
+    dur.learning_rate = lr;
+    dur.lr_decay = config.lr_decay;
+  }
+  if constexpr (Set::template has<disc::WavLM>) {
+    auto& wavlm = set.template get<disc::WavLM>();
+    wavlm.weights = cli.wavlm_weights;
+    wavlm.discriminator = nn::vits::WavLMDiscriminatorOptions()
+                              .slm_hidden(config.slm_hidden)
+                              .slm_layers(config.slm_layers)
+                              .initial_channel(config.slm_initial_channel);
+    wavlm.model_sample_rate = config.sampling_rate();
+    wavlm.slm_sample_rate = config.slm_sample_rate;
+    wavlm.learning_rate = lr;
+    wavlm.lr_decay = config.lr_decay;
+  }
+  return options;
+}
+
+/// The evaluation of train_ms.py's `evaluate()`: the generator's inference on one held-out utterance
+/// (sdp_ratio 0, at most 1000 frames, a fixed generator), its mel beside the ground truth's, the
+/// alignment, the audio. Returns the paths written.
+template <class Spec>
+std::vector<std::filesystem::path> vits_evaluate(GanModel<Spec>& model, const systems::bert_vits2::Item& item,
+                                                 const systems::bert_vits2::MelProcessing& mel, const std::filesystem::path& folder,
+                                                 int64_t step, c10::Device device) {
+  torch::NoGradGuard no_grad;
+  auto& g = model->generator;
+  const bool was_training = g->is_training();
+  g->eval();
+  auto gen = make_generator(1234, device);
+  auto one = [&](const torch::Tensor& t) { return t.unsqueeze(0).to(device); };
+  const auto x_lengths = torch::tensor({item.phones.size(0)}, torch::kLong).to(device);
+  const auto result = g->infer(one(item.phones), x_lengths, item.sid.to(device), one(item.tones), one(item.languages), one(item.bert),
+                               one(item.ja_bert), one(item.en_bert), systems::bert_vits2::InferOptions().max_len(1000), gen);
+  if (was_training) g->train();
+  const auto audio = result.audio[0][0].to(torch::kCPU, torch::kFloat32);
+  const auto generated = mel.mel_spectrogram(audio.unsqueeze(0))[0];
+  const auto truth = mel.spec_to_mel(item.spec);
+  std::filesystem::create_directories(folder);
+  char stem[32];
+  std::snprintf(stem, sizeof stem, "%08lld", static_cast<long long>(step));
+  const auto mel_png = folder / (std::string("mel_") + stem + ".png");
+  const auto align_png = folder / (std::string("alignment_") + stem + ".png");
+  const auto wav = folder / (std::string("audio_") + stem + ".wav");
+  viz::save_spectrograms_png(mel_png, {{"generated (step " + std::to_string(step) + ")", generated}, {"ground truth", truth}});
+  viz::SpectrogramOptions alignment;
+  alignment.colormap = viz::Colormap::viridis;
+  alignment.y_label = "phone (blanks included)";
+  alignment.vmin = 0.0;
+  alignment.vmax = 1.0;
+  alignment.pixels_per_frame = 4;  // a few dozen phones and frames: drawn larger than a mel
+  alignment.pixels_per_bin = 8;
+  viz::save_spectrogram_png(align_png, result.attn[0][0].t().cpu(), "alignment (step " + std::to_string(step) + ")", alignment);
+  audio::write_audio(wav, audio.clamp(-1.0, 1.0), mel.config().sampling_rate);
+  return {mel_png, align_png, wav};
+}
+
+/// Trains `Spec` on the checked data and exports the run; returns the exit status.
+template <class Spec>
+int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsData& train_data, const std::optional<VitsData>& valid_data,
+               c10::Device device, const std::string& program) {
+  namespace bv2 = systems::bert_vits2;
+  const std::filesystem::path out = cli.out;
+  const double lr = cli.lr.value_or(config.learning_rate);
+  const int64_t batch_size = cli.batch_size.value_or(config.batch_size);
+  const int64_t validate_every = cli.validate_every.value_or(config.eval_interval);
+  const int64_t seed = cli.seed.value_or(config.seed);
+  const auto boundaries = parse_boundaries(cli.boundaries);
+
+  // The batches: DistributedBucketSampler over the reference's lengths; items built on demand.
+  bv2::ItemOptions item_options;
+  item_options.add_blank = config.add_blank;
+  auto dataset = std::make_shared<const bv2::TextAudioSpeakerDataset>(train_data.prepared, config.speakers,
+                                                                      config.synthesizer.spectrogram(), item_options);
+  const auto drops = bv2::count_bucket_drops(dataset->lengths(), boundaries);
+  const auto& report = train_data.prepared.report;
+  std::cout << "[" << program << "] " << train_data.path.string() << ": " << report.read << " lines; dropped " << train_data.bad.size()
+            << " with unusable audio, " << report.too_short << " with a phone field shorter than " << config.min_text_len << ", "
+            << report.too_long << " longer than " << config.max_text_len << " characters, " << drops.too_short
+            << " at or below the first bucket boundary (" << boundaries.front() << "), " << drops.too_long
+            << " above the last (" << boundaries.back() << "); " << report.kept - drops.too_short - drops.too_long << " train\n";
+  CHORD_CHECK(report.kept > drops.too_short + drops.too_long, "no training item is left (see the drop counts above); lower the first "
+              "--boundaries value or check the filelist");
+  auto sampler = std::make_shared<const train::DistributedBucketSampler>(dataset->lengths(), batch_size, boundaries);
+  auto skipped = std::make_shared<SkippedItems>();
+  struct EpochOrder {
+    std::mutex mutex;
+    int64_t epoch = -1;
+    std::vector<std::vector<int64_t>> batches;
+  };
+  auto order = std::make_shared<EpochOrder>();
+  train::BatchSource<bv2::Batch> batches{
+      [sampler](int64_t) { return sampler->size(); },
+      [sampler, dataset, order, skipped, seed](int64_t epoch, size_t index) {
+        std::vector<int64_t> indices;
+        {
+          std::lock_guard<std::mutex> lock(order->mutex);
+          if (order->epoch != epoch) {
+            order->batches = sampler->batches(epoch);
+            order->epoch = epoch;
+          }
+          indices = order->batches.at(index);
+        }
+        // The inactive BERT streams' noise: a pure function of (seed, epoch, batch), so resume is exact.
+        auto gen = make_generator(static_cast<uint64_t>(seed) * 1000003ULL + static_cast<uint64_t>(epoch) * 100003ULL + index);
+        std::vector<bv2::Item> items;
+        for (auto i : indices) {
+          try {
+            items.push_back(dataset->get(static_cast<size_t>(i), gen));
+          } catch (const std::exception& error) {
+            std::lock_guard<std::mutex> lock(skipped->mutex);
+            skipped->messages.push_back(error_message(error));
+          }
+        }
+        CHORD_CHECK(!items.empty(), "every item of a batch failed to load; the first: ", skipped->messages.back());
+        return bv2::collate(items);
+      }};
+
+  // The evaluation utterance: the validation filelist's first (in the reference's order), else training's.
+  const auto& eval_entries = valid_data && !valid_data->prepared.entries.empty() ? valid_data->prepared : train_data.prepared;
+  auto eval_gen = make_generator(static_cast<uint64_t>(seed));
+  const auto eval_item = bv2::load_item(eval_entries.entries.front(), config.speakers, dataset->processing(), item_options, eval_gen);
+
+  // The model, seeded as train_ms.py seeds (torch.manual_seed(hps.train.seed)).
+  torch::manual_seed(static_cast<uint64_t>(seed));
+  auto options = vits_model_options<Spec>(config, cli, lr);
+  GanModel<Spec> model(options);
+  int64_t generator_parameters = 0, all_parameters = 0;
+  for (const auto& p : model->generator->parameters()) generator_parameters += p.numel();
+  for (const auto& p : model->parameters()) all_parameters += p.numel();
+
+  train::TrainerOptions trainer_options;
+  trainer_options.max_steps = cli.steps;
+  trainer_options.log_every = cli.log_every.value_or(config.log_interval);
+  trainer_options.checkpoint_every = cli.checkpoint_every.value_or(validate_every);
+  trainer_options.keep_checkpoints = static_cast<int>(cli.keep_checkpoints);
+  trainer_options.checkpoint_dir = out / "checkpoints";
+  trainer_options.seed = static_cast<uint64_t>(seed);
+  trainer_options.device = device;
+  if (cli.bf16 || config.bf16_run) trainer_options.autocast_dtype = torch::kBFloat16;
+  train::Trainer trainer(trainer_options);
+  std::vector<torch::Tensor> generator_trainable;
+  for (const auto& p : model->generator->parameters()) {
+    if (p.requires_grad()) generator_trainable.push_back(p);
+  }
+  auto generator_optimizer = std::make_shared<torch::optim::AdamW>(
+      generator_trainable,
+      torch::optim::AdamWOptions(lr).betas({config.betas[0], config.betas[1]}).eps(config.eps).weight_decay(0.01));
+  train::add_gan(trainer, model, generator_optimizer, train::exponential_per_epoch(lr, config.lr_decay));
+  trainer.add_observer(std::make_shared<train::ConsoleProgress>(std::cerr, program));
+  trainer.add_observer(std::make_shared<train::JsonlLogger>(out / "log.jsonl", !cli.fresh));
+  trainer.add_observer(std::make_shared<train::TensorBoardWriter>(out / "tensorboard"));
+  const bv2::MelProcessing& mel = dataset->processing();
+  trainer.set_after_update([&](int64_t step) {
+    if (step % validate_every != 0 && step != cli.steps) return;
+    const auto written = vits_evaluate(model, eval_item, mel, out / "eval", step, device);
+    trainer.message(train::MessageLevel::info, "evaluation at step " + std::to_string(step) + ": " + written[0].string() + ", " +
+                                                   written[1].string() + ", " + written[2].string());
+  });
+
+  std::cout << "[" << program << "] " << Spec::name << ", preset " << config.preset << ", generator "
+            << generator_parameters / 1e6 << " M parameters (" << all_parameters / 1e6 << " M with the discriminators), "
+            << config.synthesizer.n_speakers() << " speaker(s), " << dataset->size() << " utterances in " << sampler->size()
+            << " batches of " << batch_size << " per epoch, lr " << lr << "\n";
+  auto result = trainer.fit<bv2::Batch>(batches, [&](const bv2::Batch& batch, train::StepContext& context) {
+    return train::gan_step(model, batch_on(batch, context.device()), context);
+  });
+
+  // The generator alone, with the reference's G_<step> keys (enc_p.*, dec.*, ...).
+  io::save_safetensors(out / "generator.safetensors", io::state_dict(*model->generator),
+                       {{"step", std::to_string(result.step)}, {"spec", std::string(Spec::name)}, {"preset", config.preset}});
+  const bool plotted = viz::save_training_curves_png(out / "log.jsonl", out / "loss.png", {"G/mel", "G/kl", "G/duration", "D/loss"},
+                                                     {.title = program + " losses", .y_label = "loss"});
+  {
+    std::lock_guard<std::mutex> lock(skipped->mutex);
+    if (!skipped->messages.empty()) {
+      std::cerr << "[" << program << "] warning: " << skipped->messages.size() << " item load(s) failed and were skipped; the first: "
+                << skipped->messages.front() << "\n";
+    }
+  }
+  std::cout << "[" << program << "] " << train::to_string(result.reason) << " at step " << result.step << "\n"
+            << "[" << program << "] generator:   " << (out / "generator.safetensors").string() << "\n"
+            << "[" << program << "] checkpoint:  " << (result.checkpoint ? result.checkpoint->string() : std::string("none")) << "\n"
+            << "[" << program << "] evaluation:  " << (out / "eval").string() << "\n"
+            << "[" << program << "] loss curve:  " << (plotted ? (out / "loss.png").string() : "none yet (no update logged)") << "\n"
+            << "[" << program << "] logs:        " << (out / "log.jsonl").string() << ", " << (out / "tensorboard").string() << "\n";
+  if (result.reason == train::StopReason::interrupted) {
+    std::cout << "[" << program << "] interrupted: checkpointed at step " << result.step << "; the same command resumes\n";
+  }
+  return result.reason == train::StopReason::nonfinite ? 1 : 0;
+}
+
+/// Lists unusable items; stops unless --skip-bad-items.
+inline void report_bad_items(const VitsData& data, bool skip, const std::string& flag, const std::string& program) {
+  if (data.bad.empty()) return;
+  std::cerr << "[" << program << "] " << data.bad.size() << " item(s) of " << flag << " '" << data.path.string() << "' are unusable:\n";
+  for (const auto& line : data.bad) std::cerr << "  " << line << "\n";
+  CHORD_CHECK(skip, data.bad.size(), " unusable item(s) in ", flag, "; fix them or pass --skip-bad-items to train without them");
+  std::cerr << "[" << program << "] --skip-bad-items: continuing without them\n";
+}
+
+/// Everything checked before the model is built: the config, the filelists, the output folder.
+inline int run_vits_training(VitsTrainerConfig cli, const std::string& program) {
+  CHORD_CHECK(!cli.config.empty() || !cli.preset.empty(), "give --config <config.json> (Bert-VITS2's format) or --preset tiny|v2.3");
+  VitsRunConfig config;
+  if (!cli.config.empty()) {
+    require_input_file(cli.config, "--config");
+    config = read_vits_config(cli.config, cli.preset.empty() ? "v2.3" : cli.preset);
+  } else {
+    config = VitsRunConfig::from_preset(cli.preset);
+  }
+  for (const auto& key : config.ignored) std::cerr << "[" << program << "] note: config " << key << " has no effect in chord\n";
+  if (cli.filelist.empty()) cli.filelist = config.training_files;
+  if (cli.valid_filelist.empty()) cli.valid_filelist = config.validation_files;
+  require_input_file(cli.filelist, "--filelist");
+  if (!cli.valid_filelist.empty()) require_input_file(cli.valid_filelist, "--valid-filelist");
+  if (!cli.no_wavlm) {
+    CHORD_CHECK(!cli.wavlm_weights.empty(), "--wavlm-weights <wavlm-base-plus.safetensors> is required for the WavLM discriminator "
+                "(or pass --no-wavlm to train without it, as Bert-VITS2 did before 2.3)");
+    require_input_file(cli.wavlm_weights, "--wavlm-weights");
+  }
+  CHORD_CHECK(config.use_duration_discriminator || cli.no_wavlm, "config model.use_duration_discriminator = false needs --no-wavlm: "
+              "chord's specs without the duration discriminator have the multi-period discriminator alone");
+  (void)parse_boundaries(cli.boundaries);
+  const std::filesystem::path out = cli.out;
+  require_output_folder(out, "--out");
+  const auto device = announce_device(cli.device, program);
+
+  if (config.speakers.empty()) {
+    std::vector<std::filesystem::path> lists{cli.filelist};
+    if (!cli.valid_filelist.empty()) lists.push_back(cli.valid_filelist);
+    config.speakers = speakers_of(lists);
+    config.synthesizer.n_speakers(std::max<int64_t>(static_cast<int64_t>(config.speakers.size()), 1));
+  }
+  config.training_files = std::filesystem::absolute(cli.filelist).string();
+  config.validation_files = cli.valid_filelist.empty() ? "" : std::filesystem::absolute(cli.valid_filelist).string();
+  auto train_data = read_vits_filelist(cli.filelist, config, config.speakers);
+  report_bad_items(train_data, cli.skip_bad_items, "--filelist", program);
+  std::optional<VitsData> valid_data;
+  if (!cli.valid_filelist.empty()) {
+    valid_data = read_vits_filelist(cli.valid_filelist, config, config.speakers);
+    report_bad_items(*valid_data, cli.skip_bad_items, "--valid-filelist", program);
+  }
+  CHORD_CHECK(!train_data.prepared.entries.empty(), "--filelist '", cli.filelist, "' has no usable item");
+
+  if (cli.fresh) std::filesystem::remove_all(out / "checkpoints");
+  if (cli.seed) config.seed = *cli.seed;
+  std::ofstream(out / "config.json") << vits_config_to_json(config).dump(2) << "\n";
+
+  if (!config.use_duration_discriminator) return train_vits<systems::BertVits2MultiPeriodOnly>(cli, config, train_data, valid_data, device, program);
+  if (cli.no_wavlm) return train_vits<systems::BertVits2NoWavLM>(cli, config, train_data, valid_data, device, program);
+  return train_vits<systems::BertVits2>(cli, config, train_data, valid_data, device, program);
+}
+}  // namespace detail
+
+/// `main` of chord-vits-train.
+inline int run_vits_trainer(int argc, char** argv, const std::string& program) {
+  VitsTrainerConfig cli;
+  CLI::App app{"Train Bert-VITS2 (" + program + ") on cleaned filelists (wav|speaker|language|text|phones|tones|word2ph), from a "
+               "Bert-VITS2 config.json or a preset. Run it again to resume."};
+  add_vits_trainer_options(app, cli);
+  CLI11_PARSE(app, argc, argv);
+  try {
+    keep_freed_tensor_memory();
+    return detail::run_vits_training(cli, program);
+  } catch (const std::exception& error) {
+    return report_error(program, error);
+  }
+}
+
+}  // namespace chord::apps
