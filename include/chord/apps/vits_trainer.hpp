@@ -168,17 +168,6 @@ inline systems::bert_vits2::SpeakerMap speakers_of(const std::vector<std::filesy
   return map;
 }
 
-/// The batch with every tensor on `device`.
-inline systems::bert_vits2::Batch batch_on(const systems::bert_vits2::Batch& b, c10::Device device) {
-  if (device.is_cpu()) return b;
-  systems::bert_vits2::Batch out = b;
-  for (auto* t : {&out.text_padded, &out.text_lengths, &out.spec_padded, &out.spec_lengths, &out.wav_padded, &out.wav_lengths, &out.sid,
-                  &out.tone_padded, &out.language_padded, &out.bert_padded, &out.ja_bert_padded, &out.en_bert_padded, &out.order}) {
-    if (t->defined()) *t = t->to(device);
-  }
-  return out;
-}
-
 /// Items that failed to load during training (after the up-front checks): skipped, counted, reported.
 struct SkippedItems {
   std::mutex mutex;
@@ -227,7 +216,7 @@ GanModelOptions<Spec> vits_model_options(const VitsRunConfig& config, const Vits
 
 /// The evaluation of train_ms.py's `evaluate()`: the generator's inference on one held-out utterance
 /// (sdp_ratio 0, at most 1000 frames, a fixed generator), its mel beside the ground truth's, the
-/// alignment, the audio. Returns the paths written.
+/// predicted-duration alignment, the MAS alignment against its recording, the audio. Returns the paths written.
 template <class Spec>
 std::vector<std::filesystem::path> vits_evaluate(GanModel<Spec>& model, const systems::bert_vits2::Item& item,
                                                  const systems::bert_vits2::MelProcessing& mel, const std::filesystem::path& folder,
@@ -259,9 +248,18 @@ std::vector<std::filesystem::path> vits_evaluate(GanModel<Spec>& model, const sy
   alignment.vmax = 1.0;
   alignment.pixels_per_frame = 4;  // a few dozen phones and frames: drawn larger than a mel
   alignment.pixels_per_bin = 8;
-  viz::save_spectrogram_png(align_png, result.attn[0][0].t().cpu(), "alignment (step " + std::to_string(step) + ")", alignment);
+  viz::save_spectrogram_png(align_png, result.attn[0][0].t().cpu(), "predicted durations (step " + std::to_string(step) + ")", alignment);
+  // What the model has learnt to align: MAS between the utterance's phones and its own recording
+  // (train_ms.py's "all/attn" image), from the training forward in eval mode.
+  const auto mas_png = folder / (std::string("mas_alignment_") + stem + ".png");
+  {
+    g->eval();
+    const auto forward = g->forward(systems::bert_vits2::collate({item}).to(device), gen);
+    if (was_training) g->train();
+    viz::save_spectrogram_png(mas_png, forward.attn[0][0].t().cpu(), "MAS alignment (step " + std::to_string(step) + ")", alignment);
+  }
   audio::write_audio(wav, audio.clamp(-1.0, 1.0), mel.config().sampling_rate);
-  return {mel_png, align_png, wav};
+  return {mel_png, align_png, mas_png, wav};
 }
 
 /// Trains `Spec` on the checked data and exports the run; returns the exit status.
@@ -363,8 +361,9 @@ int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsDat
   trainer.set_after_update([&](int64_t step) {
     if (step % validate_every != 0 && step != cli.steps) return;
     const auto written = vits_evaluate(model, eval_item, mel, out / "eval", step, device);
-    trainer.message(train::MessageLevel::info, "evaluation at step " + std::to_string(step) + ": " + written[0].string() + ", " +
-                                                   written[1].string() + ", " + written[2].string());
+    std::string paths;
+    for (const auto& path : written) paths += (paths.empty() ? "" : ", ") + path.string();
+    trainer.message(train::MessageLevel::info, "evaluation at step " + std::to_string(step) + ": " + paths);
   });
 
   std::cout << "[" << program << "] " << Spec::name << ", preset " << config.preset << ", generator "
@@ -372,7 +371,7 @@ int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsDat
             << config.synthesizer.n_speakers() << " speaker(s), " << dataset->size() << " utterances in " << sampler->size()
             << " batches of " << batch_size << " per epoch, lr " << lr << "\n";
   auto result = trainer.fit<bv2::Batch>(batches, [&](const bv2::Batch& batch, train::StepContext& context) {
-    return train::gan_step(model, batch_on(batch, context.device()), context);
+    return train::gan_step(model, batch, context);  // the trainer has placed the batch (Batch::to)
   });
 
   // The generator alone, with the reference's G_<step> keys (enc_p.*, dec.*, ...).

@@ -281,6 +281,16 @@ struct Batch {
   torch::Tensor en_bert_padded;   ///< [B, 1024, Tx]
   torch::Tensor order;            ///< [B]: input index of each row (not part of the reference's tuple)
 
+  /// Every tensor on `device` (the trainer calls it: pinned, non-blocking copies to CUDA).
+  Batch to(c10::Device device, bool non_blocking = false) const {
+    Batch out = *this;
+    for (auto* t : {&out.text_padded, &out.text_lengths, &out.spec_padded, &out.spec_lengths, &out.wav_padded, &out.wav_lengths, &out.sid,
+                    &out.tone_padded, &out.language_padded, &out.bert_padded, &out.ja_bert_padded, &out.en_bert_padded, &out.order}) {
+      if (t->defined()) *t = t->to(device, non_blocking);
+    }
+    return out;
+  }
+
   /// The reference's return tuple, in order.
   std::vector<torch::Tensor> tensors() const {
     return {text_padded, text_lengths, spec_padded,    spec_lengths,  wav_padded,    wav_lengths,
