@@ -3,13 +3,13 @@
 // base-model start with another speaker count, files of another configuration, damaged files, and a
 // generator written by the reference (utils.save_checkpoint → scripts/convert_bert_vits2.py) loaded strictly.
 #include "support.hpp"
+#include "bert_vits2/keys.hpp"
 #include "bert_vits2/tiny.hpp"
 
 #include <chord/systems/bert_vits2.hpp>
 #include <chord/systems/bert_vits2/checkpoints.hpp>
 
 #include <fstream>
-#include <sstream>
 #include <set>
 
 namespace bv2 = chord::systems::bert_vits2;
@@ -355,19 +355,11 @@ TEST_CASE("a generator written by the reference (utils.save_checkpoint, converte
 TEST_CASE("at the 2.3 sizes every model file holds the reference's keys and shapes (net_g, net_d, net_dur_disc, net_wd)",
           "[bert_vits2][checkpoints][parity]") {
   // `<prefix> <key> <d0,d1,...>` lines written by make_bert_vits2_checkpoint_fixtures.py from the reference's classes.
-  const auto path = chord::test::fixture("bert_vits2_checkpoint_keys.txt");
-  REQUIRE(std::filesystem::exists(path));
-  std::map<std::string, std::map<std::string, std::vector<int64_t>>> reference;
-  std::ifstream in(path);
-  std::string prefix, key, dims;
-  while (in >> prefix >> key >> dims) {
-    std::vector<int64_t> shape;
-    std::stringstream parts(dims);
-    for (std::string d; std::getline(parts, d, ',');) shape.push_back(std::stoll(d));
-    reference[prefix][key] = shape;
-  }
-  REQUIRE(reference.size() == 4);
-  REQUIRE(reference.at("G").at("emb_g.weight") == std::vector<int64_t>{850, 512});
+  const auto reference = chord::test::read_key_shapes("bert_vits2_checkpoint_keys.txt", /*prefixed=*/true);
+  std::set<std::string> prefixes;
+  for (const auto& [key, shape] : reference) prefixes.insert(key.substr(0, key.find('.')));
+  REQUIRE(prefixes == std::set<std::string>{"D", "DUR", "G", "WD"});
+  REQUIRE(reference.at("G.emb_g.weight") == std::vector<int64_t>{850, 512});
 
   // The shipped configuration; only the frozen WavLM (not in any file) is shrunk to keep the test light.
   chord::GanModelOptions<Full> options(bv2::SynthesizerOptions::v2_3(850));
@@ -376,13 +368,7 @@ TEST_CASE("at the 2.3 sizes every model file holds the reference's keys and shap
   chord::GanModel<Full> model(options);
   for (const auto& slot : bv2::detail::model_file_slots(model)) {
     INFO(slot.prefix);
-    const auto state = chord::io::state_dict(*slot.module);  // what save_model_files writes
-    const auto& expected = reference.at(slot.prefix);
-    REQUIRE(state.size() == expected.size());
-    for (const auto& [name, tensor] : state) {
-      INFO(name);
-      REQUIRE(expected.count(name));
-      REQUIRE(tensor.sizes().vec() == expected.at(name));
-    }
+    // what save_model_files writes
+    chord::test::require_same_key_shapes(chord::test::keys_under(reference, slot.prefix), *slot.module);
   }
 }

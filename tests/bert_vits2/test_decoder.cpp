@@ -3,13 +3,12 @@
 // (tests/parity/make_bert_vits2_decoder_fixtures.py), their key names and shapes at the shipped config,
 // and hand checks of what a fixture cannot see (period folding, detached inputs, output lengths, errors).
 #include "support.hpp"
+#include "bert_vits2/keys.hpp"
 
 #include <chord/io/state_dict.hpp>
 #include <chord/nn/vits/discriminators.hpp>
 #include <chord/nn/vits/hifigan.hpp>
 
-#include <fstream>
-#include <sstream>
 
 using chord::test::max_abs_diff;
 namespace vits = chord::nn::vits;
@@ -33,40 +32,10 @@ void load(torch::nn::Module& module, const chord::io::TensorMap& all, const std:
   REQUIRE(report.clean());
 }
 
-/// `key → shape` lines of bert_vits2_decoder_keys.txt.
-std::map<std::string, std::vector<int64_t>> reference_shapes() {
-  std::ifstream in(chord::test::fixture("bert_vits2_decoder_keys.txt"));
-  REQUIRE(in);
-  std::map<std::string, std::vector<int64_t>> shapes;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string key, dims;
-    fields >> key >> dims;
-    std::vector<int64_t> shape;
-    std::istringstream parts(dims);
-    for (std::string d; std::getline(parts, d, ',');) shape.push_back(std::stoll(d));
-    shapes.emplace(key, shape);
-  }
-  return shapes;
-}
-
 /// The module's state dict compared with the reference's keys under `prefix.`, name for name and shape for shape.
-void require_same_keys(const torch::nn::Module& module, const std::map<std::string, std::vector<int64_t>>& reference,
-                       const std::string& prefix) {
-  std::map<std::string, std::vector<int64_t>> expected;
-  for (const auto& [key, shape] : reference) {
-    if (key.rfind(prefix + ".", 0) == 0) expected.emplace(key.substr(prefix.size() + 1), shape);
-  }
-  REQUIRE(!expected.empty());
-  std::map<std::string, std::vector<int64_t>> ours;
-  for (const auto& [key, tensor] : chord::io::state_dict(module)) ours.emplace(key, tensor.sizes().vec());
-  for (const auto& [key, shape] : expected) {
-    INFO(prefix << "." << key);
-    REQUIRE(ours.count(key) == 1);
-    REQUIRE(ours.at(key) == shape);
-  }
-  REQUIRE(ours.size() == expected.size());
+void require_same_keys(const torch::nn::Module& module, const chord::test::KeyShapes& reference, const std::string& prefix) {
+  INFO(prefix);
+  chord::test::require_same_key_shapes(chord::test::keys_under(reference, prefix), module);
 }
 
 vits::GeneratorOptions gen1_options() {
@@ -260,7 +229,7 @@ TEST_CASE("DurationDiscriminator matches models.DurationDiscriminator, with and 
 }
 
 TEST_CASE("Bert-VITS2 2.3 decoder and discriminators: reference key names and shapes, output shapes", "[bert_vits2][decoder]") {
-  const auto reference = reference_shapes();
+  const auto reference = chord::test::read_key_shapes("bert_vits2_decoder_keys.txt");
   torch::NoGradGuard no_grad;
 
   vits::Generator dec(vits::GeneratorOptions::bert_vits2());

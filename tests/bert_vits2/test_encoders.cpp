@@ -9,6 +9,7 @@
 // layer norm); 1e-5 relative to the largest reference value leaves room for those, far below the size
 // of any wrong mask, index or scale.
 #include "support.hpp"
+#include "bert_vits2/keys.hpp"
 
 #include <chord/core/random.hpp>
 #include <chord/io/state_dict.hpp>
@@ -21,9 +22,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <map>
-#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -309,54 +307,20 @@ TEST_CASE("flow blocks match the reference forward and reverse and invert on val
 
 TEST_CASE("the 2.3 configuration builds with the reference's state-dict keys and shapes", "[bert_vits2][encoders]") {
   // `<key> <d0,d1,...>` per line, from the reference modules at config.json v2.3 sizes.
-  std::ifstream file(chord::test::fixture("bert_vits2_encoder_keys.txt"));
-  REQUIRE(file.good());
-  std::map<std::string, std::map<std::string, std::vector<int64_t>>> expected;  // prefix → key → shape
-  std::string line;
-  while (std::getline(file, line)) {
-    if (line.empty()) continue;
-    std::istringstream fields(line);
-    std::string key, dims;
-    fields >> key >> dims;
-    std::vector<int64_t> shape;
-    std::istringstream parts(dims);
-    for (std::string d; std::getline(parts, d, ',');) shape.push_back(std::stoll(d));
-    const auto dot = key.find('.');
-    expected[key.substr(0, dot)][key.substr(dot + 1)] = shape;
-  }
+  const auto expected = chord::test::read_key_shapes("bert_vits2_encoder_keys.txt");
   // The phone vocabulary the file shows (len(symbols)).
-  REQUIRE(expected["enc_p"].at("emb.weight")[0] == 112);
+  REQUIRE(expected.at("enc_p.emb.weight")[0] == 112);
 
   auto check = [&](const std::string& prefix, const torch::nn::Module& module) {
     INFO(prefix);
-    const auto& want = expected.at(prefix);
-    const auto got = chord::io::state_dict(module);
-    std::vector<std::string> missing, extra, mismatched;
-    for (const auto& [key, shape] : want) {
-      const auto found = got.find(key);
-      if (found == got.end()) {
-        missing.push_back(key);
-      } else if (found->second.sizes().vec() != shape) {
-        mismatched.push_back(key);
-      }
-    }
-    for (const auto& [key, tensor] : got) {
-      if (!want.count(key)) extra.push_back(key);
-    }
-    INFO("missing " << missing.size() << (missing.empty() ? "" : " e.g. " + missing[0]) << ", extra " << extra.size()
-                    << (extra.empty() ? "" : " e.g. " + extra[0]) << ", mismatched " << mismatched.size()
-                    << (mismatched.empty() ? "" : " e.g. " + mismatched[0]));
-    REQUIRE(missing.empty());
-    REQUIRE(extra.empty());
-    REQUIRE(mismatched.empty());
-    REQUIRE(got.size() == want.size());
+    chord::test::require_same_key_shapes(chord::test::keys_under(expected, prefix), module);
   };
   check("enc_p", *vits::TextEncoder(vits::TextEncoderOptions::bert_vits2_v23()));
   check("enc_q", *vits::PosteriorEncoder(vits::PosteriorEncoderOptions::bert_vits2_v23()));
   check("flow", *vits::TransformerCouplingBlock(vits::TransformerCouplingBlockOptions::bert_vits2_v23()));
   check("rflow", *vits::ResidualCouplingBlock(vits::ResidualCouplingBlockOptions::bert_vits2_v23()));
-  REQUIRE(expected["enc_p"].size() == 121);
-  REQUIRE(expected["flow"].size() == 312);
+  REQUIRE(chord::test::keys_under(expected, "enc_p").size() == 121);
+  REQUIRE(chord::test::keys_under(expected, "flow").size() == 312);
 }
 
 TEST_CASE("dropout acts in training mode only", "[bert_vits2][encoders]") {

@@ -5,15 +5,13 @@
 // (chord's generator must draw the reference's noise in the reference's order) and with the reference's
 // draws injected from a differently seeded generator (the injection path must use every injected draw).
 #include "support.hpp"
+#include "bert_vits2/keys.hpp"
 
 #include <chord/core/random.hpp>
 #include <chord/io/state_dict.hpp>
 #include <chord/systems/bert_vits2/synthesizer.hpp>
 
-#include <fstream>
-#include <map>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -166,44 +164,13 @@ TEST_CASE("synth parity: the 2.3 generator train_ms.py builds has the reference'
           "[bert_vits2][synth_parity]") {
   // `<key> <d0,d1,...>` per line: SynthesizerTrn for configs/config.json (850 speakers, n_fft 2048, 32-frame
   // segments, transformer flow, posterior 16 layers, DP 256 filters).
-  std::ifstream file(chord::test::fixture("bert_vits2_synth_keys.txt"));
-  REQUIRE(file.good());
-  std::map<std::string, std::vector<int64_t>> want;
-  std::string line;
-  while (std::getline(file, line)) {
-    if (line.empty()) continue;
-    std::istringstream fields(line);
-    std::string key, dims;
-    fields >> key >> dims;
-    std::vector<int64_t> shape;
-    std::istringstream parts(dims);
-    for (std::string d; std::getline(parts, d, ',');) shape.push_back(std::stoll(d));
-    want[key] = shape;
-  }
+  const auto want = chord::test::read_key_shapes("bert_vits2_synth_keys.txt");
   REQUIRE(want.size() == 1125);
   REQUIRE(want.at("emb_g.weight") == std::vector<int64_t>{850, 512});
   REQUIRE(want.at("dp.conv_2.weight") == std::vector<int64_t>{256, 256, 3});
 
   const bv2::Synthesizer model(bv2::SynthesizerOptions::v2_3(850));
-  const auto got = chord::io::state_dict(*model);
-  std::vector<std::string> missing, extra, mismatched;
-  for (const auto& [key, shape] : want) {
-    const auto found = got.find(key);
-    if (found == got.end()) {
-      missing.push_back(key);
-    } else if (found->second.sizes().vec() != shape) {
-      mismatched.push_back(key);
-    }
-  }
-  for (const auto& [key, tensor] : got) {
-    if (!want.count(key)) extra.push_back(key);
-  }
-  INFO("missing " << missing.size() << (missing.empty() ? "" : " e.g. " + missing.front()) << ", extra " << extra.size()
-                  << (extra.empty() ? "" : " e.g. " + extra.front()) << ", mismatched " << mismatched.size()
-                  << (mismatched.empty() ? "" : " e.g. " + mismatched.front()));
-  CHECK(missing.empty());
-  CHECK(extra.empty());
-  CHECK(mismatched.empty());
+  chord::test::require_same_key_shapes(want, *model);
 }
 
 TEST_CASE("synth parity: SynthesizerTrn.forward, every returned tensor, seeded and injected",

@@ -7,6 +7,9 @@
 #include <chord/systems/bert_vits2.hpp>
 #include <chord/train/gan_training.hpp>
 
+#include <map>
+#include <string>
+
 namespace bv2 = chord::systems::bert_vits2;
 namespace train = chord::train;
 using chord::test::Recorder;
@@ -55,6 +58,22 @@ bv2::Batch tiny_batch(const bv2::SynthesizerOptions& options, uint64_t seed) {
 train::BatchSource<bv2::Batch> tiny_source(const bv2::SynthesizerOptions& options) {
   return {[](int64_t) { return size_t{2}; },
           [options](int64_t epoch, size_t index) { return tiny_batch(options, static_cast<uint64_t>(10 * epoch + static_cast<int64_t>(index))); }};
+}
+
+/// `max_steps` GAN steps of `model` in the trainer on the tiny batches; the scalars of the last step.
+template <class Spec>
+std::map<std::string, double> train_gan(chord::GanModel<Spec>& model, const bv2::SynthesizerOptions& generator, int64_t max_steps) {
+  train::TrainerOptions trainer_options;
+  trainer_options.max_steps = max_steps;
+  train::Trainer trainer(trainer_options);
+  train::add_gan(trainer, model);
+  auto recorder = std::make_shared<Recorder>();
+  trainer.add_observer(recorder);
+  trainer.fit<bv2::Batch>(tiny_source(generator), [&](const bv2::Batch& batch, train::StepContext& context) {
+    return train::gan_step(model, batch, context);
+  });
+  REQUIRE_FALSE(recorder->steps.empty());
+  return recorder->steps.back().scalars;
 }
 
 }  // namespace
@@ -128,16 +147,7 @@ TEST_CASE("Bert-VITS2 trains with all three discriminators: each member's step, 
   const auto dur_before = params["DUR.LSTM.weight_ih_l0"].clone();
   const auto wd_before = params["WD.wd.pre.weight_v"].clone();
 
-  train::TrainerOptions trainer_options;
-  trainer_options.max_steps = 2;
-  train::Trainer trainer(trainer_options);
-  train::add_gan(trainer, model);
-  auto recorder = std::make_shared<Recorder>();
-  trainer.add_observer(recorder);
-  trainer.fit<bv2::Batch>(tiny_source(options.generator), [&](const bv2::Batch& batch, train::StepContext& context) {
-    return train::gan_step(model, batch, context);
-  });
-  const auto& last = recorder->steps.back().scalars;
+  const auto last = train_gan(model, options.generator, 2);
   for (const char* key : {"DUR/loss", "D/loss", "WD/loss", "G/loss", "G/mel", "G/kl", "G/duration", "G/DUR/adversarial",
                           "G/D/adversarial", "G/D/feature_matching", "G/WD/adversarial", "G/WD/feature_matching"}) {
     INFO(key);
@@ -157,16 +167,7 @@ TEST_CASE("a member starting late and members dropped by a one-line spec change"
   chord::GanModel<chord::systems::BertVits2NoWavLM> model(options);
   REQUIRE_FALSE(model->named_parameters().contains("WD.wd.pre.weight_v"));
   const auto dur_before = model->named_parameters()["DUR.LSTM.weight_ih_l0"].clone();
-  train::TrainerOptions trainer_options;
-  trainer_options.max_steps = 1;
-  train::Trainer trainer(trainer_options);
-  train::add_gan(trainer, model);
-  auto recorder = std::make_shared<Recorder>();
-  trainer.add_observer(recorder);
-  trainer.fit<bv2::Batch>(tiny_source(options.generator), [&](const bv2::Batch& batch, train::StepContext& context) {
-    return train::gan_step(model, batch, context);
-  });
-  const auto& last = recorder->steps.back().scalars;
+  const auto last = train_gan(model, options.generator, 1);
   REQUIRE(last.count("D/loss"));
   REQUIRE_FALSE(last.count("DUR/loss"));
   REQUIRE_FALSE(last.count("G/DUR/adversarial"));

@@ -2,6 +2,7 @@
 // WavLMDiscriminator + WavLMLoss against tests/fixtures/bert_vits2_wavlm.safetensors and
 // bert_vits2_wavlm_keys.txt (tests/parity/make_bert_vits2_wavlm_fixtures.py).
 #include "support.hpp"
+#include "bert_vits2/keys.hpp"
 
 #include <chord/audio/sinc_resample.hpp>
 #include <chord/io/state_dict.hpp>
@@ -10,8 +11,6 @@
 
 #include <torch/autograd.h>
 
-#include <fstream>
-#include <sstream>
 
 namespace {
 
@@ -228,18 +227,8 @@ TEST_CASE("WavLMLoss terms and gradients match losses.WavLMLoss", "[bert_vits2][
 TEST_CASE("WavLMLoss at wavlm-base-plus sizes: keys and shapes of the reference", "[bert_vits2][wavlm]") {
   // `<key> <d0,d1,...>` of the reference's WavLMModel (as the installed transformers names it),
   // WavLMDiscriminator(768, 13, 64) and Resample(44100, 16000), prefixed as WavLMLoss registers them.
-  std::ifstream file(chord::test::fixture("bert_vits2_wavlm_keys.txt"));
-  REQUIRE(file.good());
   TensorMap reference;
-  std::string line;
-  while (std::getline(file, line)) {
-    if (line.empty()) continue;
-    std::istringstream fields(line);
-    std::string key, dims;
-    fields >> key >> dims;
-    std::vector<int64_t> shape;
-    std::stringstream parts(dims);
-    for (std::string d; std::getline(parts, d, ',');) shape.push_back(std::stoll(d));
+  for (const auto& [key, shape] : chord::test::read_key_shapes("bert_vits2_wavlm_keys.txt")) {
     reference[key] = torch::empty(shape, torch::TensorOptions().device(torch::kMeta));
   }
   REQUIRE(reference.size() == 264);
@@ -252,20 +241,6 @@ TEST_CASE("WavLMLoss at wavlm-base-plus sizes: keys and shapes of the reference"
   chord::nn::vits::WavLMLoss wl(chord::nn::WavLMModel(chord::nn::WavLMOptions::base_plus()),
                                 chord::nn::vits::WavLMDiscriminator(), 44100, 16000);
   const auto ours = chord::io::state_dict(*wl);
-  std::vector<std::string> missing, extra, mismatched;
-  for (const auto& [key, value] : reference) {
-    auto it = ours.find(key);
-    if (it == ours.end()) missing.push_back(key);
-    else if (it->second.sizes() != value.sizes()) mismatched.push_back(key);
-  }
-  for (const auto& [key, value] : ours) {
-    if (!reference.count(key)) extra.push_back(key);
-  }
-  INFO("missing: " << missing.size() << (missing.empty() ? "" : " first " + missing.front()));
-  INFO("extra: " << extra.size() << (extra.empty() ? "" : " first " + extra.front()));
-  INFO("mismatched: " << mismatched.size() << (mismatched.empty() ? "" : " first " + mismatched.front()));
-  CHECK(missing.empty());
-  CHECK(extra.empty());
-  CHECK(mismatched.empty());
+  chord::test::require_same_key_shapes(chord::test::shapes_of(reference), chord::test::shapes_of(ours));
   CHECK(ours.size() == 264);
 }

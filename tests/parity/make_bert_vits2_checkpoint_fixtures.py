@@ -41,7 +41,7 @@ import tempfile
 import torch
 from safetensors import safe_open
 
-from bert_vits2_reference import OUT, check_versions, load
+from bert_vits2_reference import OUT, check_versions, key_lines, load, perturb, seeded, write_lines
 
 SEED = 20261130
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -56,17 +56,6 @@ def small_synthesizer(models):
         p_dropout=0.1, resblock="2", resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]], upsample_rates=[4, 4],
         upsample_initial_channel=16, upsample_kernel_sizes=[8, 8], n_speakers=3, gin_channels=8, n_layers_trans_flow=3,
         n_flow_layer=2, use_spk_conditioned_encoder=True, use_noise_scaled_mas=True)
-
-
-def perturb(module, gen):
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            if name.endswith("gamma"):
-                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=gen))
-            elif name.endswith("beta"):
-                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
-            elif name.endswith("weight_g"):
-                p.mul_(0.5 + torch.rand(p.shape, generator=gen))
 
 
 def convert(direction, source, target):
@@ -118,13 +107,9 @@ def write_full_size_keys(checkout, models):
         "WD": models.WavLMDiscriminator(hps_model["slm"]["hidden"], hps_model["slm"]["nlayers"],
                                         hps_model["slm"]["initial_channel"]),
     }
-    lines = []
-    for prefix, net in networks.items():
-        for key, value in net.state_dict().items():
-            lines.append(f"{prefix} {key} {','.join(str(d) for d in value.shape)}")
-    with open(KEYS, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"{KEYS}: {len(lines)} entries, n_speakers {data['n_speakers']}")
+    lines = [line for prefix, net in networks.items() for line in key_lines(net, f"{prefix} ")]
+    write_lines(lines, KEYS)
+    print(f"n_speakers {data['n_speakers']}")
 
 
 def main():
@@ -139,9 +124,9 @@ def main():
 
     write_full_size_keys(args.checkout, models)
     with tempfile.TemporaryDirectory() as tmp:
-        torch.manual_seed(SEED)
+        gen = seeded(SEED)
         net = small_synthesizer(models)
-        perturb(net, torch.Generator().manual_seed(SEED))
+        perturb(net, gen)
         optimizer = torch.optim.AdamW(net.parameters(), 2e-4, betas=(0.8, 0.99), eps=1e-9)
         pth = os.path.join(tmp, "G_1000.pth")
         utils.save_checkpoint(net, optimizer, 2e-4, 7, pth)

@@ -32,41 +32,12 @@ sizes (reference/vits2.md §1.1, §2): `dec.` Generator(192, "1", [3,7,11], [[1,
 192, 3, 0.1, gin 512); then `shape.mpd.y_d.<i>` and `shape.mpd.fmap.<i>.<j>` lines: the output shapes of the
 full-size MPD on one [1, 1, 1100] waveform, and `shape.dec.out` for the full Generator on z [1, 192, 3].
 """
-import os
-import sys
-
 import torch
-from safetensors.torch import save_file
 
-from bert_vits2_reference import OUT, check_versions, load
+from bert_vits2_reference import (dims, key_lines, mask_of, perturb, put, put_weights, save_fixture, seeded, start,
+                                  write_lines)
 
 SEED = 20261130
-
-
-def perturb(module, gen):
-    """Moves the parameters whose initial value would hide a defect."""
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            if name.endswith("gamma"):
-                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=gen))
-            elif name.endswith("beta"):
-                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
-            elif name.endswith("weight_g"):
-                p.mul_(0.5 + torch.rand(p.shape, generator=gen))
-
-
-def mask_of(lengths, t):
-    return (torch.arange(t)[None, :] < torch.tensor(lengths)[:, None]).float().unsqueeze(1)
-
-
-def put_weights(out, prefix, module):
-    for k, v in module.state_dict().items():
-        out[f"{prefix}.{k}"] = v.detach().contiguous().clone()
-
-
-def put(store, prefix, case, **tensors):
-    for k, v in tensors.items():
-        store[f"io.{prefix}.{case}.{k}"] = v.detach().contiguous().clone()
 
 
 def shrink_mpd(mpd):
@@ -92,15 +63,11 @@ def shrink_mpd(mpd):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    check_versions()
-    load(sys.argv[1])
+    start(__doc__)
     import models
     import modules
 
-    torch.manual_seed(SEED)
-    gen = torch.Generator().manual_seed(SEED)
+    gen = seeded(SEED)
     store = {}
 
     # Generators.
@@ -164,31 +131,23 @@ def main():
         p_r, p_hat = dd(x, mask, dur_r, dur_hat)
         put(store, "dd", "nog", prob_r=p_r, prob_hat=p_hat)
 
-    os.makedirs(OUT, exist_ok=True)
-    path = os.path.join(OUT, "bert_vits2_decoder.safetensors")
-    save_file(store, path)
-    print(f"wrote {len(store)} tensors ({os.path.getsize(path)} bytes) to {path}")
+    save_fixture(store, "bert_vits2_decoder.safetensors")
 
     # Key lists and output shapes at the shipped sizes.
-    lines = []
     dec = models.Generator(192, "1", [3, 7, 11], [[1, 3, 5]] * 3, [8, 8, 2, 2, 2], 512, [16, 16, 8, 2, 2], gin_channels=512).eval()
     full_mpd = models.MultiPeriodDiscriminator().eval()
     dur_disc = models.DurationDiscriminator(192, 192, 3, 0.1, gin_channels=512)
-    for prefix, m in (("dec", dec), ("mpd", full_mpd), ("dur_disc", dur_disc)):
-        for k, v in m.state_dict().items():
-            lines.append(f"{prefix}.{k} {','.join(str(d) for d in v.shape)}")
+    lines = [line for prefix, m in (("dec", dec), ("mpd", full_mpd), ("dur_disc", dur_disc))
+             for line in key_lines(m, f"{prefix}.")]
     with torch.no_grad():
         y_d, _, fmaps, _ = full_mpd(torch.zeros(1, 1, 1100), torch.zeros(1, 1, 1100))
         for i, (yd, fm) in enumerate(zip(y_d, fmaps)):
-            lines.append(f"shape.mpd.y_d.{i} {','.join(str(d) for d in yd.shape)}")
+            lines.append(f"shape.mpd.y_d.{i} {dims(yd.shape)}")
             for j, f in enumerate(fm):
-                lines.append(f"shape.mpd.fmap.{i}.{j} {','.join(str(d) for d in f.shape)}")
+                lines.append(f"shape.mpd.fmap.{i}.{j} {dims(f.shape)}")
         out = dec(torch.zeros(1, 192, 3), g=torch.zeros(1, 512, 1))
-        lines.append(f"shape.dec.out {','.join(str(d) for d in out.shape)}")
-    path = os.path.join(OUT, "bert_vits2_decoder_keys.txt")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"wrote {len(lines)} lines to {path}")
+        lines.append(f"shape.dec.out {dims(out.shape)}")
+    write_lines(lines, "bert_vits2_decoder_keys.txt")
 
 
 if __name__ == "__main__":

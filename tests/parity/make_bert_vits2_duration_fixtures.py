@@ -34,13 +34,9 @@ Modules are in eval mode (dropout off); padded frames of x hold non-zero values.
 192, 3, 0.5, n_flows 4, gin 512) and dp DurationPredictor(192, 256, 3, 0.5, gin 512), the shipped config's
 sizes (reference/vits2.md §1.1).
 """
-import os
-import sys
-
 import torch
-from safetensors.torch import save_file
 
-from bert_vits2_reference import OUT, check_versions, load
+from bert_vits2_reference import key_lines, mask_of, perturb, put, put_weights, save_fixture, seeded, start, write_lines
 
 SEED = 20261130
 SEED_FWD = 777
@@ -49,33 +45,11 @@ SEED_FWD2 = 779
 SEED_REV2 = 780
 
 
-def perturb(module, gen):
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            parts = name.split(".")
-            if parts[-1] == "gamma":
-                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=gen))
-            elif parts[-1] == "beta":
-                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
-            elif parts[-1] in ("m", "logs"):
-                p.copy_(0.3 * torch.randn(p.shape, generator=gen))
-            elif len(parts) >= 2 and parts[-2] == "proj" and "flows" in parts[0]:
-                # ConvFlow.proj: zero in the reference's init.
-                p.copy_(0.3 * torch.randn(p.shape, generator=gen))
-
-
-def mask_of(lengths, t):
-    return (torch.arange(t)[None, :] < torch.tensor(lengths)[:, None]).float().unsqueeze(1)
-
-
-def put_weights(out, prefix, module):
-    for k, v in module.state_dict().items():
-        out[f"{prefix}.{k}"] = v.detach().contiguous().clone()
-
-
-def put(store, prefix, case, **tensors):
-    for k, v in tensors.items():
-        store[f"io.{prefix}.{case}.{k}"] = v.detach().contiguous().clone()
+# Besides LayerNorm (no weight norm here): ElementwiseAffine m/logs and ConvFlow.proj (zero in the reference's init).
+FLOWS = [
+    (lambda name, p: name.split(".")[-1] in ("m", "logs"), 0.3),
+    (lambda name, p: name.split(".")[-2:-1] == ["proj"] and "flows" in name.split(".")[0], 0.3),
+]
 
 
 def spline_cases(out, transforms, gen):
@@ -100,16 +74,12 @@ def spline_cases(out, transforms, gen):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    check_versions()
-    load(sys.argv[1])
+    start(__doc__)
     import losses  # noqa: E402  (the checkout's modules)
     import models  # noqa: E402
     import transforms  # noqa: E402
 
-    torch.manual_seed(SEED)
-    gen = torch.Generator().manual_seed(SEED + 1)
+    gen = seeded(SEED, SEED + 1)
     randn = lambda *shape: torch.randn(*shape, generator=gen)  # noqa: E731
     out = {}
 
@@ -117,7 +87,7 @@ def main():
 
     # Stochastic duration predictor, gin 8.
     sdp = models.StochasticDurationPredictor(16, 16, 3, 0.5, n_flows=4, gin_channels=8).eval()
-    perturb(sdp, gen)
+    perturb(sdp, gen, weight_g=False, rules=FLOWS)
     put_weights(out, "sdp", sdp)
     b, t, lengths = 2, 11, [11, 7]
     x, mask, g = randn(b, 16, t), mask_of(lengths, t), randn(b, 8, 1)
@@ -143,7 +113,7 @@ def main():
 
     # Without speaker conditioning and with 2 flows.
     sdp2 = models.StochasticDurationPredictor(6, 6, 3, 0.5, n_flows=2, gin_channels=0).eval()
-    perturb(sdp2, gen)
+    perturb(sdp2, gen, weight_g=False, rules=FLOWS)
     put_weights(out, "sdp2", sdp2)
     x2, mask2 = randn(2, 6, 9), mask_of([9, 4], 9)
     w2 = torch.randint(1, 4, (2, 1, 9), generator=gen).float() * mask2
@@ -160,7 +130,7 @@ def main():
     put(out, "sdp2", "rev", noise=noise2, logw=logw2)
 
     dp = models.DurationPredictor(16, 24, 3, 0.5, gin_channels=8).eval()
-    perturb(dp, gen)
+    perturb(dp, gen, weight_g=False, rules=FLOWS)
     put_weights(out, "dp", dp)
     with torch.no_grad():
         logw_dp = dp(x, mask, g=g)
@@ -199,22 +169,14 @@ def main():
         put(out, "loss", "dur", w=w, mask=mask, nll=nll, logw=logw_dp, logw_sdp=logw_sdp, logw_=logw_,
             l_length_dp=l_length_dp, l_length_sdp=l_length_sdp, l_length=l_length, loss_dur=loss_dur)
 
-    path = os.path.join(OUT, "bert_vits2_duration.safetensors")
-    save_file(out, path)
-    print(f"wrote {len(out)} tensors ({os.path.getsize(path)} bytes) to {path}")
+    save_fixture(out, "bert_vits2_duration.safetensors")
 
     real = [
         ("sdp", models.StochasticDurationPredictor(192, 192, 3, 0.5, n_flows=4, gin_channels=512)),
         ("dp", models.DurationPredictor(192, 256, 3, 0.5, gin_channels=512)),
     ]
-    lines = []
-    for prefix, module in real:
-        for k, v in module.state_dict().items():
-            lines.append(f"{prefix}.{k} {','.join(str(d) for d in v.shape)}")
-    path = os.path.join(OUT, "bert_vits2_duration_keys.txt")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"wrote {len(lines)} keys to {path}")
+    lines = [line for prefix, module in real for line in key_lines(module, f"{prefix}.")]
+    write_lines(lines, "bert_vits2_duration_keys.txt")
 
 
 if __name__ == "__main__":

@@ -38,64 +38,32 @@ flow, use_transformer_flow False).
 
 The duration predictor (`dp`) has its own cases in make_bert_vits2_duration_fixtures.py.
 """
-import os
-import sys
-
 import torch
-from safetensors.torch import save_file
 
-from bert_vits2_reference import OUT, check_versions, load
+from bert_vits2_reference import key_lines, mask_of, perturb, put, put_weights, save_fixture, seeded, start, write_lines
 
 SEED = 20261201
 EPS_SEED = 4242
 
 
-def perturb(module, gen):
-    """Moves the parameters whose initial value would hide a defect."""
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            if name.endswith("gamma"):
-                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=gen))
-            elif name.endswith("beta"):
-                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
-            elif name.endswith("weight_g"):
-                p.mul_(0.5 + torch.rand(p.shape, generator=gen))
-            elif name.split(".")[-2:-1] == ["post"]:
-                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
-
-
-def mask_of(lengths, t):
-    return (torch.arange(t)[None, :] < torch.tensor(lengths)[:, None]).float().unsqueeze(1)
-
-
-def put_weights(out, prefix, module):
-    for k, v in module.state_dict().items():
-        out[f"{prefix}.{k}"] = v.detach().contiguous().clone()
-
-
-def put(store, prefix, case, **tensors):
-    for k, v in tensors.items():
-        store[f"io.{prefix}.{case}.{k}"] = v.detach().contiguous().clone()
+# Besides LayerNorm and weight_g: the coupling layers' zero-initialised `post` convs.
+POST = [(lambda name, p: name.split(".")[-2:-1] == ["post"], 0.1)]
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    check_versions()
-    load(sys.argv[1])
+    start(__doc__)
     import attentions  # noqa: E402  (the checkout's modules)
     import models  # noqa: E402
     import modules  # noqa: E402
 
-    torch.manual_seed(SEED)
-    gen = torch.Generator().manual_seed(SEED + 1)
+    gen = seeded(SEED, SEED + 1)
     randn = lambda *shape: torch.randn(*shape, generator=gen)  # noqa: E731
     out = {}
 
     with torch.no_grad():
         # attentions.Encoder with speaker conditioning before layer 2.
         enc = attentions.Encoder(16, 32, 2, 3, 3, 0.1, window_size=4, gin_channels=8).eval()
-        perturb(enc, gen)
+        perturb(enc, gen, rules=POST)
         put_weights(out, "attn", enc)
         for case, lengths, t, with_g in [("g", [11, 7], 11, True), ("nog", [11, 7], 11, False),
                                           ("t5", [5, 2], 5, True), ("t3", [3], 3, True), ("t1", [1], 1, True)]:
@@ -109,7 +77,7 @@ def main():
             put(out, "attn", case, x=x, mask=mask, y=y, **({"g": g} if with_g else {}))
 
         enc0 = attentions.Encoder(16, 32, 2, 2, 1, 0.0).eval()
-        perturb(enc0, gen)
+        perturb(enc0, gen, rules=POST)
         put_weights(out, "attn0", enc0)
         x, mask = randn(2, 16, 11), mask_of([11, 6], 11)
         put(out, "attn0", "x", x=x, mask=mask, y=enc0(x, mask))
@@ -122,7 +90,7 @@ def main():
 
         # TextEncoder (phone embedding sized len(symbols) = 112).
         enc_p = models.TextEncoder(112, 6, 16, 32, 2, 3, 3, 0.1, gin_channels=8).eval()
-        perturb(enc_p, gen)
+        perturb(enc_p, gen, rules=POST)
         put_weights(out, "enc_p", enc_p)
         b, t = 2, 11
         ids = torch.randint(0, 112, (b, t), generator=gen)
@@ -137,7 +105,7 @@ def main():
 
         # PosteriorEncoder; its only draw is randn_like(m).
         enc_q = models.PosteriorEncoder(20, 6, 16, 5, 2, 3, gin_channels=8).eval()
-        perturb(enc_q, gen)
+        perturb(enc_q, gen, rules=POST)
         put_weights(out, "enc_q", enc_q)
         y, lengths, g = randn(2, 20, 17), torch.tensor([17, 12]), randn(2, 8, 1)
         torch.manual_seed(EPS_SEED)
@@ -154,7 +122,7 @@ def main():
         flow = models.TransformerCouplingBlock(8, 16, 32, 2, 3, 5, 0.1, n_flows=2, gin_channels=8).eval()
         rflow = models.ResidualCouplingBlock(8, 16, 5, 1, 2, n_flows=2, gin_channels=8).eval()
         for prefix, block in [("flow", flow), ("rflow", rflow)]:
-            perturb(block, gen)
+            perturb(block, gen, rules=POST)
             put_weights(out, prefix, block)
             x, mask, g = randn(2, 8, 17), mask_of([17, 12], 17), randn(2, 8, 1)
             fwd = block(x, mask, g=g)
@@ -164,15 +132,13 @@ def main():
         rcl = modules.ResidualCouplingLayer(8, 8, 3, 2, 2, mean_only=False).eval()
         tcl = modules.TransformerCouplingLayer(4, 8, 3, 1, 2, 0.0, 16, mean_only=False).eval()
         for prefix, layer, c in [("rcl", rcl, 8), ("tcl", tcl, 4)]:
-            perturb(layer, gen)
+            perturb(layer, gen, rules=POST)
             put_weights(out, prefix, layer)
             x, mask = randn(2, c, 9), mask_of([9, 5], 9)
             fwd, logdet = layer(x, mask)
             put(out, prefix, "x", x=x, mask=mask, fwd=fwd, logdet=logdet, rev=layer(x, mask, reverse=True))
 
-    path = os.path.join(OUT, "bert_vits2_encoder.safetensors")
-    save_file(out, path)
-    print(f"wrote {len(out)} tensors ({os.path.getsize(path)} bytes) to {path}")
+    save_fixture(out, "bert_vits2_encoder.safetensors")
 
     # Key names and shapes at the shipped config's sizes.
     real = [
@@ -181,14 +147,8 @@ def main():
         ("flow", models.TransformerCouplingBlock(192, 192, 768, 2, 4, 5, 0.1, 4, gin_channels=512)),
         ("rflow", models.ResidualCouplingBlock(192, 192, 5, 1, 4, n_flows=4, gin_channels=512)),
     ]
-    lines = []
-    for prefix, module in real:
-        for k, v in module.state_dict().items():
-            lines.append(f"{prefix}.{k} {','.join(str(d) for d in v.shape)}")
-    path = os.path.join(OUT, "bert_vits2_encoder_keys.txt")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"wrote {len(lines)} keys to {path}")
+    lines = [line for prefix, module in real for line in key_lines(module, f"{prefix}.")]
+    write_lines(lines, "bert_vits2_encoder_keys.txt")
 
 
 if __name__ == "__main__":

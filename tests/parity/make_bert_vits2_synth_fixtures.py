@@ -39,13 +39,10 @@ convs, ConvFlow `proj`, ElementwiseAffine m/logs).
   inf0m.<out>       the same at sdp_ratio 0 with max_len 7 (decodes the first 7 frames only)
 """
 import math
-import os
-import sys
-
 import torch
-from safetensors.torch import save_file
 
-from bert_vits2_reference import OUT, check_versions, load
+from bert_vits2_reference import key_lines, perturb, put_weights, save_fixture, seeded, start, write_lines
+from bert_vits2_reference import put_prefixed as put
 
 SEED = 20261201
 SEED_FWD = 4242
@@ -62,18 +59,9 @@ MAS_NOISE_INITIAL = 0.1
 MAX_LEN = 7  # infer's max_len: fewer frames than either item has
 
 
-def perturb(module, gen, only=""):
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            if not name.startswith(only):
-                continue
-            last = name.split(".")[-1]
-            if last == "gamma":
-                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=gen))
-            elif last == "beta":
-                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
-            elif bool((p == 0).all()):
-                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
+# Besides LayerNorm (weight_g left at ‖weight_v‖): every all-zero parameter (the flows' `post` convs, ConvFlow
+# `proj`, ElementwiseAffine m/logs).
+ZEROS = [(lambda name, p: bool((p == 0).all()), 0.1)]
 
 
 class Recorder:
@@ -99,11 +87,6 @@ class Recorder:
     def __exit__(self, *exc):
         for name, original in self.saved.items():
             setattr(torch, name, original)
-
-
-def put(out, prefix, **tensors):
-    for k, v in tensors.items():
-        out[f"{prefix}.{k}"] = v.detach().contiguous().clone()
 
 
 def make_model(models, use_transformer_flow):
@@ -195,10 +178,7 @@ def run_infer(net_g, batch, seed, sdp_ratio, max_len=None):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    check_versions()
-    load(sys.argv[1])
+    start(__doc__)
     import commons  # noqa: E402  (the checkout's modules)
     import losses  # noqa: E402
     import mel_processing  # noqa: E402
@@ -209,18 +189,17 @@ def main():
     mel_processing.librosa_mel_fn = lambda sr, n_fft, n_mels, fmin, fmax: librosa.filters.mel(
         sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
 
-    torch.manual_seed(SEED)
-    gen = torch.Generator().manual_seed(SEED + 1)
+    gen = seeded(SEED, SEED + 1)
     out = {}
 
     net_g = make_model(models, True)
-    perturb(net_g, gen)
-    put(out, "synth", **net_g.state_dict())
+    perturb(net_g, gen, weight_g=False, rules=ZEROS)
+    put_weights(out, "synth", net_g)
     res = make_model(models, False)
     shared = {k: v for k, v in net_g.state_dict().items() if not k.startswith("flow.")}
     missing, unexpected = res.load_state_dict(shared, strict=False)
     assert not unexpected and all(k.startswith("flow.") for k in missing)
-    perturb(res, gen, only="flow.")
+    perturb(res, gen, weight_g=False, rules=ZEROS, only="flow.")
     put(out, "res", **{k: v for k, v in res.state_dict().items() if k.startswith("flow.")})
 
     batch = make_batch(mel_processing, gen)
@@ -237,20 +216,14 @@ def main():
         put(out, f"inf{r}", **run_infer(net_g, batch, SEED_INF + r, r / 10))
     put(out, "inf0m", **run_infer(net_g, batch, SEED_INF + 9, 0.0, max_len=MAX_LEN))
 
-    path = os.path.join(OUT, "bert_vits2_synth.safetensors")
-    save_file(out, path)
-    print(f"wrote {len(out)} tensors ({os.path.getsize(path)} bytes) to {path}")
+    save_fixture(out, "bert_vits2_synth.safetensors")
 
     # train_ms.py's net_g for configs/config.json (2.3), keys and shapes only.
     real = models.SynthesizerTrn(
         112, 2048 // 2 + 1, 16384 // 512, 192, 192, 768, 2, 6, 3, 0.1, "1", [3, 7, 11], [[1, 3, 5]] * 3,
         [8, 8, 2, 2, 2], 512, [16, 16, 8, 2, 2], n_speakers=850, gin_channels=512, use_noise_scaled_mas=True,
         mas_noise_scale_initial=0.01, noise_scale_delta=2e-6)
-    lines = [f"{k} {','.join(str(d) for d in v.shape)}" for k, v in real.state_dict().items()]
-    path = os.path.join(OUT, "bert_vits2_synth_keys.txt")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"wrote {len(lines)} keys ({os.path.getsize(path)} bytes) to {path}")
+    write_lines(key_lines(real), "bert_vits2_synth_keys.txt")
 
 
 if __name__ == "__main__":

@@ -40,16 +40,13 @@ kernels 10,3,3,3,3,2,2, strides 5,2,2,2,2,2,2, conv_bias False, num_buckets 320,
 pos-conv 128 / 16 groups, mask_time_prob 0.05) as the installed transformers names them; `wd.`
 WavLMDiscriminator(768, 13, 64); `resample.kernel` of Resample(44100, 16000).
 """
-import os
-import sys
 import tempfile
 
 import torch
 import torchaudio
 import transformers
-from safetensors.torch import save_file
 
-from bert_vits2_reference import OUT, check_versions, load
+from bert_vits2_reference import dims, key_lines, put, put_weights, save_fixture, seeded, start, write_lines
 
 SEED = 20261130
 
@@ -110,26 +107,12 @@ def perturb(module, gen):
                 p.copy_(torch.randn(p.shape, generator=gen) / p.shape[1] ** 0.5)
 
 
-def put(store, prefix, case, **tensors):
-    for k, v in tensors.items():
-        store[f"io.{prefix}.{case}.{k}"] = v.detach().contiguous().clone()
-
-
-def put_weights(out, prefix, module):
-    for k, v in module.state_dict().items():
-        out[f"{prefix}.{k}"] = v.detach().contiguous().clone()
-
-
 def main():
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    load(sys.argv[1])
-    check_versions({"transformers": "5.", "torchaudio": "2.11"})
+    start(__doc__, {"transformers": "5.", "torchaudio": "2.11"})
     import models  # noqa: E402
     import losses  # noqa: E402
 
-    torch.manual_seed(SEED)
-    gen = torch.Generator().manual_seed(SEED)
+    gen = seeded(SEED)
     out = {}
 
     # --- WavLM ---
@@ -190,24 +173,15 @@ def main():
     print(f"loss: forward {f.item():.6f} generator {g.item():.6f} discriminator {d.item():.6f} "
           f"discriminator_forward {tuple(df.shape)}")
 
-    path = os.path.join(OUT, "bert_vits2_wavlm.safetensors")
-    save_file(out, path)
-    print(f"wrote {path} ({os.path.getsize(path)} bytes, {len(out)} tensors)")
+    save_fixture(out, "bert_vits2_wavlm.safetensors")
 
     # --- real-size keys and shapes ---
-    lines = []
     big = transformers.WavLMModel(transformers.WavLMConfig(**BASE_PLUS))
-    for k, v in big.state_dict().items():
-        lines.append(f"wavlm.{k} {','.join(str(d) for d in v.shape)}")
+    lines = key_lines(big, "wavlm.")
     del big
-    big_wd = models.WavLMDiscriminator(768, 13, 64)
-    for k, v in big_wd.state_dict().items():
-        lines.append(f"wd.{k} {','.join(str(d) for d in v.shape)}")
-    lines.append(f"resample.kernel {','.join(str(d) for d in t44.kernel.shape)}")
-    path = os.path.join(OUT, "bert_vits2_wavlm_keys.txt")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"wrote {path} ({len(lines)} keys)")
+    lines += key_lines(models.WavLMDiscriminator(768, 13, 64), "wd.")
+    lines.append(f"resample.kernel {dims(t44.kernel.shape)}")
+    write_lines(lines, "bert_vits2_wavlm_keys.txt")
 
 
 if __name__ == "__main__":
