@@ -81,23 +81,14 @@ struct ResidualCouplingLayerOptions {
   TORCH_ARG(bool, mean_only) = false;
 };
 
-/// `modules.ResidualCouplingLayer`: `pre` (1×1), `enc` (WN), `post` (1×1, zero-initialised).
-class ResidualCouplingLayerImpl : public torch::nn::Module {
- public:
-  explicit ResidualCouplingLayerImpl(ResidualCouplingLayerOptions options_) : options(std::move(options_)) {
-    const auto& o = options;
-    CHORD_CHECK(o.channels() % 2 == 0, "ResidualCouplingLayer: channels ", o.channels(), " are not even");
-    half_ = o.channels() / 2;
-    pre = register_module("pre", torch::nn::Conv1d(torch::nn::Conv1dOptions(half_, o.hidden_channels(), 1)));
-    enc = register_module("enc", WN(WNOptions(o.hidden_channels(), o.kernel_size(), o.dilation_rate(), o.n_layers())
-                                        .p_dropout(o.p_dropout())
-                                        .gin_channels(o.gin_channels())));
-    post = register_module("post", torch::nn::Conv1d(torch::nn::Conv1dOptions(o.hidden_channels(), half_ * (o.mean_only() ? 1 : 2), 1)));
-    torch::NoGradGuard no_grad;
-    post->weight.zero_();
-    post->bias.zero_();
-  }
+namespace flow_detail {
 
+/// The shape both coupling layers share: `pre` (1×1) on the first half, an encoder, `post` (1×1,
+/// zero-initialised, so a new layer is the identity), the affine coupling of the second half.
+/// Registered in the reference's order (pre, enc, post).
+template <class Encoder>
+class CouplingLayer : public torch::nn::Module {
+ public:
   /// `x [B, channels, T]`, `x_mask [B, 1, T]`, `g [B, gin, 1]` (or undefined) → `(y, logdet [B])`.
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& x, const torch::Tensor& x_mask, const torch::Tensor& g = {}) {
     return couple(x, x_mask, g, false);
@@ -107,21 +98,50 @@ class ResidualCouplingLayerImpl : public torch::nn::Module {
     return couple(x, x_mask, g, true).first;
   }
 
-  ResidualCouplingLayerOptions options;
   torch::nn::Conv1d pre{nullptr}, post{nullptr};
-  WN enc{nullptr};
+  Encoder enc{nullptr};
+
+ protected:
+  CouplingLayer(const char* who, int64_t channels, int64_t hidden_channels, bool mean_only, Encoder encoder)
+      : who_(who), channels_(channels), half_(channels / 2), mean_only_(mean_only) {
+    CHORD_CHECK(channels % 2 == 0, who, ": channels ", channels, " are not even");
+    pre = register_module("pre", torch::nn::Conv1d(torch::nn::Conv1dOptions(half_, hidden_channels, 1)));
+    enc = register_module("enc", std::move(encoder));
+    post = register_module("post", torch::nn::Conv1d(torch::nn::Conv1dOptions(hidden_channels, half_ * (mean_only ? 1 : 2), 1)));
+    torch::NoGradGuard no_grad;
+    post->weight.zero_();
+    post->bias.zero_();
+  }
 
  private:
-  int64_t half_ = 0;
   std::pair<torch::Tensor, torch::Tensor> couple(const torch::Tensor& x, const torch::Tensor& x_mask, const torch::Tensor& g, bool reverse) {
-    flow_detail::check_flow_input("ResidualCouplingLayer", x, options.channels(), x_mask);
+    check_flow_input(who_, x, channels_, x_mask);
     const auto x0 = x.narrow(1, 0, half_);
     const auto x1 = x.narrow(1, half_, half_);
     auto h = pre(x0) * x_mask;
     h = enc(h, x_mask, g);
     const auto stats = post(h) * x_mask;
-    return flow_detail::affine_coupling(x0, x1, stats, x_mask, half_, options.mean_only(), reverse);
+    return affine_coupling(x0, x1, stats, x_mask, half_, mean_only_, reverse);
   }
+
+  const char* who_;
+  int64_t channels_, half_;
+  bool mean_only_;
+};
+
+}  // namespace flow_detail
+
+/// `modules.ResidualCouplingLayer`: `pre` (1×1), `enc` (WN), `post` (1×1, zero-initialised).
+class ResidualCouplingLayerImpl : public flow_detail::CouplingLayer<WN> {
+ public:
+  explicit ResidualCouplingLayerImpl(ResidualCouplingLayerOptions options_)
+      : CouplingLayer("ResidualCouplingLayer", options_.channels(), options_.hidden_channels(), options_.mean_only(),
+                      WN(WNOptions(options_.hidden_channels(), options_.kernel_size(), options_.dilation_rate(), options_.n_layers())
+                             .p_dropout(options_.p_dropout())
+                             .gin_channels(options_.gin_channels()))),
+        options(std::move(options_)) {}
+
+  ResidualCouplingLayerOptions options;
 };
 TORCH_MODULE(ResidualCouplingLayer);
 
@@ -142,45 +162,18 @@ struct TransformerCouplingLayerOptions {
 
 /// `modules.TransformerCouplingLayer`: `pre` (1×1), `enc` (attentions.Encoder, window 4),
 /// `post` (1×1, zero-initialised).
-class TransformerCouplingLayerImpl : public torch::nn::Module {
+class TransformerCouplingLayerImpl : public flow_detail::CouplingLayer<AttentionEncoder> {
  public:
-  explicit TransformerCouplingLayerImpl(TransformerCouplingLayerOptions options_) : options(std::move(options_)) {
-    const auto& o = options;
-    CHORD_CHECK(o.channels() % 2 == 0, "TransformerCouplingLayer: channels ", o.channels(), " are not even");
-    half_ = o.channels() / 2;
-    pre = register_module("pre", torch::nn::Conv1d(torch::nn::Conv1dOptions(half_, o.hidden_channels(), 1)));
-    enc = register_module("enc", AttentionEncoder(AttentionEncoderOptions(o.hidden_channels(), o.filter_channels(), o.n_heads(), o.n_layers())
-                                                      .kernel_size(o.kernel_size())
-                                                      .p_dropout(o.p_dropout())
-                                                      .gin_channels(o.gin_channels())));
-    post = register_module("post", torch::nn::Conv1d(torch::nn::Conv1dOptions(o.hidden_channels(), half_ * (o.mean_only() ? 1 : 2), 1)));
-    torch::NoGradGuard no_grad;
-    post->weight.zero_();
-    post->bias.zero_();
-  }
-
-  std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& x, const torch::Tensor& x_mask, const torch::Tensor& g = {}) {
-    return couple(x, x_mask, g, false);
-  }
-  torch::Tensor reverse(const torch::Tensor& x, const torch::Tensor& x_mask, const torch::Tensor& g = {}) {
-    return couple(x, x_mask, g, true).first;
-  }
+  explicit TransformerCouplingLayerImpl(TransformerCouplingLayerOptions options_)
+      : CouplingLayer("TransformerCouplingLayer", options_.channels(), options_.hidden_channels(), options_.mean_only(),
+                      AttentionEncoder(AttentionEncoderOptions(options_.hidden_channels(), options_.filter_channels(), options_.n_heads(),
+                                                               options_.n_layers())
+                                           .kernel_size(options_.kernel_size())
+                                           .p_dropout(options_.p_dropout())
+                                           .gin_channels(options_.gin_channels()))),
+        options(std::move(options_)) {}
 
   TransformerCouplingLayerOptions options;
-  torch::nn::Conv1d pre{nullptr}, post{nullptr};
-  AttentionEncoder enc{nullptr};
-
- private:
-  int64_t half_ = 0;
-  std::pair<torch::Tensor, torch::Tensor> couple(const torch::Tensor& x, const torch::Tensor& x_mask, const torch::Tensor& g, bool reverse) {
-    flow_detail::check_flow_input("TransformerCouplingLayer", x, options.channels(), x_mask);
-    const auto x0 = x.narrow(1, 0, half_);
-    const auto x1 = x.narrow(1, half_, half_);
-    auto h = pre(x0) * x_mask;
-    h = enc(h, x_mask, g);
-    const auto stats = post(h) * x_mask;
-    return flow_detail::affine_coupling(x0, x1, stats, x_mask, half_, options.mean_only(), reverse);
-  }
 };
 TORCH_MODULE(TransformerCouplingLayer);
 
