@@ -10,6 +10,9 @@
 //   tiny: SynthesizerOptions::tiny() with the two sizes the reference hard-codes (posterior encoder
 //         16 layers, duration-predictor filter 256), 2 utterances of 40 phones / 64 frames, 22.05 kHz.
 //   v2_3: SynthesizerOptions::v2_3(4), 2 utterances of 48 phones / 96 frames, 44.1 kHz, segment 32 frames.
+// TrainPhases/v2_3 times the same step by phase (counters in ms: generator forward, each member's loss forward,
+// backward and AdamW step, each part of the generator's loss, its backward and step); it updates each member
+// right after its loss instead of after all of them, which changes no amount of work.
 // Inference: `infer` of one 40-phone utterance at v2_3, sdp_ratio 0.5. With random weights the durations
 // would differ between the two implementations, so both zero the deterministic predictor's output
 // projection and use noise_scale_w 0 (the SDP then returns log-durations of 0 at its default
@@ -26,6 +29,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -122,6 +126,51 @@ struct Training {
     return loss;
   }
 
+  /// step() with the wall time of each phase added to `phases` (ms): the generator forward, each member's loss
+  /// forward and its backward + AdamW step, each part of the generator's loss, its backward and its step.
+  void timed_step(const bv2::Batch& batch, torch::Generator& gen, std::map<std::string, double>& phases) {
+    using clock = std::chrono::steady_clock;
+    auto t = clock::now();
+    auto lap = [&](const std::string& name) {
+      const auto now = clock::now();
+      phases[name] += std::chrono::duration<double, std::milli>(now - t).count();
+      t = now;
+    };
+    model->train();
+    const auto outputs = model->generate(batch, gen, global_step++);
+    lap("G_forward");
+    model->options.discriminators.for_each([&](const auto& member) {
+      auto module = model->module_of(member);
+      const auto loss = member.discriminator_loss(module, outputs.detached());
+      lap(std::string(member.prefix) + "_loss");
+      auto& optimizer = *optimizers.at(std::string(member.prefix));
+      optimizer.zero_grad();
+      torch::autograd::backward({loss}, {}, false, false, parameters.at(std::string(member.prefix)));
+      lap(std::string(member.prefix) + "_backward");
+      optimizer.step();
+      lap(std::string(member.prefix) + "_step");
+    });
+    auto total = torch::stack(torch::TensorList([&] {
+                   std::vector<torch::Tensor> terms;
+                   for (const auto& [name, term] : model->generator->losses(batch, outputs)) terms.push_back(term);
+                   return terms;
+                 }())).sum();
+    lap("G_loss_own");
+    model->options.discriminators.for_each([&](const auto& member) {
+      auto module = model->module_of(member);
+      const auto parts = member.generator_terms(module, outputs);
+      total = total + parts.adversarial;
+      if (parts.feature_matching.defined()) total = total + parts.feature_matching;
+      lap("G_loss_" + std::string(member.prefix));
+    });
+    auto& optimizer = *optimizers.at("G");
+    optimizer.zero_grad();
+    torch::autograd::backward({total}, {}, false, false, parameters.at("G"));
+    lap("G_backward");
+    optimizer.step();
+    lap("G_step");
+  }
+
   Model model;
   std::map<std::string, std::shared_ptr<torch::optim::Optimizer>> optimizers;
   std::map<std::string, std::vector<torch::Tensor>> parameters;
@@ -135,8 +184,27 @@ void BM_BertVits2_TrainStep(benchmark::State& state, Size size) {
   const auto& options = training.model->options.generator;
   const auto batch = size == Size::tiny ? make_batch(options, 2, 40, 64, 1) : make_batch(options, 2, 48, 96, 1);
   auto gen = chord::make_generator(2);
-  training.step(batch, gen);  // untimed warm-up: AdamW's moments and the first gradients are allocated here
+  // Two untimed warm-up steps: the first allocates AdamW's moments and the first gradients where its
+  // activations were, so the second still grows the heap (about 650 MB of first-touch pages at v2_3, mostly
+  // in the multi-period discriminator's forward); from the third on the heap is at its high-water mark.
+  // With one warm-up a 1 s run timed that growth: +0.2 s on an idle machine, +1.3 s when another process
+  // held 3 GB (page faults cost several times more then), which read as 0.8x against the reference.
+  for (int i = 0; i < 2; ++i) training.step(batch, gen);
   for (auto _ : state) benchmark::DoNotOptimize(training.step(batch, gen).data_ptr());
+}
+
+/// The training step split into phases (counters: mean ms per step of each phase; see Training::timed_step).
+void BM_BertVits2_TrainPhases(benchmark::State& state, Size size) {
+  chord::keep_freed_tensor_memory();
+  torch::manual_seed(0);
+  Training training(size);
+  const auto& options = training.model->options.generator;
+  const auto batch = size == Size::tiny ? make_batch(options, 2, 40, 64, 1) : make_batch(options, 2, 48, 96, 1);
+  auto gen = chord::make_generator(2);
+  for (int i = 0; i < 2; ++i) training.step(batch, gen);  // untimed warm-up, as BM_BertVits2_TrainStep
+  std::map<std::string, double> phases;
+  for (auto _ : state) training.timed_step(batch, gen, phases);
+  for (const auto& [name, ms] : phases) state.counters[name] = ms / static_cast<double>(state.iterations());
 }
 
 void BM_BertVits2_Infer(benchmark::State& state) {
@@ -170,4 +238,5 @@ void BM_BertVits2_Infer(benchmark::State& state) {
 
 BENCHMARK_CAPTURE(BM_BertVits2_TrainStep, tiny, Size::tiny)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_BertVits2_TrainStep, v2_3, Size::v2_3)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_BertVits2_TrainPhases, v2_3, Size::v2_3)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_BertVits2_Infer)->Name("BM_BertVits2_Infer/v2_3")->Unit(benchmark::kMillisecond);
