@@ -44,6 +44,22 @@ inline void check_waveform(const torch::Tensor& y, const char* name) {
 }
 }  // namespace detail
 
+namespace detail {
+/// Both discriminators' stack: each conv followed by leaky ReLU 0.1, then `conv_post`; the flattened
+/// score and every activation (the feature maps of feature matching).
+inline std::pair<torch::Tensor, std::vector<torch::Tensor>> score_with_features(torch::Tensor x, std::vector<WeightNormConv>& convs,
+                                                                                WeightNormConv& conv_post) {
+  std::vector<torch::Tensor> fmap;
+  for (auto& conv : convs) {
+    x = leaky_relu(conv(x), kLeakyReluSlope);
+    fmap.push_back(x);
+  }
+  x = conv_post(x);
+  fmap.push_back(x);
+  return {x.flatten(1, -1), std::move(fmap)};
+}
+}  // namespace detail
+
 /// `models.DiscriminatorP(period, kernel_size=5, stride=3)`.
 struct DiscriminatorPOptions {
   explicit DiscriminatorPOptions(int64_t period) : period_(period) {}
@@ -95,15 +111,7 @@ class DiscriminatorPImpl : public torch::nn::Module {
   /// `y [B, 1, T]` → score `[B, N]`, six feature maps.
   DiscriminatorOutput forward(const torch::Tensor& y) {
     detail::check_waveform(y, "y");
-    auto x = fold_period(y, options.period());
-    std::vector<torch::Tensor> fmap;
-    for (auto& conv : convs_) {
-      x = detail::leaky_relu(conv(x), kLeakyReluSlope);
-      fmap.push_back(x);
-    }
-    x = conv_post(x);
-    fmap.push_back(x);
-    return {x.flatten(1, -1), std::move(fmap)};
+    return detail::score_with_features(fold_period(y, options.period()), convs_, conv_post);
   }
 
   DiscriminatorPOptions options;
@@ -150,15 +158,7 @@ class DiscriminatorSImpl : public torch::nn::Module {
   /// `y [B, 1, T]` → score `[B, N]`, seven feature maps.
   DiscriminatorOutput forward(const torch::Tensor& y) {
     detail::check_waveform(y, "y");
-    auto x = y;
-    std::vector<torch::Tensor> fmap;
-    for (auto& conv : convs_) {
-      x = detail::leaky_relu(conv(x), kLeakyReluSlope);
-      fmap.push_back(x);
-    }
-    x = conv_post(x);
-    fmap.push_back(x);
-    return {x.flatten(1, -1), std::move(fmap)};
+    return detail::score_with_features(y, convs_, conv_post);
   }
 
   DiscriminatorSOptions options;
