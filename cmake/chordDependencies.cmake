@@ -6,13 +6,15 @@
 include_guard(GLOBAL)
 #
 # chord::deps holds what every chord header may need (LibTorch, fmt, nlohmann-json, libsndfile, libsoxr,
-# stb). Three optional components each add one imported target, found only when asked for
+# stb). Optional components each add one imported target, found only when asked for
 # (CHORD_DEPENDENCY_COMPONENTS; the installed package sets it from find_package(chord COMPONENTS ...)):
 #   espeak  chord::espeak  libespeak-ng        text/phonemizer.hpp (the demo corpora's English front end)
 #   liquid  chord::liquid  liquid-dsp          audio/lowpass.hpp (SAGA-SR's low-resolution simulation)
 #   apps    chord::apps    CLI11 (+ liquid)    chord/apps/*.hpp, the ready-made programs
-# chord_<component>_FOUND says which were found. chord's own build asks for all three.
-set(_chord_known_components espeak liquid apps)
+#   hub     chord::hub     libcurl             chord/hub/*.hpp (Hugging Face Hub downloads, --model, chord-fetch)
+# chord_<component>_FOUND says which were found. chord's own build asks for all of them and needs the
+# first three; without libcurl it builds everything but the Hub client.
+set(_chord_known_components espeak liquid apps hub)
 if(NOT DEFINED CHORD_DEPENDENCY_COMPONENTS)
   set(CHORD_DEPENDENCY_COMPONENTS ${_chord_known_components})
 endif()
@@ -67,6 +69,19 @@ if("apps" IN_LIST CHORD_DEPENDENCY_COMPONENTS)
       target_link_libraries(chord::apps INTERFACE CLI11::CLI11 chord::liquid)
     endif()
     set(chord_apps_FOUND TRUE)
+  endif()
+endif()
+
+if("hub" IN_LIST CHORD_DEPENDENCY_COMPONENTS)
+  find_package(CURL QUIET)
+  if(CURL_FOUND)
+    if(NOT TARGET chord::hub)
+      add_library(chord::hub INTERFACE IMPORTED GLOBAL)
+      # CHORD_WITH_HUB: chord/apps/published_models.hpp downloads only when the program links libcurl.
+      target_link_libraries(chord::hub INTERFACE CURL::libcurl)
+      target_compile_definitions(chord::hub INTERFACE CHORD_WITH_HUB)
+    endif()
+    set(chord_hub_FOUND TRUE)
   endif()
 endif()
 

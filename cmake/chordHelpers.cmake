@@ -74,7 +74,27 @@ function(chord_add_trainer name)
 int main(int argc, char** argv) { return chord::apps::${_function}<${ARG_SPEC}>(argc, argv, \"${name}\"); }
 ")
   chord_add_executable(${name} SOURCES "${_source}")
+  if(ARG_APP STREQUAL "tts_infer" AND TARGET chord::hub)
+    target_link_libraries(${name} PRIVATE chord::hub)  # --model downloads published weights
+  endif()
   if(ARG_EXCLUDE_FROM_ALL)
     set_target_properties(${name} PROPERTIES EXCLUDE_FROM_ALL TRUE)
   endif()
+endfunction()
+
+# chord_add_sanitized_executable(<name> SANITIZERS <list> SOURCES <src>... [LIBRARIES <lib>...])
+#   Like chord_add_executable, compiled and linked with -fsanitize=<list> (errors are fatal) and without
+#   the shared PCH, whose flags differ. LibTorch itself stays uninstrumented (docs/reliability.md).
+function(chord_add_sanitized_executable name)
+  cmake_parse_arguments(ARG "" "SANITIZERS" "SOURCES;LIBRARIES" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE chord::chord ${ARG_LIBRARIES})
+  foreach(_component espeak liquid apps)
+    if(TARGET chord::${_component})
+      target_link_libraries(${name} PRIVATE chord::${_component})
+    endif()
+  endforeach()
+  target_compile_features(${name} PRIVATE cxx_std_20)
+  target_compile_options(${name} PRIVATE -fsanitize=${ARG_SANITIZERS} -fno-sanitize-recover=all -fno-omit-frame-pointer -g1)
+  target_link_options(${name} PRIVATE -fsanitize=${ARG_SANITIZERS})
 endfunction()

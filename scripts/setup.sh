@@ -23,6 +23,9 @@ debian_packages=(
   python3 python3-venv
   libfmt-dev catch2 libbenchmark-dev libcli11-dev nlohmann-json3-dev libstb-dev
   libsndfile1-dev libsoxr-dev libliquid-dev libespeak-ng-dev espeak-ng
+  libgloo-dev  # headers of the Gloo backend (multi-process CPU training): not shipped in the torch wheel
+  clang libclang-rt-14-dev  # libFuzzer and clang's sanitizers for scripts/fuzz.sh
+  libcurl4-openssl-dev  # the Hugging Face Hub client (chord/hub, chord-fetch, --model); optional to the build
 )
 missing=()
 for pkg in "${debian_packages[@]}"; do

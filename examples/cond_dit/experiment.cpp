@@ -6,6 +6,7 @@
 // against the real tiles, and the wall time; plus validation curves and sample pictures.
 #include <chord/apps/cli.hpp>
 #include <chord/apps/manifest_check.hpp>
+#include <chord/apps/training_processes.hpp>
 #include <chord/core/allocator.hpp>
 #include <chord/systems/cond_dit.hpp>
 #include <chord/train/trainer.hpp>
@@ -71,7 +72,7 @@ double validation_loss(Model& model, const Data& data, bool conditional) {
 }
 
 template <class Spec>
-ArmResult run_arm(const std::string& name, const Config& cfg, const Data& data,
+ArmResult run_arm(const std::string& name, const Config& cfg, const Data& data, const chord::apps::TrainingProcesses& processes,
                   const std::function<void(chord::FlowModelOptions<Spec>&)>& configure) {
   using Model = chord::FlowModel<Spec>;
   chord::FlowModelOptions<Spec> options(cd::preset_options(cd::parse_preset(cfg.preset)));
@@ -80,22 +81,28 @@ ArmResult run_arm(const std::string& name, const Config& cfg, const Data& data,
   Model model(options);
   int64_t parameters = 0;
   for (const auto& p : model->parameters()) parameters += p.numel();
-  std::cout << "[cond-dit] " << name << " (" << Spec::sequence::name << "): " << parameters << " parameters\n";
+  if (processes.is_main()) std::cout << "[cond-dit] " << name << " (" << Spec::sequence::name << "): " << parameters << " parameters\n";
   const auto out = std::filesystem::path(cfg.out) / name;
-  std::filesystem::remove_all(out);
-  std::filesystem::create_directories(out);
+  if (processes.is_main()) {
+    std::filesystem::remove_all(out);
+    std::filesystem::create_directories(out);
+  }
+  processes.barrier();
 
   const int64_t total = cfg.pretrain_steps + cfg.finetune_steps;
   const int64_t patch = options.backbone.patch();
   const auto tiles = data.train.size();
   // One epoch of `total` batches; batch i depends only on (seed, i), and on i < pretrain_steps for
-  // whether it carries its condition: every arm sees the same tiles in the same order.
+  // whether it carries its condition: every arm sees the same tiles in the same order. W processes
+  // take W global batches per update (rank r the r-th), so the epoch holds W·total.
+  const auto world = static_cast<size_t>(processes.world_size());
   chord::train::BatchSource<Batch> source{
-      [total](int64_t) { return static_cast<size_t>(total); },
-      [&, patch, tiles](int64_t, size_t index) {
+      [total, world](int64_t) { return static_cast<size_t>(total) * world; },
+      [&, patch, tiles, world](int64_t, size_t index) {
         auto gen = chord::make_generator(static_cast<uint64_t>(cfg.seed) * 1000003 + index);
         auto indices = torch::randint(0, tiles, {cfg.batch}, gen, torch::kLong);
-        return cd::make_batch(data.train, indices, patch, static_cast<int64_t>(index) >= cfg.pretrain_steps);
+        const auto update = static_cast<int64_t>(index / world);
+        return cd::make_batch(data.train, indices, patch, update >= cfg.pretrain_steps);
       }};
 
   chord::train::TrainerOptions trainer_options;
@@ -103,7 +110,9 @@ ArmResult run_arm(const std::string& name, const Config& cfg, const Data& data,
   trainer_options.log_every = 25;
   trainer_options.seed = static_cast<uint64_t>(cfg.seed);
   trainer_options.handle_signals = true;
-  trainer_options.device = chord::resolve_device(cfg.device);
+  processes.configure(trainer_options, name + " " + cfg.preset + " " + std::to_string(cfg.pretrain_steps) + "+" +
+                                           std::to_string(cfg.finetune_steps) + " batch " + std::to_string(cfg.batch) + " lr " +
+                                           std::to_string(cfg.lr) + " seed " + std::to_string(cfg.seed));
   chord::train::Trainer trainer(trainer_options);
   trainer.add_module("model", model.ptr());
   auto optimizer = std::make_shared<torch::optim::AdamW>(model->parameters(), torch::optim::AdamWOptions(cfg.lr).weight_decay(0.0));
@@ -113,8 +122,11 @@ ArmResult run_arm(const std::string& name, const Config& cfg, const Data& data,
     const double base = lr * std::min(1.0, static_cast<double>(step + 1) / static_cast<double>(warmup));
     return model->learning_rate(step, base);
   }, 1.0);
-  trainer.add_observer(std::make_shared<chord::train::ConsoleProgress>(std::cerr, "cond-dit " + name));
-  trainer.add_observer(std::make_shared<chord::train::JsonlLogger>(out / "log.jsonl", false));
+  if (processes.is_main()) {
+    trainer.add_observer(std::make_shared<chord::train::ConsoleProgress>(std::cerr, "cond-dit " + name));
+    trainer.add_observer(std::make_shared<chord::train::JsonlLogger>(out / "log.jsonl", false));
+  }
+  if (processes.world_size() > 1) trainer.add_observer(std::make_shared<chord::train::RankLog>(out / "logs", processes.rank(), "cond-dit " + name));
 
   ArmResult result;
   result.name = name;
@@ -124,7 +136,7 @@ ArmResult run_arm(const std::string& name, const Config& cfg, const Data& data,
   auto seconds_since_start = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   double eval_seconds = 0.0;
   trainer.set_after_update([&](int64_t step) {
-    if (step < cfg.pretrain_steps) return;
+    if (step < cfg.pretrain_steps || !processes.is_main()) return;
     const int64_t finetuned = step - cfg.pretrain_steps;
     if (finetuned % cfg.eval_every != 0 && step != total) return;
     const auto eval_start = seconds_since_start();
@@ -144,6 +156,7 @@ ArmResult run_arm(const std::string& name, const Config& cfg, const Data& data,
     context.backward("model", losses.loss);
     return chord::train::Trainer::Scalars{{"loss", losses.loss}};
   });
+  if (!processes.is_main()) return result;  // rank 0 evaluates, samples and draws
   result.final_loss = result.curve.y.back();
   result.finetune_seconds = seconds_since_start() - eval_seconds - result.pretrain_seconds;
 
@@ -215,7 +228,7 @@ int main(int argc, char** argv) {
     chord::keep_freed_tensor_memory();
     chord::apps::require_output_folder(cfg.out, "--out");
     const std::string program = "cond-dit";
-    chord::apps::announce_device(cfg.device, program);
+    const chord::apps::TrainingProcesses processes(cfg.device, program);  // joins a torchrun job before any long work
     const auto train_manifest = chord::apps::read_checked_manifest(cfg.manifest, "--manifest", {}, cfg.skip_bad_items, program);
     const auto valid_manifest = chord::apps::read_checked_manifest(cfg.valid_manifest, "--valid-manifest", {}, cfg.skip_bad_items, program);
     Data data;
@@ -229,7 +242,7 @@ int main(int argc, char** argv) {
     const auto valid_count = std::min<int64_t>(64, data.valid.size());
     const int64_t patch = cd::preset_options(cd::parse_preset(cfg.preset)).patch();
     data.valid_batch = cd::make_batch(data.valid, torch::arange(valid_count), patch, true);
-    std::cout << "[cond-dit] " << data.train.size() << " training tiles, " << valid_count << " validation tiles (64x64 log-mel, "
+    if (processes.is_main()) std::cout << "[cond-dit] " << data.train.size() << " training tiles, " << valid_count << " validation tiles (64x64 log-mel, "
               << "mean " << data.train.mean << ", std " << data.train.std << ")\n";
 
     const int64_t switch_step = cfg.pretrain_steps;
@@ -238,23 +251,23 @@ int main(int argc, char** argv) {
     for (const auto& arm : cfg.arms) {
       using namespace chord::systems;
       if (arm == "native") {
-        results.push_back(run_arm<CondDiT>(arm, cfg, data, [](auto&) {}));
+        results.push_back(run_arm<CondDiT>(arm, cfg, data, processes, [](auto&) {}));
       } else if (arm == "dummy") {
-        results.push_back(run_arm<CondDiTDummyCondition>(arm, cfg, data, [&](auto& o) {
+        results.push_back(run_arm<CondDiTDummyCondition>(arm, cfg, data, processes, [&](auto& o) {
           o.sequence.probability = p;
           o.sequence.until_step = switch_step;  // the seed: dummies during pre-training only
         }));
       } else if (arm == "fixed") {
-        results.push_back(run_arm<CondDiTFixedLength>(arm, cfg, data, [](auto& o) { o.sequence.length = 64; }));
+        results.push_back(run_arm<CondDiTFixedLength>(arm, cfg, data, processes, [](auto& o) { o.sequence.length = 64; }));
       } else if (arm == "two_stage") {
-        results.push_back(run_arm<CondDiTTwoStage>(arm, cfg, data, [&](auto& o) {
+        results.push_back(run_arm<CondDiTTwoStage>(arm, cfg, data, processes, [&](auto& o) {
           o.sequence.switch_step = switch_step;
           o.sequence.finetune_lr = finetune_lr;
         }));
       } else if (arm == "relative") {
-        results.push_back(run_arm<CondDiTRelative>(arm, cfg, data, [](auto&) {}));
+        results.push_back(run_arm<CondDiTRelative>(arm, cfg, data, processes, [](auto&) {}));
       } else if (arm == "dummy+two_stage") {
-        results.push_back(run_arm<CondDiTRecommended>(arm, cfg, data, [&](auto& o) {
+        results.push_back(run_arm<CondDiTRecommended>(arm, cfg, data, processes, [&](auto& o) {
           o.sequence.template get<0>().switch_step = switch_step;
           o.sequence.template get<0>().finetune_lr = finetune_lr;
           o.sequence.template get<1>().probability = p;
@@ -265,6 +278,7 @@ int main(int argc, char** argv) {
       }
     }
 
+    if (!processes.is_main()) return 0;
     std::ostringstream table;
     table << "Preset " << cfg.preset << ", " << cfg.pretrain_steps << " unconditional + " << cfg.finetune_steps
           << " conditional updates of " << cfg.batch << " tiles, lr " << cfg.lr << " (two-stage fine-tuning: " << cfg.finetune_lr

@@ -4,6 +4,7 @@
 #include <chord/audio/io.hpp>
 #include <chord/audio/resample.hpp>
 #include <chord/audio/signal.hpp>
+#include <torch/fft.h>
 
 #include <cmath>
 #include <fstream>

@@ -5,6 +5,7 @@
 #include <chord/data/speech_dataset.hpp>
 #include <chord/data/validation.hpp>
 #include <chord/train/samplers.hpp>
+#include <chord/train/trainer.hpp>
 
 #include <fstream>
 #include <set>
@@ -170,6 +171,34 @@ TEST_CASE("the frame-budget sampler matches F5-TTS DynamicBatchSampler for seed 
     for (size_t b = 0; b < batches.size(); ++b) {
       REQUIRE(static_cast<int64_t>(batches[b].size()) == sizes[static_cast<int64_t>(b)].item<int64_t>());
       for (auto index : batches[b]) REQUIRE(index == indices[offset++].item<int64_t>());
+    }
+  }
+}
+
+TEST_CASE("multi-process shards of the F5 batch sampler are accelerate's, rank by rank", "[data][sampler]") {
+  // tests/parity/make_distributed_fixtures.py: accelerate's BatchSamplerShard over f5-tts's
+  // DynamicBatchSampler for worlds 2 and 3 (rank r takes batches r, r + W, ...; the last n mod W dropped).
+  auto f = chord::test::fixture_tensors("distributed_shards.safetensors");
+  auto frames_tensor = f.at("frames");
+  std::vector<double> frames(frames_tensor.data_ptr<double>(), frames_tensor.data_ptr<double>() + frames_tensor.numel());
+  auto sampler = std::make_shared<const chord::train::DynamicBatchSampler>(frames, 3000, 12, 666);
+  auto source = chord::train::sampled_batches(sampler, [](const std::vector<int64_t>& indices) { return indices; });
+  for (int world : {2, 3}) {
+    for (int rank = 0; rank < world; ++rank) {
+      const auto shard = chord::train::shard_batches(source, rank, world);
+      REQUIRE(shard.per_rank);
+      for (int epoch = 0; epoch < 2; ++epoch) {
+        const auto key = "w" + std::to_string(world) + "_r" + std::to_string(rank) + "_e" + std::to_string(epoch);
+        auto indices = f.at(key + "_indices");
+        auto sizes = f.at(key + "_sizes");
+        REQUIRE(static_cast<int64_t>(shard.count(epoch)) == sizes.numel());
+        int64_t offset = 0;
+        for (size_t b = 0; b < shard.count(epoch); ++b) {
+          const auto batch = shard.load(epoch, b);
+          REQUIRE(static_cast<int64_t>(batch.size()) == sizes[static_cast<int64_t>(b)].item<int64_t>());
+          for (auto index : batch) REQUIRE(index == indices[offset++].item<int64_t>());
+        }
+      }
     }
   }
 }

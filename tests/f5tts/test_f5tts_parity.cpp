@@ -234,6 +234,17 @@ TEST_CASE("checkpoints of other head widths, q/k norms, long skips and v0 flags 
     CHECK(back.attn_mask_enabled() == option_fixture(name).attn_mask_enabled());
     CHECK(back.text_embedding_average_upsampling() == option_fixture(name).text_embedding_average_upsampling());
   }
+  // Values chord never writes are refused by name (the fuzzer's first finding: pe_attn_head "ahl" threw
+  // a bare std::invalid_argument "stoll"; tests/fuzz/regressions/checkpoint/ keeps its input).
+  auto options = f5::preset_options(f5::Preset::tiny, 32);
+  CHECK_THROWS_WITH(f5::apply_invisible_flags(options, {{"pe_attn_head", "ahl"}}),
+                    Catch::Matchers::Contains("checkpoint metadata pe_attn_head = 'ahl' is not 'all' or a number of heads"));
+  CHECK_THROWS_WITH(f5::apply_invisible_flags(options, {{"pe_attn_head", "-2"}}), Catch::Matchers::Contains("pe_attn_head = '-2'"));
+  CHECK_THROWS_WITH(f5::apply_invisible_flags(options, {{"attn_mask_enabled", "yes"}}),
+                    Catch::Matchers::Contains("checkpoint metadata attn_mask_enabled = 'yes' is not 0 or 1"));
+  f5::apply_invisible_flags(options, {{"pe_attn_head", "1"}, {"attn_mask_enabled", "1"}});
+  CHECK(options.pe_attn_head() == 1);
+  CHECK(options.attn_mask_enabled());
 }
 
 TEST_CASE("the DiT with attention masks, average upsampling and the other options matches the reference within 1e-4",

@@ -144,23 +144,26 @@ def schedules():
          {"f5_lr": torch.tensor(lrs, dtype=torch.float64), "exp_lr": torch.tensor(exp_lrs, dtype=torch.float64)})
 
 
+class FrameLengths:
+    """The dataset interface f5-tts's DynamicBatchSampler reads: a length and per-item frame counts."""
+
+    def __init__(self, frames):
+        self.frames = frames
+
+    def __len__(self):
+        return len(self.frames)
+
+    def get_frame_len(self, i):
+        return self.frames[i]
+
+
 def samplers():
     from f5_tts.model.dataset import DynamicBatchSampler
-
-    class Source:
-        def __init__(self, frames):
-            self.frames = frames
-
-        def __len__(self):
-            return len(self.frames)
-
-        def get_frame_len(self, i):
-            return self.frames[i]
 
     rng = np.random.default_rng(5)
     durations = rng.uniform(0.3, 12.0, size=300)
     frames = [float(d * 24000 / 256) for d in durations]
-    sampler = torch.utils.data.SequentialSampler(Source(frames))
+    sampler = torch.utils.data.SequentialSampler(FrameLengths(frames))
     dyn = DynamicBatchSampler(sampler, 3000, max_samples=12, random_seed=666, drop_residual=False)
     out = {"frames": torch.tensor(frames, dtype=torch.float64)}
     for epoch in range(3):

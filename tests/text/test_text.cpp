@@ -1,8 +1,10 @@
 // UTF-8 splitting, vocab and byte tokenizers, the espeak-ng phonemizer.
 #include "support.hpp"
 
+#include <chord/io/json_checks.hpp>
 #include <chord/text/phonemizer.hpp>
 #include <chord/text/tokenizer.hpp>
+#include <chord/text/unigram_tokenizer.hpp>
 
 #include <fstream>
 
@@ -62,4 +64,30 @@ TEST_CASE("espeak-ng phonemizes English to IPA", "[text][phonemizer]") {
   REQUIRE(en.phonemize("Hello world, this is chord.") == "h\xC9\x99l\xCB\x88o\xCA\x8A w\xCB\x88\xC9\x9C\xCB\x90ld \xC3\xB0\xC9\xAAs \xC9\xAAz k\xCB\x88\xC9\x94\xCB\x90\xC9\xB9""d");
   REQUIRE(en.phonemize("") == "");
   REQUIRE_THROWS_WITH(chord::text::EspeakPhonemizer("xx-not-a-voice"), Catch::Matchers::Contains("no voice"));
+}
+
+TEST_CASE("JSON numbers from users' files convert to integers only when they fit exactly", "[text][json]") {
+  // Found by fuzzing: nlohmann's get<long>() of 8.7e49 is undefined behaviour (a float-to-integer cast).
+  using chord::io::json_holds;
+  CHECK(json_holds<int64_t>(nlohmann::json(5)));
+  CHECK(json_holds<int64_t>(nlohmann::json(16.0)));
+  CHECK_FALSE(json_holds<int64_t>(nlohmann::json(8.77778e49)));
+  CHECK_FALSE(json_holds<int64_t>(nlohmann::json(2.5)));
+  CHECK_FALSE(json_holds<int64_t>(nlohmann::json(9.3e18)));  // above 2^63
+  CHECK_FALSE(json_holds<int32_t>(nlohmann::json(int64_t{1} << 40)));
+  CHECK(json_holds<uint64_t>(nlohmann::json(~uint64_t{0})));
+  CHECK_FALSE(json_holds<int64_t>(nlohmann::json(~uint64_t{0})));
+  CHECK_FALSE(json_holds<uint8_t>(nlohmann::json(-1)));
+  CHECK(json_holds<std::vector<int64_t>>(nlohmann::json::parse("[1, 2, 3]")));
+  CHECK_FALSE(json_holds<std::vector<int64_t>>(nlohmann::json::parse("[1, 1e300]")));
+  CHECK_FALSE(json_holds<bool>(nlohmann::json(1)));
+  CHECK(json_holds<double>(nlohmann::json(3)));
+}
+
+TEST_CASE("a tokenizer.json whose added token id is not an integer is refused by name", "[text][tokenizer]") {
+  const auto path = chord::test::scratch_dir("unigram_bad_id") / "tokenizer.json";
+  std::ofstream(path) << R"({"model": {"type": "Unigram", "unk_id": 2, "vocab": [["<pad>", 0.0], ["</s>", 0.0], ["<unk>", 0.0]]},
+                            "added_tokens": [{"id": 8.77778e49, "content": "<extra_id_0>"}]})";
+  CHECK_THROWS_WITH(chord::text::UnigramTokenizer::from_file(path),
+                    Catch::Matchers::Contains("an added token's id is not a non-negative integer"));
 }

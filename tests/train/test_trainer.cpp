@@ -158,7 +158,9 @@ TEST_CASE("a non-finite loss skips the update and K in a row stop the run at the
     auto run = make_run(dir / "bad", 50);
     auto recorder = std::make_shared<Recorder>();
     run.trainer->add_observer(recorder);
-    auto result = run.trainer->fit<ToyBatch>(toy_source(), [&](const ToyBatch& b, train::StepContext& c) {
+    auto source = toy_source();  // a source that can say what a batch holds: the messages name it
+    source.describe = [](int64_t epoch, size_t index) { return "items of e" + std::to_string(epoch) + "b" + std::to_string(index); };
+    auto result = run.trainer->fit<ToyBatch>(source, [&](const ToyBatch& b, train::StepContext& c) {
       if (c.step() >= 3) {
         auto loss = torch::mse_loss(run.model(b.x), b.y) * std::numeric_limits<double>::infinity();
         c.backward("model", loss);
@@ -173,6 +175,11 @@ TEST_CASE("a non-finite loss skips the update and K in a row stop the run at the
     REQUIRE(std::filesystem::exists(*result.checkpoint));
     REQUIRE(recorder->errors.size() == 1);
     REQUIRE_THAT(recorder->errors[0], Catch::Matchers::Contains("5 consecutive updates had non-finite"));
+    // 5 batches per epoch, 2 micro-batches per update: update 8 took batches 14 and 15 of the stream.
+    REQUIRE_THAT(recorder->errors[0], Catch::Matchers::Contains(
+                                          "the last, update 8: its batches: epoch 2 batch 4 (items of e2b4); epoch 3 batch 0 (items of e3b0)"));
+    REQUIRE_THAT(recorder->warnings[0], Catch::Matchers::Contains("update 4 skipped: non-finite loss or gradient (1 in a row); "
+                                                                  "its batches: epoch 1 batch 1 (items of e1b1); epoch 1 batch 2 (items of e1b2)"));
     require_bitwise_equal(chord::io::state_dict(*good.model), chord::io::state_dict(*run.model));
   }
 }

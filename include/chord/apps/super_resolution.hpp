@@ -11,6 +11,7 @@
 
 #include "chord/apps/cli.hpp"
 #include "chord/apps/manifest_check.hpp"
+#include "chord/apps/training_processes.hpp"
 #include "chord/audio/io.hpp"
 #include "chord/core/allocator.hpp"
 #include "chord/core/error.hpp"
@@ -123,7 +124,9 @@ int run_sr_trainer(int argc, char** argv, const std::string& program) {
   CLI11_PARSE(app, argc, argv);
   try {
     keep_freed_tensor_memory();
-    detail::report_sr_training(train_super_resolution<Spec>(cfg, program), cfg, program);
+    const TrainingProcesses processes(cfg.device, program);  // joins a torchrun job before any long work
+    const auto result = train_super_resolution<Spec>(cfg, program, processes.group(), processes.device());
+    if (processes.is_main()) detail::report_sr_training(result, cfg, program);
     return 0;
   } catch (const std::exception& error) {
     return report_error(program, error);

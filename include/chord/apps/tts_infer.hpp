@@ -7,6 +7,7 @@
 /// states the cost, shows progress and prints where the results are.
 
 #include "chord/apps/cli.hpp"
+#include "chord/apps/published_models.hpp"
 #include "chord/audio/griffin_lim.hpp"
 #include "chord/audio/io.hpp"
 #include "chord/audio/vocos.hpp"
@@ -41,6 +42,7 @@ struct TtsInferConfig {
   int64_t seed = 0;
   int64_t griffin_lim_iterations = 64;
   int64_t head_steps = 4;
+  ModelChoice model;  ///< --model: a published checkpoint + vocab by name, instead of --checkpoint/--vocab
 };
 
 namespace detail {
@@ -79,6 +81,7 @@ inline std::optional<double> parse_sway(const std::string& text) {
 
 /// Everything checked before the model is loaded: the text, the inputs, the output paths.
 inline void check_tts_infer_arguments(TtsInferConfig& c) {
+  CHORD_CHECK(!c.checkpoint.empty(), "give --checkpoint (or --model with a published model's name: chord-fetch --list)");
   if (!c.text_file.empty()) {
     require_input_file(c.text_file, "--text-file");
     std::ifstream in(c.text_file);
@@ -102,12 +105,27 @@ inline void check_tts_infer_arguments(TtsInferConfig& c) {
   require_output_file(c.png, "--png");
 }
 
+/// `--model <name>`: the published checkpoint and vocab, downloaded or found in the Hugging Face
+/// cache, exactly as if given with --checkpoint and --vocab (and --preset, which checks the weights).
+inline void use_published_model(TtsInferConfig& c, const std::string& program) {
+  CHORD_CHECK(c.checkpoint.empty(), "give --model or --checkpoint, not both");
+  const auto& entry = hub::find_published_model(c.model.name);
+  CHORD_CHECK(entry.file_with_role("checkpoint") != nullptr && entry.file_with_role("vocab") != nullptr, "--model ", entry.name,
+              " is not an F5-TTS checkpoint (it is for ", entry.system, "); F5-TTS models: F5TTS_v1_Base, F5TTS_Base");
+  const auto resolved = resolve_published_model(c.model, program);
+  c.checkpoint = resolved.file("checkpoint").string();
+  if (c.vocab.empty()) c.vocab = resolved.file("vocab").string();
+  if (c.preset.empty()) c.preset = entry.preset;
+  std::cerr << "[" << program << "] model " << entry.name << ": " << c.checkpoint << "\n";
+}
+
 /// The inference program's command line.
 inline void add_tts_infer_options(CLI::App& app, TtsInferConfig& c) {
   take_last_of_repeated_options(app);
   app.add_option("--checkpoint", c.checkpoint,
                  "Model weights: a .safetensors file (published F5-TTS, or a run's model_ema.safetensors), a trainer "
-                 "checkpoint (.pt), or a run folder")->required();
+                 "checkpoint (.pt), or a run folder");
+  add_model_options(app, c.model, "F5-TTS checkpoint and vocab (F5TTS_v1_Base, F5TTS_Base), instead of --checkpoint");
   app.add_option("--vocab", c.vocab, "Vocab file the model was trained with (default: vocab.txt of the run folder)");
   app.add_option("--preset", c.preset, "Check the checkpoint against this preset (tiny, F5TTS_v1_Small, F5TTS_v1_Base, F5TTS_Base)");
   app.add_flag("--v0", c.v0, "The checkpoint is a v0 model (F5TTS_Base): no text-padding mask, RoPE on one head");
@@ -240,6 +258,7 @@ int run_tts_infer(int argc, char** argv, const std::string& program) {
 
   try {
     keep_freed_tensor_memory();
+    if (!c.model.name.empty()) detail::use_published_model(c, program);
     detail::check_tts_infer_arguments(c);
     const auto edit_spans = c.edit.empty() ? std::vector<f5::EditSpan>{} : detail::parse_spans(c.edit);
     const bool editing = !edit_spans.empty();

@@ -6,6 +6,7 @@
 
 #include "chord/apps/cli.hpp"
 #include "chord/apps/manifest_check.hpp"
+#include "chord/apps/training_processes.hpp"
 #include "chord/audio/mel.hpp"
 #include "chord/core/allocator.hpp"
 #include "chord/data/speech_dataset.hpp"
@@ -183,23 +184,26 @@ struct TtsRunInputs {
   text::VocabTokenizer vocab;
 };
 
-/// Checks the configuration and the manifests, prepares the run folder (checkpoints removed with
-/// --fresh, config.json written) and settles the vocabulary (vocab.txt written).
-inline TtsRunInputs prepare_tts_run(const TtsTrainerConfig& cfg, const std::string& program) {
+/// Checks the configuration and the manifests, prepares the run folder (rank 0: checkpoints removed
+/// with --fresh, config.json written) and settles the vocabulary (vocab.txt written by rank 0).
+inline TtsRunInputs prepare_tts_run(const TtsTrainerConfig& cfg, const TrainingProcesses& processes, const std::string& program) {
   cfg.check();
   CHORD_CHECK(!cfg.manifest.empty(), "--manifest is required (a JSONL file with \"audio\" and \"text\" per line)");
   const std::filesystem::path out = cfg.out;
   require_output_folder(out, "--out");
-  const auto device = announce_device(cfg.device, program);
+  const auto device = processes.device();
   auto manifest = read_checked_manifest(cfg.manifest, "--manifest", tts_audio_requirements(), cfg.skip_bad_items, program);
   std::optional<data::Manifest> valid_manifest;
   if (!cfg.valid_manifest.empty()) {
     valid_manifest = read_checked_manifest(cfg.valid_manifest, "--valid-manifest", tts_audio_requirements(), cfg.skip_bad_items, program);
   }
-  if (cfg.fresh) std::filesystem::remove_all(out / "checkpoints");
-  std::ofstream(out / "config.json") << nlohmann::json(cfg).dump(2) << "\n";
   auto vocab = tts_vocabulary(cfg, manifest, program);
-  vocab.save(out / "vocab.txt");
+  if (processes.is_main()) {
+    if (cfg.fresh) std::filesystem::remove_all(out / "checkpoints");
+    std::ofstream(out / "config.json") << nlohmann::json(cfg).dump(2) << "\n";
+    vocab.save(out / "vocab.txt");
+  }
+  processes.barrier();  // no rank looks for checkpoints before --fresh removed them
   return {device, std::move(manifest), std::move(valid_manifest), std::move(vocab)};
 }
 
@@ -240,8 +244,9 @@ FlowModel<Spec> build_tts_model(const TtsTrainerConfig& cfg, const FlowModelOpti
   return model;
 }
 
-inline train::TrainerOptions tts_trainer_options(const TtsTrainerConfig& cfg, c10::Device device) {
+inline train::TrainerOptions tts_trainer_options(const TtsTrainerConfig& cfg, const TrainingProcesses& processes) {
   train::TrainerOptions options;
+  processes.configure(options, nlohmann::json(cfg).dump());
   options.max_steps = cfg.steps;
   options.grad_accumulation = cfg.grad_accumulation;
   options.log_every = cfg.log_every;
@@ -249,16 +254,15 @@ inline train::TrainerOptions tts_trainer_options(const TtsTrainerConfig& cfg, c1
   options.keep_checkpoints = static_cast<int>(cfg.keep_checkpoints);
   options.checkpoint_dir = std::filesystem::path(cfg.out) / "checkpoints";
   options.seed = static_cast<uint64_t>(cfg.seed);
-  options.device = device;
   if (cfg.bf16) options.autocast_dtype = torch::kBFloat16;
   return options;
 }
 
 /// Registers the model with the trainer as "model": AdamW on its trainable parameters with warm-up
-/// and linear decay, the EMA, and the console, JSONL and TensorBoard observers. Returns the EMA.
+/// and linear decay, the EMA, and the observers of the run folder. Returns the EMA.
 template <class Spec>
 train::ExponentialMovingAverage& add_tts_model(train::Trainer& trainer, FlowModel<Spec>& model, const TtsTrainerConfig& cfg,
-                                               const std::string& program) {
+                                               const TrainingProcesses& processes, const std::string& program) {
   const std::filesystem::path out = cfg.out;
   trainer.add_module("model", model.ptr());
   auto optimizer = std::make_shared<torch::optim::AdamW>(
@@ -271,15 +275,13 @@ train::ExponentialMovingAverage& add_tts_model(train::Trainer& trainer, FlowMode
   ema_options.update_after_step = cfg.ema_update_after_step;
   ema_options.update_every = cfg.ema_update_every;
   auto& ema = trainer.add_ema("model", model.ptr(), ema_options);
-  trainer.add_observer(std::make_shared<train::ConsoleProgress>(std::cerr, program));
-  trainer.add_observer(std::make_shared<train::JsonlLogger>(out / "log.jsonl", !cfg.fresh));
-  trainer.add_observer(std::make_shared<train::TensorBoardWriter>(out / "tensorboard"));
+  processes.add_observers(trainer, out, program, !cfg.fresh);
   return ema;
 }
 
 /// Validation: the EMA weights on the held-out manifest, with a fixed generator, every
-/// --validate-every updates (0: after the last), reported as "valid/loss". `vocab` must outlive the
-/// trainer's fit().
+/// --validate-every updates (0: after the last), reported as "valid/loss" (by rank 0: the EMA is the
+/// same on every rank). `vocab` must outlive the trainer's fit().
 template <class Spec>
 void add_tts_validation(train::Trainer& trainer, const train::ExponentialMovingAverage& ema, const TtsTrainerConfig& cfg,
                         const std::optional<data::Manifest>& valid_manifest, const audio::MelSpectrogramOptions& mel_options,
@@ -292,7 +294,7 @@ void add_tts_validation(train::Trainer& trainer, const train::ExponentialMovingA
   trainer.set_after_update([&trainer, &ema, &vocab, valid, averaged, device, validate_every = cfg.validate_every,
                             steps = cfg.steps](int64_t step) mutable {
     const bool due = validate_every > 0 ? step % validate_every == 0 : step == steps;
-    if (!valid || !due) return;
+    if (!valid || !due || !trainer.is_main_process()) return;
     torch::NoGradGuard no_grad;
     ema.copy_to(*averaged);
     averaged->eval();
@@ -330,7 +332,8 @@ void export_tts_run(const TtsTrainerConfig& cfg, const FlowModelOptions<Spec>& o
 template <class Spec>
 int train_tts(const TtsTrainerConfig& cfg, const std::string& program) {
   using Batch = typename FlowModel<Spec>::Batch;
-  const auto run = prepare_tts_run(cfg, program);
+  const TrainingProcesses processes(cfg.device, program);  // joins a torchrun job before any long work
+  const auto run = prepare_tts_run(cfg, processes, program);
   const auto& vocab = run.vocab;
   const auto mel_options = audio::MelSpectrogramOptions::vocos_24k();
   const auto cache = std::filesystem::path(cfg.manifest).parent_path() / "cache" / "logmel";
@@ -338,29 +341,34 @@ int train_tts(const TtsTrainerConfig& cfg, const std::string& program) {
   auto sampler = std::make_shared<const train::DynamicBatchSampler>(
       dataset->frame_lengths(), static_cast<double>(cfg.frames_per_batch), cfg.max_samples, 666);
   CHORD_CHECK(sampler->size() > 0, "no utterance fits --frames-per-batch ", cfg.frames_per_batch);
-  auto batches = train::sampled_batches(sampler, [dataset, &vocab](const std::vector<int64_t>& indices) {
-    return tts_model_batch<Spec>(dataset->batch(indices), vocab);
-  });
+  auto batches = train::sampled_batches(
+      sampler, [dataset, &vocab](const std::vector<int64_t>& indices) { return tts_model_batch<Spec>(dataset->batch(indices), vocab); },
+      [&manifest = run.manifest](const std::vector<int64_t>& indices) {  // names a bad batch's files
+        std::string files;
+        for (auto i : indices) files += (files.empty() ? "" : ", ") + manifest.items().at(static_cast<size_t>(i)).audio.string();
+        return files;
+      });
 
   const auto options = tts_model_options<Spec>(cfg, vocab.size());
   auto model = build_tts_model<Spec>(cfg, options);
   int64_t parameters = 0;
   for (const auto& p : model->parameters()) parameters += p.numel();
 
-  train::Trainer trainer(tts_trainer_options(cfg, run.device));
-  auto& ema = add_tts_model<Spec>(trainer, model, cfg, program);
+  train::Trainer trainer(tts_trainer_options(cfg, processes));
+  auto& ema = add_tts_model<Spec>(trainer, model, cfg, processes, program);
   add_tts_validation<Spec>(trainer, ema, cfg, run.valid_manifest, mel_options, cache, options, vocab, run.device);
 
-  std::cout << "[" << program << "] " << Spec::objective::name << ", preset " << cfg.preset << ", "
+  if (processes.is_main()) std::cout << "[" << program << "] " << Spec::objective::name << ", preset " << cfg.preset << ", "
             << parameters / 1000000.0 << " M parameters, vocab " << vocab.size() << ", " << dataset->size()
-            << " utterances in " << sampler->size() << " batches per epoch\n";
+            << " utterances in " << sampler->size() << " batches per epoch"
+            << (processes.world_size() > 1 ? " (shared by " + std::to_string(processes.world_size()) + " processes)" : "") << "\n";
   auto result = trainer.fit<Batch>(batches, [&](const Batch& batch, train::StepContext& context) {
     model->train();
     auto losses = model->loss(batch, context.generator(), context.step());
     context.backward("model", losses.loss);
     return train::Trainer::Scalars{{"loss", losses.loss}};
   });
-  export_tts_run<Spec>(cfg, options, ema, result, program);
+  if (processes.is_main()) export_tts_run<Spec>(cfg, options, ema, result, program);
   return result.reason == train::StopReason::nonfinite ? 1 : 0;
 }
 }  // namespace detail

@@ -9,6 +9,7 @@
 /// the sizes the reference's format cannot express.
 
 #include "chord/core/error.hpp"
+#include "chord/io/json_checks.hpp"
 #include "chord/systems/bert_vits2/filelist.hpp"
 #include "chord/systems/bert_vits2/synthesizer.hpp"
 
@@ -39,6 +40,10 @@ struct VitsRunConfig {
   double learning_rate = 2e-4, lr_decay = 0.99995, eps = 1e-9;
   std::vector<double> betas{0.8, 0.99};
   bool bf16_run = false;
+  /// Generator parameters that do not train, by name prefix: the reference's train.freeze_ZH_bert /
+  /// freeze_JP_bert / freeze_EN_bert (enc_p.bert_proj., enc_p.ja_bert_proj., enc_p.en_bert_proj.) and
+  /// chord's train.freeze (a list of any prefixes; the seed asks for config-driven freezing).
+  std::vector<std::string> freeze;
   // model.slm: the WavLM discriminator
   int64_t slm_hidden = 768, slm_layers = 13, slm_initial_channel = 64, slm_sample_rate = 16000;
   /// Keys read but without effect in chord (printed by the trainer so nobody expects them to work).
@@ -77,6 +82,8 @@ inline const std::set<std::string>& known_model_keys() {
 template <class T>
 T json_value(const nlohmann::json& section, const char* section_name, const char* key, T fallback) {
   if (!section.contains(key)) return fallback;
+  CHORD_CHECK(io::json_holds<T>(section.at(key)), "config ", section_name, ".", key, " has the wrong type or is out of range (",
+              section.at(key).dump(), ")");
   try {
     return section.at(key).get<T>();
   } catch (const nlohmann::json::exception&) {
@@ -151,10 +158,15 @@ inline VitsRunConfig vits_config_from_json(const nlohmann::json& config, const s
               " must be a positive multiple of data.hop_length ", spectrogram.hop_length);
   auto s = c.synthesizer;
   s.c_mel(json_value(train, "train", "c_mel", s.c_mel())).c_kl(json_value(train, "train", "c_kl", s.c_kl()));
-  for (const char* key : {"epochs", "init_lr_ratio", "warmup_epochs", "c_commit", "skip_optimizer", "freeze_ZH_bert", "freeze_JP_bert",
-                          "freeze_EN_bert", "freeze_emo"}) {
+  for (const char* key : {"epochs", "init_lr_ratio", "warmup_epochs", "c_commit", "skip_optimizer"}) {
     if (train.contains(key)) c.ignored.push_back(std::string("train.") + key);
   }
+  if (json_value(train, "train", "freeze_emo", false)) c.ignored.push_back("train.freeze_emo (2.3's generator has no emotion module)");
+  for (const auto& [key, prefix] : {std::pair{"freeze_ZH_bert", "enc_p.bert_proj."}, std::pair{"freeze_JP_bert", "enc_p.ja_bert_proj."},
+                                    std::pair{"freeze_EN_bert", "enc_p.en_bert_proj."}}) {
+    if (json_value(train, "train", key, false)) c.freeze.emplace_back(prefix);
+  }
+  for (const auto& prefix : json_value(train, "train", "freeze", std::vector<std::string>{})) c.freeze.push_back(prefix);
 
   // model: refuse what chord does not build, then map the sizes.
   std::vector<std::string> unknown;
@@ -243,7 +255,7 @@ inline nlohmann::json vits_config_to_json(const VitsRunConfig& c) {
   j["train"] = {{"log_interval", c.log_interval}, {"eval_interval", c.eval_interval}, {"seed", c.seed},
                 {"learning_rate", c.learning_rate}, {"betas", c.betas}, {"eps", c.eps}, {"batch_size", c.batch_size},
                 {"bf16_run", c.bf16_run}, {"lr_decay", c.lr_decay}, {"segment_size", s.segment_samples()}, {"c_mel", s.c_mel()},
-                {"c_kl", s.c_kl()}};
+                {"c_kl", s.c_kl()}, {"freeze", c.freeze}};
   j["data"] = {{"training_files", c.training_files}, {"validation_files", c.validation_files}, {"max_wav_value", 32768.0},
                {"sampling_rate", sp.sampling_rate}, {"filter_length", sp.filter_length}, {"hop_length", sp.hop_length},
                {"win_length", sp.win_length}, {"n_mel_channels", sp.n_mel_channels}, {"mel_fmin", sp.mel_fmin},

@@ -9,6 +9,7 @@
 /// work, and prints.
 
 #include "chord/apps/cli.hpp"
+#include "chord/apps/training_processes.hpp"
 #include "chord/apps/vits_config.hpp"
 #include "chord/audio/io.hpp"
 #include "chord/core/allocator.hpp"
@@ -54,6 +55,7 @@ struct VitsTrainerConfig {
   std::optional<double> lr;
   int64_t keep_checkpoints = 3;
   int64_t duration_discriminator_start = 0;
+  std::vector<std::string> freeze;  ///< more generator parameter prefixes to freeze (added to the config's)
   bool no_wavlm = false, fresh = false, skip_bad_items = false, bf16 = false;
 };
 
@@ -66,6 +68,8 @@ inline void add_vits_trainer_options(CLI::App& app, VitsTrainerConfig& c) {
   app.add_option("--out", c.out, "Run folder")->capture_default_str();
   app.add_option("--steps", c.steps, "Optimiser updates (each member's and the generator's)")->check(CLI::Range(int64_t{1}, int64_t{1} << 40))->capture_default_str();
   app.add_option("--batch-size", c.batch_size, "Utterances per batch (default: train.batch_size)")->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  app.add_option("--freeze", c.freeze, "Generator parameters that do not train, by name prefix (e.g. enc_p.bert_proj.,dec.); "
+                 "added to the config's train.freeze and freeze_*_bert")->delimiter(',')->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--lr", c.lr, "Learning rate of every optimiser (default: train.learning_rate)")->check(CLI::PositiveNumber);
   app.add_option("--log-every", c.log_every, "Updates between printed losses (default: train.log_interval)")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   app.add_option("--validate-every", c.validate_every, "Updates between evaluations: PNGs and audio of a held-out utterance (default: train.eval_interval; also after the last update)")
@@ -262,11 +266,30 @@ std::vector<std::filesystem::path> vits_evaluate(GanModel<Spec>& model, const sy
   return {mel_png, align_png, mas_png, wav};
 }
 
+/// Stops the parameters of `generator` under each prefix from training, saying how many; a prefix that
+/// names no parameter is an error (a typo would otherwise train what the user meant to freeze).
+inline void freeze_by_prefix(torch::nn::Module& generator, const std::vector<std::string>& prefixes, bool report, const std::string& program) {
+  for (const auto& prefix : prefixes) {
+    int64_t tensors = 0, values = 0;
+    for (auto& item : generator.named_parameters()) {
+      if (item.key().rfind(prefix, 0) != 0) continue;
+      item.value().set_requires_grad(false);
+      ++tensors;
+      values += item.value().numel();
+    }
+    CHORD_CHECK(tensors > 0, "freeze prefix '", prefix, "' names no generator parameter (they start with enc_p., dec., enc_q., flow., "
+                "sdp., dp., emb_g.)");
+    if (report) std::cout << "[" << program << "] frozen: " << prefix << "* (" << tensors << " tensors, " << values << " values)\n";
+  }
+}
+
 /// Trains `Spec` on the checked data and exports the run; returns the exit status.
 template <class Spec>
 int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsData& train_data, const std::optional<VitsData>& valid_data,
-               c10::Device device, const std::string& program) {
+               const TrainingProcesses& processes, const std::string& program) {
   namespace bv2 = systems::bert_vits2;
+  const auto device = processes.device();
+  const bool main_process = processes.is_main();
   const std::filesystem::path out = cli.out;
   const double lr = cli.lr.value_or(config.learning_rate);
   const int64_t batch_size = cli.batch_size.value_or(config.batch_size);
@@ -281,14 +304,16 @@ int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsDat
                                                                       config.synthesizer.spectrogram(), item_options);
   const auto drops = bv2::count_bucket_drops(dataset->lengths(), boundaries);
   const auto& report = train_data.prepared.report;
-  std::cout << "[" << program << "] " << train_data.path.string() << ": " << report.read << " lines; dropped " << train_data.bad.size()
+  if (main_process) std::cout << "[" << program << "] " << train_data.path.string() << ": " << report.read << " lines; dropped " << train_data.bad.size()
             << " with unusable audio, " << report.too_short << " with a phone field shorter than " << config.min_text_len << ", "
             << report.too_long << " longer than " << config.max_text_len << " characters, " << drops.too_short
             << " at or below the first bucket boundary (" << boundaries.front() << "), " << drops.too_long
             << " above the last (" << boundaries.back() << "); " << report.kept - drops.too_short - drops.too_long << " train\n";
   CHORD_CHECK(report.kept > drops.too_short + drops.too_long, "no training item is left (see the drop counts above); lower the first "
               "--boundaries value or check the filelist");
-  auto sampler = std::make_shared<const train::DistributedBucketSampler>(dataset->lengths(), batch_size, boundaries);
+  // Each rank draws its own share of every epoch's buckets, as the reference's sampler does.
+  auto sampler = std::make_shared<const train::DistributedBucketSampler>(dataset->lengths(), batch_size, boundaries,
+                                                                         processes.world_size(), processes.rank());
   auto skipped = std::make_shared<SkippedItems>();
   struct EpochOrder {
     std::mutex mutex;
@@ -321,6 +346,12 @@ int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsDat
         }
         CHORD_CHECK(!items.empty(), "every item of a batch failed to load; the first: ", skipped->messages.back());
         return bv2::collate(items);
+      },
+      /*per_rank=*/true,
+      [sampler, dataset](int64_t epoch, size_t index) {  // names a bad batch's files
+        std::string files;
+        for (auto i : sampler->batches(epoch).at(index)) files += (files.empty() ? "" : ", ") + dataset->entry(static_cast<size_t>(i)).wav.string();
+        return files;
       }};
 
   // The evaluation utterance: the validation filelist's first (in the reference's order), else training's.
@@ -343,9 +374,12 @@ int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsDat
   trainer_options.keep_checkpoints = static_cast<int>(cli.keep_checkpoints);
   trainer_options.checkpoint_dir = out / "checkpoints";
   trainer_options.seed = static_cast<uint64_t>(seed);
-  trainer_options.device = device;
+  processes.configure(trainer_options, vits_config_to_json(config).dump() + " " + std::string(Spec::name) + " steps " +
+                                           std::to_string(cli.steps) + " lr " + std::to_string(lr) + " batch " + std::to_string(batch_size));
+  trainer_options.find_unused_parameters = true;  // a loss need not reach every parameter of its optimiser (a member switched off)
   if (cli.bf16 || config.bf16_run) trainer_options.autocast_dtype = torch::kBFloat16;
   train::Trainer trainer(trainer_options);
+  freeze_by_prefix(*model->generator, config.freeze, main_process, program);
   std::vector<torch::Tensor> generator_trainable;
   for (const auto& p : model->generator->parameters()) {
     if (p.requires_grad()) generator_trainable.push_back(p);
@@ -354,19 +388,17 @@ int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsDat
       generator_trainable,
       torch::optim::AdamWOptions(lr).betas({config.betas[0], config.betas[1]}).eps(config.eps).weight_decay(0.01));
   train::add_gan(trainer, model, generator_optimizer, train::exponential_per_epoch(lr, config.lr_decay));
-  trainer.add_observer(std::make_shared<train::ConsoleProgress>(std::cerr, program));
-  trainer.add_observer(std::make_shared<train::JsonlLogger>(out / "log.jsonl", !cli.fresh));
-  trainer.add_observer(std::make_shared<train::TensorBoardWriter>(out / "tensorboard"));
+  processes.add_observers(trainer, out, program, !cli.fresh);
   const bv2::MelProcessing& mel = dataset->processing();
   trainer.set_after_update([&](int64_t step) {
-    if (step % validate_every != 0 && step != cli.steps) return;
+    if ((step % validate_every != 0 && step != cli.steps) || !main_process) return;
     const auto written = vits_evaluate(model, eval_item, mel, out / "eval", step, device);
     std::string paths;
     for (const auto& path : written) paths += (paths.empty() ? "" : ", ") + path.string();
     trainer.message(train::MessageLevel::info, "evaluation at step " + std::to_string(step) + ": " + paths);
   });
 
-  std::cout << "[" << program << "] " << Spec::name << ", preset " << config.preset << ", generator "
+  if (main_process) std::cout << "[" << program << "] " << Spec::name << ", preset " << config.preset << ", generator "
             << generator_parameters / 1e6 << " M parameters (" << all_parameters / 1e6 << " M with the discriminators), "
             << config.synthesizer.n_speakers() << " speaker(s), " << dataset->size() << " utterances in " << sampler->size()
             << " batches of " << batch_size << " per epoch, lr " << lr << "\n";
@@ -374,6 +406,7 @@ int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsDat
     return train::gan_step(model, batch, context);  // the trainer has placed the batch (Batch::to)
   });
 
+  if (!main_process) return result.reason == train::StopReason::nonfinite ? 1 : 0;
   // The generator alone, with the reference's G_<step> keys (enc_p.*, dec.*, ...).
   io::save_safetensors(out / "generator.safetensors", io::state_dict(*model->generator),
                        {{"step", std::to_string(result.step)}, {"spec", std::string(Spec::name)}, {"preset", config.preset}});
@@ -432,7 +465,7 @@ inline int run_vits_training(VitsTrainerConfig cli, const std::string& program) 
   (void)parse_boundaries(cli.boundaries);
   const std::filesystem::path out = cli.out;
   require_output_folder(out, "--out");
-  const auto device = announce_device(cli.device, program);
+  const TrainingProcesses processes(cli.device, program);  // joins a torchrun job before any long work
 
   if (config.speakers.empty()) {
     std::vector<std::filesystem::path> lists{cli.filelist};
@@ -451,13 +484,17 @@ inline int run_vits_training(VitsTrainerConfig cli, const std::string& program) 
   }
   CHORD_CHECK(!train_data.prepared.entries.empty(), "--filelist '", cli.filelist, "' has no usable item");
 
-  if (cli.fresh) std::filesystem::remove_all(out / "checkpoints");
   if (cli.seed) config.seed = *cli.seed;
-  std::ofstream(out / "config.json") << vits_config_to_json(config).dump(2) << "\n";
+  config.freeze.insert(config.freeze.end(), cli.freeze.begin(), cli.freeze.end());
+  if (processes.is_main()) {
+    if (cli.fresh) std::filesystem::remove_all(out / "checkpoints");
+    std::ofstream(out / "config.json") << vits_config_to_json(config).dump(2) << "\n";
+  }
+  processes.barrier();  // no rank looks for checkpoints before --fresh removed them
 
-  if (!config.use_duration_discriminator) return train_vits<systems::BertVits2MultiPeriodOnly>(cli, config, train_data, valid_data, device, program);
-  if (cli.no_wavlm) return train_vits<systems::BertVits2NoWavLM>(cli, config, train_data, valid_data, device, program);
-  return train_vits<systems::BertVits2>(cli, config, train_data, valid_data, device, program);
+  if (!config.use_duration_discriminator) return train_vits<systems::BertVits2MultiPeriodOnly>(cli, config, train_data, valid_data, processes, program);
+  if (cli.no_wavlm) return train_vits<systems::BertVits2NoWavLM>(cli, config, train_data, valid_data, processes, program);
+  return train_vits<systems::BertVits2>(cli, config, train_data, valid_data, processes, program);
 }
 }  // namespace detail
 

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -163,10 +164,21 @@ class CheckpointManager {
     archive.write(kCompleteKey, c10::IValue(true));
     const auto path = path_for(step);
     AtomicFile file(path);
-    archive.save_to([&file](const void* data, size_t size) {
-      file.write(data, size);
+    // A failed write (a full disk) is kept and rethrown after LibTorch's writer has finished: its last
+    // writes happen in a destructor, where an exception would terminate the process (found by the kill
+    // trials' injected ENOSPC). The temporary file is then removed, the previous checkpoints untouched.
+    std::exception_ptr failure;
+    archive.save_to([&file, &failure](const void* data, size_t size) {
+      if (!failure) {
+        try {
+          file.write(data, size);
+        } catch (...) {
+          failure = std::current_exception();
+        }
+      }
       return size;
     });
+    if (failure) std::rethrow_exception(failure);
     file.commit();
     prune();
     return path;

@@ -6,6 +6,7 @@
 /// max_length=L, padding="max_length")` does for the Stable Audio T5 conditioner.
 
 #include "chord/core/error.hpp"
+#include "chord/io/json_checks.hpp"
 #include "chord/text/utf8.hpp"
 
 #include <nlohmann/json.hpp>
@@ -80,7 +81,14 @@ class UnigramTokenizer {
     }
     t.size_ = static_cast<int64_t>(vocab.size());
     if (j.contains("added_tokens")) {
-      for (const auto& added : j["added_tokens"]) t.size_ = std::max<int64_t>(t.size_, added.at("id").get<int64_t>() + 1);
+      for (const auto& added : j["added_tokens"]) {
+        CHORD_CHECK(added.contains("id") && io::json_holds<int32_t>(added.at("id")) && added.at("id").get<int64_t>() >= 0,
+                    "tokenizer file '", path.string(), "': an added token's id is not a non-negative integer: ", added.dump());
+        t.size_ = std::max<int64_t>(t.size_, added.at("id").get<int64_t>() + 1);
+      }
+    }
+    if (j["model"].contains("unk_id")) {
+      CHORD_CHECK(io::json_holds<int32_t>(j["model"]["unk_id"]), "tokenizer file '", path.string(), "': model.unk_id is not an integer");
     }
     t.unk_ = j["model"].value("unk_id", int64_t{2});
     t.unk_score_ = lowest - 10.0;  // SentencePiece's kUnkPenalty

@@ -49,6 +49,9 @@ class TrainingObserver {
   virtual void on_scalars(int64_t /*step*/, const std::map<std::string, double>& /*scalars*/) {}
   virtual void on_message(MessageLevel /*level*/, const std::string& /*text*/) {}
   virtual void on_end(int64_t /*step*/) {}
+  /// In a multi-process run only rank 0 drives the observers, except those that return true here
+  /// (per-rank logs).
+  virtual bool on_every_rank() const { return false; }
 };
 
 /// Appends one JSON object per logging step: `{"step":…, "epoch":…, "time":…, "<scalar>":…}`.
@@ -301,6 +304,32 @@ class ConsoleProgress : public TrainingObserver {
   bool drawn_ = false;
   int64_t start_step_ = 0;
   std::chrono::steady_clock::time_point last_draw_{};
+};
+
+/// The log file of one process of a multi-process run, `<folder>/rank<N>.log`, appended on resume:
+/// what the console shows on rank 0 (start, logged steps, messages, end), for every rank — the
+/// reference trainer loses the logs of every rank but 0.
+class RankLog : public TrainingObserver {
+ public:
+  RankLog(const std::filesystem::path& folder, int rank, const std::string& label)
+      : path_(folder / ("rank" + std::to_string(rank) + ".log")) {
+    std::filesystem::create_directories(folder);
+    out_.open(path_, std::ios::app);
+    CHORD_CHECK(out_, "cannot open log '", path_.string(), "'");
+    console_ = std::make_unique<ConsoleProgress>(out_, label + " rank " + std::to_string(rank));
+  }
+  void on_start(int64_t step, int64_t total) override { console_->on_start(step, total); }
+  void on_step(const StepReport& report) override { console_->on_step(report); }
+  void on_scalars(int64_t step, const std::map<std::string, double>& scalars) override { console_->on_scalars(step, scalars); }
+  void on_message(MessageLevel level, const std::string& text) override { console_->on_message(level, text); }
+  void on_end(int64_t step) override { console_->on_end(step); }
+  bool on_every_rank() const override { return true; }
+  const std::filesystem::path& path() const noexcept { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  std::ofstream out_;
+  std::unique_ptr<ConsoleProgress> console_;
 };
 
 }  // namespace chord::train

@@ -7,6 +7,12 @@
 /// The loop owns what must be identical across systems: gradient accumulation, clipping, the
 /// skip-on-NaN rule, EMA updates, mixed precision, logging, atomic checkpoints with exact resume
 /// (parameters, optimiser, EMA, counters and every RNG state), and SIGINT/SIGTERM handling.
+///
+/// With `TrainerOptions::parallel` (a process group from chord/distributed.hpp) the same loop is data
+/// parallel: batches are sharded by rank, every optimiser's gradients are averaged over the processes
+/// during its backward on the update's last micro-batch, scalars are averaged before they are logged,
+/// the ranks agree on skipping an update and on stopping, and rank 0 alone writes checkpoints and
+/// drives the observers (except those that log on every rank).
 
 #include "chord/core/autocast.hpp"
 #include "chord/core/device.hpp"
@@ -17,6 +23,7 @@
 #include "chord/train/ema.hpp"
 #include "chord/train/grad_scaler.hpp"
 #include "chord/train/observers.hpp"
+#include "chord/train/parallel.hpp"
 #include "chord/train/schedulers.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -62,6 +69,14 @@ struct TrainerOptions {
   /// Loss scaling shared by every optimiser (fp16 training); nullopt = off.
   std::optional<GradScalerOptions> grad_scaler;
   bool prefetch = true;                  ///< load the next batch on a second thread
+  /// The process group of a multi-process run (chord/distributed.hpp); null: this process alone.
+  std::shared_ptr<DataParallelism> parallel;
+  /// Multi-process runs: parameters a loss does not reach are reduced as zeros instead of being waited
+  /// for (adversarial systems, whose steps read only part of a model). Costs a graph walk per update.
+  bool find_unused_parameters = false;
+  /// Compared across ranks at the start (e.g. the configuration as JSON): a rank launched with other
+  /// options fails at once instead of training something else.
+  std::string fingerprint;
 };
 
 enum class StopReason { completed, interrupted, nonfinite };
@@ -88,12 +103,35 @@ template <class Batch>
 struct BatchSource {
   std::function<size_t(int64_t epoch)> count;
   std::function<Batch(int64_t epoch, size_t index)> load;
+  /// The source already yields this rank's batches (a sampler that takes rank and world size, like
+  /// DistributedBucketSampler). Otherwise a multi-process trainer shards it with shard_batches().
+  bool per_rank = false;
+  /// What the batch at (epoch, index) holds, for messages (e.g. its items' files); optional.
+  std::function<std::string(int64_t epoch, size_t index)> describe;
 };
+
+/// Rank `rank`'s share of `source` in a job of `world_size` processes, as Hugging Face accelerate
+/// shards F5-TTS's batch sampler (a `drop_last` sampler): rank r takes global batches r, r + W, r + 2W,
+/// …, and the last n mod W batches of the epoch are left out, so every rank has floor(n / W).
+template <class Batch>
+BatchSource<Batch> shard_batches(const BatchSource<Batch>& source, int rank, int world_size) {
+  CHORD_CHECK(world_size >= 1 && rank >= 0 && rank < world_size, "shard_batches: rank ", rank, " of ", world_size);
+  const auto world = static_cast<size_t>(world_size), r = static_cast<size_t>(rank);
+  BatchSource<Batch> shard{[count = source.count, world](int64_t epoch) { return count(epoch) / world; },
+                           [load = source.load, r, world](int64_t epoch, size_t index) { return load(epoch, index * world + r); },
+                           true};
+  if (source.describe) {
+    shard.describe = [describe = source.describe, r, world](int64_t epoch, size_t index) { return describe(epoch, index * world + r); };
+  }
+  return shard;
+}
 
 /// Batches from a sampler (anything with `batches(epoch) -> std::vector<std::vector<int64_t>>` and
 /// `size()`) and a loader of index lists. Each epoch's order is computed once and reused.
+/// `describe_items` (optional) names a batch's items in messages, e.g. their audio files.
 template <class Sampler, class Load>
-auto sampled_batches(std::shared_ptr<const Sampler> sampler, Load load)
+auto sampled_batches(std::shared_ptr<const Sampler> sampler, Load load,
+                     std::function<std::string(const std::vector<int64_t>&)> describe_items = {})
     -> BatchSource<std::decay_t<decltype(load(std::declval<const std::vector<int64_t>&>()))>> {
   using Batch = std::decay_t<decltype(load(std::declval<const std::vector<int64_t>&>()))>;
   struct EpochOrder {
@@ -102,20 +140,23 @@ auto sampled_batches(std::shared_ptr<const Sampler> sampler, Load load)
     std::vector<std::vector<int64_t>> batches;
   };
   auto order = std::make_shared<EpochOrder>();
-  return BatchSource<Batch>{
-      [sampler](int64_t) { return sampler->size(); },
-      [sampler, load, order](int64_t epoch, size_t index) {
-        std::vector<int64_t> indices;
-        {
-          std::lock_guard<std::mutex> lock(order->mutex);
-          if (order->epoch != epoch) {
-            order->batches = sampler->batches(epoch);
-            order->epoch = epoch;
-          }
-          indices = order->batches.at(index);
-        }
-        return load(indices);
-      }};
+  auto indices_of = [sampler, order](int64_t epoch, size_t index) {
+    std::lock_guard<std::mutex> lock(order->mutex);
+    if (order->epoch != epoch) {
+      order->batches = sampler->batches(epoch);
+      order->epoch = epoch;
+    }
+    return order->batches.at(index);
+  };
+  BatchSource<Batch> source{[sampler](int64_t) { return sampler->size(); },
+                            [indices_of, load](int64_t epoch, size_t index) { return load(indices_of(epoch, index)); }};
+  if (describe_items) {
+    source.describe = [indices_of, describe_items](int64_t epoch, size_t index) {
+      // The loader thread may have moved the cached order on: a past epoch's order is recomputed.
+      return describe_items(indices_of(epoch, index));
+    };
+  }
+  return source;
 }
 
 namespace detail {
@@ -262,6 +303,11 @@ class Trainer {
   }
 
   const TrainerOptions& options() const noexcept { return options_; }
+  /// This process's rank in a multi-process run (0 when alone).
+  int rank() const noexcept { return options_.parallel ? options_.parallel->rank() : 0; }
+  int world_size() const noexcept { return options_.parallel ? options_.parallel->world_size() : 1; }
+  /// Rank 0: the process that writes checkpoints, exports and pictures.
+  bool is_main_process() const noexcept { return rank() == 0; }
   int64_t step() const noexcept { return step_; }
   int64_t epoch() const noexcept { return epoch_; }
   torch::Generator& generator() noexcept { return generator_; }
@@ -318,16 +364,17 @@ class Trainer {
 
   /// Forwards scalars to the observers (validation metrics and the like).
   void report(int64_t step, const std::map<std::string, double>& scalars) {
-    for (auto& o : observers_) o->on_scalars(step, scalars);
+    notify([&](TrainingObserver& o) { o.on_scalars(step, scalars); });
   }
   void message(MessageLevel level, const std::string& text) {
-    for (auto& o : observers_) o->on_message(level, text);
+    notify([&](TrainingObserver& o) { o.on_message(level, text); });
   }
 
   /// Restores the newest readable checkpoint (if any). Called by fit() when `options.resume`.
   bool resume() {
     if (!checkpoints_) return false;
-    const auto [stale, bytes] = checkpoints_->remove_stale_temporaries();
+    const auto [stale, bytes] = is_main_process() ? checkpoints_->remove_stale_temporaries()
+                                                  : decltype(checkpoints_->remove_stale_temporaries()){};
     if (!stale.empty()) {
       message(MessageLevel::info, "removed " + std::to_string(stale.size()) + " temporary file(s) (" +
                                       std::to_string(bytes / 1000000) + " MB) left by a run killed while writing a checkpoint");
@@ -339,11 +386,17 @@ class Trainer {
     return true;
   }
 
-  /// Writes a checkpoint of the current state now.
+  /// Writes a checkpoint of the current state now (rank 0 writes; every rank waits until the file is
+  /// complete, so a launcher that stops the job after this finds it whole). The path on rank 0.
   std::optional<std::filesystem::path> save_checkpoint() {
     if (!checkpoints_) return std::nullopt;
-    auto path = checkpoints_->save(step_, [this](torch::serialize::OutputArchive& archive) { save(archive); });
-    last_checkpoint_ = path;
+    if (options_.parallel) options_.parallel->barrier();
+    std::optional<std::filesystem::path> path;
+    if (is_main_process()) {
+      path = checkpoints_->save(step_, [this](torch::serialize::OutputArchive& archive) { save(archive); });
+      last_checkpoint_ = path;
+    }
+    if (options_.parallel) options_.parallel->barrier();
     return path;
   }
 
@@ -356,27 +409,32 @@ class Trainer {
     CHORD_CHECK(source.count && source.load, "Trainer::fit: the batch source needs count and load");
     CHORD_CHECK(!slots_.empty(), "Trainer::fit: no optimizer registered");
     detail::SignalScope signals(options_.handle_signals);
-    begin_run();
-    detail::BatchCursor<Batch> cursor(source, options_.device, options_.prefetch);
-    const RunClock clock{std::chrono::steady_clock::now(), step_};
+    const bool shard = world_size() > 1 && !source.per_rank;
+    const BatchSource<Batch> batches = shard ? shard_batches(source, rank(), world_size()) : source;
+    describe_batch_ = batches.describe;
     TrainResult result;
-    while (step_ < options_.max_steps) {
-      auto scalars = run_update(cursor, step_function);
-      finish_update(scalars);
-      report_update(scalars, clock);
-      if (const auto reason = stop_reason()) {
-        result.reason = *reason;
-        break;
+    explaining_failures([&] {
+      begin_run(batches.count);
+      detail::BatchCursor<Batch> cursor(batches, options_.device, options_.prefetch);
+      const RunClock clock{std::chrono::steady_clock::now(), step_};
+      while (step_ < options_.max_steps) {
+        auto scalars = run_update(cursor, step_function);
+        finish_update(scalars);
+        report_update(scalars, clock);
+        if (const auto reason = stop_reason()) {
+          result.reason = *reason;
+          break;
+        }
+        if (options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0 && step_ < options_.max_steps) {
+          save_checkpoint();
+        }
       }
-      if (options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0 && step_ < options_.max_steps) {
-        save_checkpoint();
-      }
-    }
-    cursor.wait();
-    result.step = step_;
-    result.checkpoint = save_checkpoint();
+      cursor.wait();
+      result.step = step_;
+      result.checkpoint = save_checkpoint();
+    });
     result.nonfinite_updates = nonfinite_total_;
-    for (auto& o : observers_) o->on_end(step_);
+    notify([&](TrainingObserver& o) { o.on_end(step_); });
     return result;
   }
 
@@ -389,15 +447,93 @@ class Trainer {
     int64_t start_step = 0;
   };
 
-  /// Resumes, or seeds a fresh run, and tells the observers.
-  void begin_run() {
-    if (!(options_.resume && resume())) {
+  /// Calls `f` for the observers this rank drives: all of them on rank 0, those that log on every
+  /// rank elsewhere.
+  template <class F>
+  void notify(F&& f) {
+    for (auto& o : observers_) {
+      if (is_main_process() || o->on_every_rank()) f(*o);
+    }
+  }
+
+  /// Runs `body`; in a multi-process run a failure (typically a collective whose peer died) is rethrown
+  /// with what the group knows about its cause.
+  template <class Body>
+  void explaining_failures(Body&& body) {
+    try {
+      body();
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& error) {
+      if (!options_.parallel) throw;
+      const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
+      throw Error(options_.parallel->explain_failure(torch_error ? torch_error->what_without_backtrace() : error.what()));
+    }
+  }
+
+  /// Resumes, or seeds a fresh run; in a multi-process run also checks that the ranks agree, makes
+  /// rank 0's parameters everyone's, sets up the gradient reducers and gives each rank its own random
+  /// streams. Then tells the observers.
+  void begin_run(const std::function<size_t(int64_t)>& batches_in_epoch) {
+    auto* parallel = options_.parallel.get();
+    if (parallel) parallel->require_same("the run's configuration", options_.fingerprint);
+    const bool resumed = options_.resume && resume();
+    if (!resumed) {
       // A fresh run: seed the device's global generator too, since dropout draws from it.
       auto global = global_generator();
       std::lock_guard<std::mutex> lock(global.mutex());
       global.set_current_seed(options_.seed);
     }
-    for (auto& o : observers_) o->on_start(step_, options_.max_steps);
+    if (parallel) join_ranks(*parallel, resumed, batches_in_epoch);
+    notify([&](TrainingObserver& o) { o.on_start(step_, options_.max_steps); });
+  }
+
+  void join_ranks(DataParallelism& parallel, bool resumed, const std::function<size_t(int64_t)>& batches_in_epoch) {
+    parallel.require_same("the step to start from (a resumed run needs every rank to see the same checkpoint folder)",
+                          std::to_string(step_));
+    std::vector<torch::Tensor> state;
+    for (const auto& [name, module] : modules_) {
+      for (const auto& p : module->parameters()) state.push_back(p.detach());
+      for (const auto& b : module->buffers()) state.push_back(b);
+    }
+    parallel.broadcast_from_main(state);
+    if (!resumed) {
+      for (auto& [name, entry] : emas_) {
+        std::vector<torch::Tensor> shadow;
+        for (const auto& [key, tensor] : entry.ema->shadow()) shadow.push_back(tensor);
+        parallel.broadcast_from_main(shadow);
+      }
+    }
+    for (auto& [name, slot] : slots_) {
+      if (!slot.synchronised_parameters) {
+        parallel.add_parameters(name, slot.trainable(), options_.find_unused_parameters);
+        slot.synchronised_parameters = true;
+      }
+    }
+    const size_t mine = batches_in_epoch(epoch_);
+    CHORD_CHECK(parallel.all(mine > 0), "a rank has no batches in epoch ", epoch_, " (rank ", parallel.rank(), " has ", mine,
+                "): the dataset is too small for ", parallel.world_size(), " processes");
+    if (parallel.rank() > 0) {
+      // Rank 0 continues the checkpoint's streams exactly; the others draw their own, derived from the
+      // seed, the rank and the step, so a resumed run's draws do not depend on the previous world size.
+      const uint64_t seed = derived_seed(options_.seed, static_cast<uint64_t>(parallel.rank()), static_cast<uint64_t>(step_));
+      for (auto generator : {at::Generator(generator_), global_generator(), at::detail::getDefaultCPUGenerator()}) {
+        std::lock_guard<std::mutex> lock(generator.mutex());
+        generator.set_current_seed(seed);
+      }
+    }
+  }
+
+  /// splitmix64 over (seed, rank, step).
+  static uint64_t derived_seed(uint64_t seed, uint64_t rank, uint64_t step) {
+    uint64_t z = seed;
+    for (uint64_t part : {rank, step}) {
+      z += 0x9E3779B97F4A7C15ull + part;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      z ^= z >> 31;
+    }
+    return z;
   }
 
   /// The micro-batches of one update through the step function; returns the sums of their scalars.
@@ -411,9 +547,11 @@ class Trainer {
     context.generator_ = &generator_;
     context.device_ = options_.device;
     context.step_ = step_;
+    taken_.clear();
     for (int64_t micro = 0; micro < options_.grad_accumulation; ++micro) {
       const bool another_follows = micro + 1 < options_.grad_accumulation || step_ + 1 < options_.max_steps;
       const Batch batch = cursor.take(epoch_, batch_index_, another_follows);
+      taken_.emplace_back(epoch_, batch_index_ - 1);
       context.micro_ = micro;
       context.epoch_ = epoch_;
       Scalars out;
@@ -431,6 +569,8 @@ class Trainer {
   /// gradient norms, loss scale), the loss scale's update, the step count, the non-finite rule, EMAs.
   void finish_update(std::map<std::string, double>& scalars) {
     for (auto& [name, sum] : scalars) sum /= static_cast<double>(options_.grad_accumulation);
+    signal_ = detail::pending_signal().load();
+    if (options_.parallel) average_across_ranks(scalars);
     bool nonfinite = false, overflowed = false;
     for (const auto& [name, slot] : slots_) {
       nonfinite = nonfinite || slot.skipped;
@@ -448,11 +588,54 @@ class Trainer {
       ++nonfinite_total_;
       ++consecutive_nonfinite_;
       message(MessageLevel::warning, "update " + std::to_string(step_) + " skipped: non-finite loss or gradient (" +
-                                         std::to_string(consecutive_nonfinite_) + " in a row)");
+                                         std::to_string(consecutive_nonfinite_) + " in a row); " + describe_taken());
     } else {
       consecutive_nonfinite_ = 0;
       for (auto& [name, entry] : emas_) entry.ema->update(*entry.model);
     }
+  }
+
+  /// This rank's batches of the update just run, for messages: what the source says they hold, or
+  /// their positions.
+  std::string describe_taken() const {
+    std::string text = taken_.size() > 1 ? "its batches: " : "its batch: ";
+    for (size_t i = 0; i < taken_.size(); ++i) {
+      const auto [epoch, index] = taken_[i];
+      std::string one = "epoch " + std::to_string(epoch) + " batch " + std::to_string(index);
+      if (describe_batch_) {
+        try {
+          one += " (" + describe_batch_(epoch, index) + ")";
+        } catch (const std::exception&) {  // a message must not fail the run
+        }
+      }
+      text += (i ? "; " : "") + one;
+    }
+    if (world_size() > 1) text += " on rank " + std::to_string(rank());
+    return text.size() > 600 ? text.substr(0, 600) + "…" : text;
+  }
+
+  /// One collective per update: the mean of every scalar over the ranks, and whether any rank received a
+  /// signal (all stop at the same update). A 40-bit digest of the scalar names rides along, so ranks
+  /// whose step functions returned different scalars fail instead of averaging unrelated numbers.
+  void average_across_ranks(std::map<std::string, double>& scalars) {
+    std::string names;
+    std::vector<double> values;
+    for (const auto& [name, value] : scalars) {
+      names += name + '\n';
+      values.push_back(value);
+    }
+    const double digest = static_cast<double>(fnv1a_hash(names) & ((uint64_t{1} << 40) - 1));
+    values.push_back(digest);
+    values.push_back(signal_ != 0 ? 1.0 : 0.0);
+    auto summed = torch::tensor(values, torch::kFloat64);
+    options_.parallel->sum(summed);
+    const auto world = static_cast<double>(world_size());
+    const auto* sums = summed.data_ptr<double>();
+    CHORD_CHECK(sums[scalars.size()] == digest * world, "the ranks' step functions returned different scalars at update ",
+                step_ + 1, " (rank ", rank(), ": ", names, ")");
+    size_t i = 0;
+    for (auto& [name, value] : scalars) value = sums[i++] / world;
+    if (sums[scalars.size() + 1] > 0 && signal_ == 0) signal_ = SIGTERM;  // another rank was signalled
   }
 
   void report_update(std::map<std::string, double> scalars, const RunClock& clock) {
@@ -460,7 +643,7 @@ class Trainer {
     StepReport report{step_, options_.max_steps, epoch_, std::move(scalars), elapsed,
                       elapsed > 0 ? static_cast<double>(step_ - clock.start_step) / elapsed : 0.0,
                       step_ % options_.log_every == 0 || step_ == options_.max_steps};
-    for (auto& o : observers_) o->on_step(report);
+    notify([&](TrainingObserver& o) { o.on_step(report); });
     if (after_update_) after_update_(step_);
   }
 
@@ -468,13 +651,18 @@ class Trainer {
   std::optional<StopReason> stop_reason() {
     if (consecutive_nonfinite_ >= options_.max_consecutive_nonfinite) {
       message(MessageLevel::error, std::to_string(consecutive_nonfinite_) +
-                                       " consecutive updates had non-finite losses or gradients; stopping. "
+                                       " consecutive updates had non-finite losses or gradients (the last, update " +
+                                       std::to_string(step_) + ": " + describe_taken() + "); stopping. "
                                        "The parameters are those of the last good update. Lower the learning "
                                        "rate, enable clipping, or check the data.");
       return StopReason::nonfinite;
     }
-    if (detail::pending_signal().load() != 0) {
-      message(MessageLevel::info, "signal " + std::to_string(detail::pending_signal().load()) + " received: finishing with a checkpoint");
+    // Alone, a signal that arrived after the update (in an after-update hook, say) stops now; with other
+    // ranks it waits for the next update's agreement, so every rank stops at the same step.
+    if (!options_.parallel && signal_ == 0) signal_ = detail::pending_signal().load();
+    if (signal_ != 0) {
+      message(MessageLevel::info, "signal " + std::to_string(signal_) + " received" +
+                                      (world_size() > 1 ? " (by this or another rank)" : "") + ": finishing with a checkpoint");
       return StopReason::interrupted;
     }
     return std::nullopt;
@@ -486,9 +674,11 @@ class Trainer {
     LrSchedule schedule;
     double max_grad_norm = 0.0;
     bool zeroed = false, used = false, skipped = false, overflowed = false;
+    bool synchronised = false;             // this update's gradient all-reduce has run (multi-process)
+    bool synchronised_parameters = false;  // registered with the process group
     double last_lr = 0.0, last_grad_norm = 0.0;
 
-    void begin_update() { zeroed = used = skipped = overflowed = false; }
+    void begin_update() { zeroed = used = skipped = overflowed = synchronised = false; }
 
     /// The parameters this optimiser trains: the only leaves its backward may write gradients to.
     std::vector<torch::Tensor> trainable() const {
@@ -510,7 +700,10 @@ class Trainer {
       slot.zeroed = true;
     }
     slot.used = true;
-    const bool finite = std::isfinite(loss.detach().to(torch::kFloat64).item<double>());
+    bool finite = std::isfinite(loss.detach().to(torch::kFloat64).item<double>());
+    // Every rank skips, or none: a rank that skipped the backward would leave the others waiting in it.
+    if (options_.parallel) finite = options_.parallel->all(finite);
+    const bool last_micro_batch = micro == options_.grad_accumulation - 1;
     if (!finite) {
       slot.skipped = true;
     } else {
@@ -520,9 +713,17 @@ class Trainer {
       auto scaled = options_.grad_accumulation > 1 ? loss / static_cast<double>(options_.grad_accumulation) : loss;
       if (scaler_) scaled = scaler_->scaled(scaled);
       const auto inputs = slot.trainable();
-      if (!inputs.empty()) torch::autograd::backward({scaled}, {}, retain_graph, /*create_graph=*/false, inputs);
+      if (!inputs.empty()) {
+        if (options_.parallel && last_micro_batch) {
+          CHORD_CHECK(!slot.synchronised, "StepContext::backward: optimizer '", name, "' took a second backward in one micro-batch; "
+                      "in a multi-process run add its losses and call backward once");
+          options_.parallel->prepare_synchronised_backward(name, scaled);
+          slot.synchronised = true;
+        }
+        torch::autograd::backward({scaled}, {}, retain_graph, /*create_graph=*/false, inputs);
+      }
     }
-    if (micro == options_.grad_accumulation - 1) finish(slot);
+    if (last_micro_batch) finish(slot);
     return finite;
   }
 
@@ -552,6 +753,7 @@ class Trainer {
     archive.write("trainer_batch_index", c10::IValue(static_cast<int64_t>(batch_index_)));
     archive.write("trainer_nonfinite_total", c10::IValue(nonfinite_total_));
     archive.write("trainer_consecutive_nonfinite", c10::IValue(consecutive_nonfinite_));
+    archive.write("trainer_world_size", c10::IValue(static_cast<int64_t>(world_size())));
     for (const auto& [name, module] : modules_) io::write_tensor_map(archive, io::trainer_module_key(name), io::state_dict(*module));
     for (const auto& [name, slot] : slots_) {
       torch::serialize::OutputArchive sub;
@@ -606,6 +808,17 @@ class Trainer {
     batch_index_ = static_cast<size_t>(read_int("trainer_batch_index"));
     nonfinite_total_ = read_int("trainer_nonfinite_total");
     consecutive_nonfinite_ = read_int("trainer_consecutive_nonfinite");
+    // The batch cursor counts this rank's batches: rescale it when the world size changed (each of the
+    // old ranks had consumed batch_index of its shard), so no batch of the epoch is seen twice.
+    c10::IValue saved_world;
+    const int64_t old_world = archive.try_read("trainer_world_size", saved_world) ? saved_world.toInt() : 1;
+    if (old_world != world_size()) {
+      const auto consumed = static_cast<int64_t>(batch_index_) * old_world;
+      batch_index_ = static_cast<size_t>((consumed + world_size() - 1) / world_size());
+      message(MessageLevel::info, "checkpoint written by " + std::to_string(old_world) + " process(es), resumed by " +
+                                      std::to_string(world_size()) + ": epoch " + std::to_string(epoch_) +
+                                      " continues after its first " + std::to_string(consumed) + " batches");
+    }
     // Generator states are CPU byte tensors whatever the device the archive was mapped to.
     torch::Tensor state;
     archive.read("rng_trainer", state, /*is_buffer=*/true);
@@ -644,6 +857,9 @@ class Trainer {
   int64_t step_ = 0, epoch_ = 0;
   size_t batch_index_ = 0;
   int64_t nonfinite_total_ = 0, consecutive_nonfinite_ = 0;
+  int signal_ = 0;  // the signal that stops this run at the end of the current update (agreed across ranks)
+  std::function<std::string(int64_t, size_t)> describe_batch_;
+  std::vector<std::pair<int64_t, size_t>> taken_;  // (epoch, index) of the current update's micro-batches
 };
 
 inline bool StepContext::backward(const std::string& optimizer_name, const torch::Tensor& loss, bool retain_graph) {

@@ -13,6 +13,7 @@
 #include "chord/nn/f5_dit.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -161,17 +162,30 @@ inline std::map<std::string, std::string> invisible_flags_metadata(const nn::F5D
 }
 
 /// Applies invisible_flags_metadata() read back from a checkpoint's metadata (keys absent: left as they are).
+/// A value other than the ones chord writes is refused by name (a metadata typo must not silently turn
+/// a flag off).
 inline void apply_invisible_flags(nn::F5DiTOptions& o, const std::map<std::string, std::string>& metadata) {
   auto flag = [&](const char* key) -> std::optional<bool> {
     auto found = metadata.find(key);
     if (found == metadata.end()) return std::nullopt;
+    CHORD_CHECK(found->second == "0" || found->second == "1", "checkpoint metadata ", key, " = '", found->second,
+                "' is not 0 or 1");
     return found->second == "1";
   };
   if (auto v = flag("text_mask_padding")) o.text_mask_padding(*v);
   if (auto v = flag("attn_mask_enabled")) o.attn_mask_enabled(*v);
   if (auto v = flag("text_embedding_average_upsampling")) o.text_embedding_average_upsampling(*v);
   if (auto found = metadata.find("pe_attn_head"); found != metadata.end()) {
-    o.pe_attn_head(found->second == "all" ? std::nullopt : std::optional<int64_t>(std::stoll(found->second)));
+    const std::string& text = found->second;
+    if (text == "all") {
+      o.pe_attn_head(std::nullopt);
+    } else {
+      int64_t heads = -1;
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), heads);
+      CHORD_CHECK(error == std::errc() && end == text.data() + text.size() && heads >= 0, "checkpoint metadata pe_attn_head = '",
+                  text, "' is not 'all' or a number of heads");
+      o.pe_attn_head(heads);
+    }
   }
 }
 

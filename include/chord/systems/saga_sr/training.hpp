@@ -18,6 +18,7 @@
 #include "chord/systems/saga_sr/system.hpp"
 #include "chord/train/ema.hpp"
 #include "chord/train/observers.hpp"
+#include "chord/train/parallel.hpp"
 #include "chord/train/schedulers.hpp"
 #include "chord/train/trainer.hpp"
 #include "chord/viz/training_curves.hpp"
@@ -68,9 +69,9 @@ struct SrManifests {
   std::optional<data::Manifest> valid;
 };
 
-/// Checks the configuration and the manifests, then prepares the run folder: its checkpoints removed
-/// with `cfg.fresh`, `config.json` written.
-inline SrManifests prepare_run_folder(const SrConfig& cfg, const std::string& label) {
+/// Checks the configuration and the manifests, then prepares the run folder (rank 0 of a multi-process
+/// run): its checkpoints removed with `cfg.fresh`, `config.json` written.
+inline SrManifests prepare_run_folder(const SrConfig& cfg, const std::string& label, train::DataParallelism* parallel) {
   cfg.check();
   CHORD_CHECK(!cfg.manifest.empty(), "--manifest is required (JSONL with \"audio\" and \"text\" per line)");
   const std::filesystem::path out = cfg.out;
@@ -81,8 +82,11 @@ inline SrManifests prepare_run_folder(const SrConfig& cfg, const std::string& la
     manifests.valid =
         data::read_checked_manifest(cfg.valid_manifest, "--valid-manifest", sr_training_requirements(), cfg.skip_bad_items, label);
   }
-  if (cfg.fresh) std::filesystem::remove_all(out / "checkpoints");
-  std::ofstream(out / "config.json") << nlohmann::json(cfg).dump(2) << "\n";
+  if (!parallel || parallel->is_main()) {
+    if (cfg.fresh) std::filesystem::remove_all(out / "checkpoints");
+    std::ofstream(out / "config.json") << nlohmann::json(cfg).dump(2) << "\n";
+  }
+  if (parallel) parallel->barrier();  // no rank looks for checkpoints before --fresh removed them
   return manifests;
 }
 
@@ -114,8 +118,10 @@ void describe_run(const SrConfig& cfg, SuperResolutionSystemImpl<Spec>& system, 
                       label, device);
 }
 
-inline train::TrainerOptions trainer_options(const SrConfig& cfg, c10::Device device) {
+inline train::TrainerOptions trainer_options(const SrConfig& cfg, c10::Device device, std::shared_ptr<train::DataParallelism> parallel) {
   train::TrainerOptions options;
+  options.parallel = std::move(parallel);
+  options.fingerprint = nlohmann::json(cfg).dump();
   options.max_steps = cfg.steps;
   options.log_every = cfg.log_every;
   options.checkpoint_every = cfg.checkpoint_every;
@@ -127,7 +133,8 @@ inline train::TrainerOptions trainer_options(const SrConfig& cfg, c10::Device de
 }
 
 /// Registers the system with the trainer as "system": AdamW on `trainable` with stable-audio-tools'
-/// InverseLR, the EMA, and the console and JSONL observers. Returns the EMA.
+/// InverseLR, the EMA, and the console and JSONL observers (rank 0; every rank of a multi-process run
+/// also writes logs/rank<N>.log). Returns the EMA.
 template <class Spec>
 train::ExponentialMovingAverage& add_system(train::Trainer& trainer, SuperResolutionSystem<Spec>& system,
                                             std::vector<torch::Tensor> trainable, const SrConfig& cfg, const std::string& label) {
@@ -139,13 +146,18 @@ train::ExponentialMovingAverage& add_system(train::Trainer& trainer, SuperResolu
   auto ema_options = train::EmaOptions::stable_audio();
   ema_options.beta = cfg.ema_beta;
   auto& ema = trainer.add_ema("system", system.ptr(), ema_options);
-  trainer.add_observer(std::make_shared<train::ConsoleProgress>(std::cerr, label));
-  trainer.add_observer(std::make_shared<train::JsonlLogger>(std::filesystem::path(cfg.out) / "log.jsonl", !cfg.fresh));
+  if (trainer.is_main_process()) {
+    trainer.add_observer(std::make_shared<train::ConsoleProgress>(std::cerr, label));
+    trainer.add_observer(std::make_shared<train::JsonlLogger>(std::filesystem::path(cfg.out) / "log.jsonl", !cfg.fresh));
+  }
+  if (trainer.world_size() > 1) {
+    trainer.add_observer(std::make_shared<train::RankLog>(std::filesystem::path(cfg.out) / "logs", trainer.rank(), label));
+  }
   return ema;
 }
 
 /// Validation: the EMA weights on fixed crops of the held-out clips, with a fixed generator, every
-/// `cfg.validate_every` updates (0: after the last), reported as "valid/loss".
+/// `cfg.validate_every` updates (0: after the last), reported as "valid/loss" by rank 0.
 template <class Spec>
 void add_validation(train::Trainer& trainer, const train::ExponentialMovingAverage& ema, const SrConfig& cfg,
                     const std::optional<data::Manifest>& valid_manifest, nn::Pretransform pretransform, int64_t segment, c10::Device device) {
@@ -159,7 +171,7 @@ void add_validation(train::Trainer& trainer, const train::ExponentialMovingAvera
   trainer.set_after_update([&trainer, &ema, valid = std::move(valid), averaged, pretransform, device, validate_every = cfg.validate_every,
                             steps = cfg.steps](int64_t step) mutable {
     const bool due = validate_every > 0 ? step % validate_every == 0 : step == steps;
-    if (valid.empty() || !due) return;
+    if (valid.empty() || !due || !trainer.is_main_process()) return;
     torch::NoGradGuard no_grad;
     ema.copy_to(*averaged);
     averaged->eval();
@@ -207,23 +219,28 @@ void export_ema_weights(const std::filesystem::path& path, SuperResolutionSystem
 /// Trains `Spec` on `cfg.manifest` (every clip checked first); writes the run folder. With
 /// `cfg.valid_manifest`, the EMA weights' loss on fixed validation crops is reported every
 /// `cfg.validate_every` updates (and at the end). Progress goes to stderr under `label`.
+/// With `parallel` (a process group from chord/distributed.hpp, training on `device`) this is one
+/// process of a data-parallel job: rank 0 prepares the folder and writes the exports.
 template <class Spec>
-SrTrainResult train_super_resolution(const SrConfig& cfg, const std::string& label) {
-  const auto manifests = detail::prepare_run_folder(cfg, label);
+SrTrainResult train_super_resolution(const SrConfig& cfg, const std::string& label,
+                                     std::shared_ptr<train::DataParallelism> parallel = nullptr,
+                                     std::optional<c10::Device> process_device = std::nullopt) {
+  const auto manifests = detail::prepare_run_folder(cfg, label, parallel.get());
   const std::filesystem::path out = cfg.out;
   auto pretransform = make_pretransform(cfg);
   const auto clips = std::make_shared<const SrClips>(load_clips(manifests.train, pretransform->audio_channels()));
   const int64_t segment = detail::segment_samples(cfg, pretransform->downsampling_ratio());
   const auto seed = static_cast<uint64_t>(cfg.seed);
-  const auto device = io::announce_device(cfg.device, label);
+  const auto device = process_device ? *process_device : io::announce_device(cfg.device, label);
   pretransform->to(device);
 
   torch::manual_seed(seed);
   SuperResolutionSystem<Spec> system(cfg, pretransform->latent_channels());
   auto trainable = detail::trainable_parameters(*system);
-  detail::describe_run<Spec>(cfg, *system, *pretransform, *clips, segment, trainable, label, device);
+  const bool main_process = !parallel || parallel->is_main();
+  if (main_process) detail::describe_run<Spec>(cfg, *system, *pretransform, *clips, segment, trainable, label, device);
 
-  train::Trainer trainer(detail::trainer_options(cfg, device));
+  train::Trainer trainer(detail::trainer_options(cfg, device, parallel));
   auto& ema = detail::add_system<Spec>(trainer, system, std::move(trainable), cfg, label);
   detail::add_validation<Spec>(trainer, ema, cfg, manifests.valid, pretransform, segment, device);
 
@@ -243,9 +260,11 @@ SrTrainResult train_super_resolution(const SrConfig& cfg, const std::string& lab
   r.interrupted = result.reason == train::StopReason::interrupted;
   r.final_loss = detail::mean_of_last_tenth(losses);
   r.weights = out / "model_ema.safetensors";
-  detail::export_ema_weights<Spec>(r.weights, *system, ema, cfg.preset, *pretransform, result.step);
-  r.loss_curve = viz::save_training_curves_png(out / "log.jsonl", out / "loss.png", {"loss", "valid/loss"},
-                                               {.title = label + " loss", .y_label = "loss", .log_y = true});
+  if (main_process) {
+    detail::export_ema_weights<Spec>(r.weights, *system, ema, cfg.preset, *pretransform, result.step);
+    r.loss_curve = viz::save_training_curves_png(out / "log.jsonl", out / "loss.png", {"loss", "valid/loss"},
+                                                 {.title = label + " loss", .y_label = "loss", .log_y = true});
+  }
   CHORD_CHECK(result.reason != train::StopReason::nonfinite, label, ": training stopped on non-finite losses at step ", result.step);
   return r;
 }

@@ -1,0 +1,76 @@
+#pragma once
+/// @file
+/// What the trainer needs from a group of processes that train one model together (data
+/// parallelism), as an interface: the trainer stays free of c10d's headers, and a single-process run
+/// pays nothing. `chord/distributed.hpp` implements it on PyTorch's c10d (NCCL on CUDA, Gloo on CPU)
+/// with one `c10d::Reducer` per optimiser slot, as `torch.nn.parallel.DistributedDataParallel` does.
+
+#include "chord/core/error.hpp"
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace chord::train {
+
+/// 64-bit FNV-1a: a hash that is the same on every build and machine (std::hash is not).
+inline uint64_t fnv1a_hash(const std::string& text) {
+  uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ull;
+  return hash;
+}
+
+class DataParallelism {
+ public:
+  virtual ~DataParallelism() = default;
+
+  virtual int rank() const noexcept = 0;
+  virtual int world_size() const noexcept = 0;
+  bool is_main() const noexcept { return rank() == 0; }
+
+  /// Registers the trainable parameters of optimiser slot `slot`: their gradients are averaged over
+  /// the processes during the backward that follows prepare_synchronised_backward(). With
+  /// `find_unused_parameters`, parameters the loss does not reach are reduced as zeros instead of
+  /// being waited for (an adversarial step reads only part of a model).
+  virtual void add_parameters(const std::string& slot, const std::vector<torch::Tensor>& parameters,
+                              bool find_unused_parameters) = 0;
+  /// The next backward of `loss` into `slot`'s parameters averages their gradients (bucketed, overlapping
+  /// the backward). Without this call a backward accumulates locally (the accumulation micro-steps).
+  virtual void prepare_synchronised_backward(const std::string& slot, const torch::Tensor& loss) = 0;
+  /// Rank 0's values, copied in place into `tensors` on every rank.
+  virtual void broadcast_from_main(const std::vector<torch::Tensor>& tensors) = 0;
+  /// Element-wise sum over the processes, in place (a small CPU tensor of any floating dtype).
+  virtual void sum(torch::Tensor& values) = 0;
+  virtual void barrier() = 0;
+  /// `error` (a failed collective, typically) with what the group knows about why: which rank is gone.
+  virtual std::string explain_failure(const std::string& error) const { return error; }
+
+  /// True on every rank when `value` is true on every rank.
+  bool all(bool value) {
+    auto flag = torch::full({1}, value ? 1.0 : 0.0, torch::kFloat64);
+    sum(flag);
+    return flag.item<double>() == static_cast<double>(world_size());
+  }
+  /// True on every rank when `value` is true on any rank.
+  bool any(bool value) { return !all(!value); }
+
+  /// Throws on every rank, naming `what`, when the ranks disagree about `value` (a configuration, a
+  /// resumed step): a run whose processes differ silently trains something nobody asked for.
+  void require_same(const std::string& what, const std::string& value) {
+    // Two 40-bit pieces of the hash: a double sums world_size copies exactly, so the sum equals
+    // world_size × mine only when all agree.
+    const uint64_t hash = fnv1a_hash(value);
+    const auto low = static_cast<double>(hash & ((uint64_t{1} << 40) - 1)), high = static_cast<double>(hash >> 24);
+    auto values = torch::tensor({low, high}, torch::kFloat64);
+    const auto expected = values * static_cast<double>(world_size());
+    sum(values);
+    CHORD_CHECK(torch::equal(values, expected), "the ", world_size(), " processes disagree about ", what,
+                " (rank ", rank(), " has '", value.size() > 200 ? value.substr(0, 200) + "…" : value,
+                "'); every rank must run the same command on the same data");
+  }
+};
+
+}  // namespace chord::train

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer, in a build folder of its
+# own (build-asan/; a full second build, about 40 minutes on 2 cores with a cold cache). CI runs the
+# parsers' and data path's subset on every submission (ctest -L sanitizers); this is the full run.
+#
+#   scripts/check_sanitizers.sh [ctest arguments...]     e.g. -R 'bert_vits2|ddp_'
+#
+# LibTorch stays uninstrumented; docs/reliability.md explains the options. Exit status: ctest's.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
+"$CHORD_ROOT/scripts/setup.sh"
+
+build="$CHORD_ROOT/build-asan"
+flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+if [[ ! -f "$build/build.ninja" ]]; then
+  chord_log "configuring $build"
+  cmake -S "$CHORD_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_PREFIX_PATH="$(chord_torch_prefix)" -DCHORD_PYTHON="$CHORD_PYTHON" \
+    -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+    -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" -DCMAKE_MODULE_LINKER_FLAGS="-fsanitize=address,undefined" \
+    -DCHORD_BUILD_TESTS=ON -DCHORD_BUILD_EXAMPLES=ON -DCHORD_BUILD_BENCHMARKS=OFF -DCHORD_CHECK_HEADERS=OFF \
+    -DCHORD_BUILD_CUDA_OPS=OFF >/dev/null
+fi
+cmake --build "$build" -j "$CHORD_JOBS"
+
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:check_initialization_order=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+# The LD_PRELOAD fault injector cannot load ahead of the ASan runtime, and the fuzz tests build their
+# own instrumented binary: both stay out of this run (they run in the normal suite).
+cd "$build" && ctest -j "$CHORD_JOBS" --output-on-failure -E '^(kill_trials|fuzz_)' "$@"

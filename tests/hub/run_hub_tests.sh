@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# The Hugging Face Hub client end to end against a local stand-in for the Hub (hub_server.py on
+# 127.0.0.1, a free port, stopped after 100 s at most), one case per CTest test:
+#   run_hub_tests.sh <case> <chord-fetch> <output folder> [python with huggingface_hub] [chord-f5tts-infer]
+# Prints "ok: <case>" on success; exits 77 (CTest: skipped) with the reason when a case cannot run here.
+set -euo pipefail
+case_name=$1 fetch=$2 out=$3 hf_python=${4:-} infer=${5:-}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+rm -rf "$out"
+mkdir -p "$out"
+
+fail() { echo "FAIL ($case_name): $*" >&2; exit 1; }
+skip() { echo "skipped ($case_name): $*"; exit 77; }
+
+python3 "$here/hub_server.py" --port-file "$out/port" --log "$out/server.log" --lifetime 100 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [[ -s $out/port ]] && break; sleep 0.1; done
+[[ -s $out/port ]] || fail "the test server did not start"
+port=$(cat "$out/port")
+
+# A clean Hub environment: this server, a cache of the test's own, no token, fast retries.
+unset HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_TOKEN_PATH HF_HUB_OFFLINE TRANSFORMERS_OFFLINE HUGGINGFACE_HUB_CACHE
+export HF_ENDPOINT="http://127.0.0.1:$port" HF_HOME="$out/hf_home" HF_HUB_CACHE="$out/cache" CHORD_HUB_BACKOFF_SECONDS=0.05
+export HF_HUB_DISABLE_TELEMETRY=1
+cache=$out/cache
+
+# run <name> <command...>: output (both streams) in $out/<name>.out; the status in $status.
+run() {
+  local name=$1; shift
+  set +e; "$@" >"$out/$name.out" 2>&1; status=$?; set -e
+  echo "--- $name (exit $status): $*"; cat "$out/$name.out"
+}
+must_say() { grep -Eq -- "$2" "$out/$1.out" || fail "$1: the output does not say /$2/"; }
+must_not_say() { ! grep -Fq -- "$2" "$out/$1.out" || fail "$1: the output says '$2'"; }
+requests() { grep -Ec -- "$1" "$out/server.log" || true; }
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+repo_dir() { echo "$cache/models--${1//\//--}"; }
+
+case $case_name in
+  fresh)  # a fresh download: layout, symlinks, refs, sha256; the second run is served by the cache
+    run first "$fetch" --repo chord-test/tiny --file config.json --file weights.bin --file sub/dir/vocab.txt
+    [[ $status -eq 0 ]] || fail "download failed"
+    must_say first "weights.bin: 20.0 kB/20.0 kB"
+    must_say first "config.json: 23 B/23 B"
+    must_say first "weights.bin: downloaded"
+    root=$(repo_dir chord-test/tiny)
+    commit=$(cat "$root/refs/main")
+    [[ $commit =~ ^[0-9a-f]{40}$ ]] || fail "refs/main holds '$commit'"
+    weights=$root/snapshots/$commit/weights.bin
+    grep -qx "$weights" "$out/first.out" || fail "the printed paths miss $weights"
+    link=$(readlink "$weights")
+    [[ $link == ../../blobs/* ]] || fail "weights.bin links to '$link', not ../../blobs/<etag>"
+    [[ $(sha "$weights") == "${link##*/}" ]] || fail "the LFS blob is not named by its sha256"
+    [[ $(readlink "$root/snapshots/$commit/sub/dir/vocab.txt") == ../../../../blobs/* ]] || fail "nested file link"
+    [[ -f $cache/.locks/models--chord-test--tiny/${link##*/}.lock ]] || fail "no lock file under .locks/"
+    ! ls "$root"/blobs/*.incomplete >/dev/null 2>&1 || fail "an .incomplete file was left"
+    gets=$(requests '^GET ')
+    run second "$fetch" --repo chord-test/tiny --file config.json --file weights.bin
+    [[ $status -eq 0 ]] || fail "second run failed"
+    must_say second "weights.bin: in the cache"
+    [[ $(requests '^GET ') -eq $gets ]] || fail "the second run downloaded again"
+    ;;
+  resume)  # the connection drops half-way: resumed with a Range request; an interrupted run resumes too
+    run dropped "$fetch" --repo chord-test/flaky --file weights.bin
+    [[ $status -eq 0 ]] || fail "the download did not survive the dropped connection"
+    must_say dropped "retrying in"
+    [[ $(requests '^GET /blobs/.* range=bytes=200000-') -eq 1 ]] || fail "no Range request from byte 200000"
+    weights=$(tail -1 "$out/dropped.out")
+    blob=$(readlink "$weights"); blob=${blob##*/}
+    [[ $(sha "$weights") == "$blob" ]] || fail "the resumed file does not match its sha256"
+    # A run killed at 150000 bytes left blobs/<etag>.incomplete: the next run goes on from there.
+    mkdir -p "$out/cache2/models--chord-test--flaky/blobs"
+    head -c 150000 "$weights" > "$out/cache2/models--chord-test--flaky/blobs/$blob.incomplete"
+    HF_HUB_CACHE=$out/cache2 run interrupted "$fetch" --repo chord-test/flaky --file weights.bin
+    [[ $status -eq 0 ]] || fail "resuming an interrupted run failed"
+    must_say interrupted "resuming 'weights.bin' at 150000 bytes"
+    [[ $(requests '^GET /blobs/.* range=bytes=150000-') -eq 1 ]] || fail "no Range request from byte 150000"
+    [[ $(sha "$(tail -1 "$out/interrupted.out")") == "$blob" ]] || fail "the file resumed from an interrupted run is wrong"
+    # 503 twice on the metadata request: retried with backoff.
+    run unstable "$fetch" --repo chord-test/unstable --file weights.bin
+    [[ $status -eq 0 ]] || fail "503s were not retried"
+    [[ $(requests '^HEAD /chord-test/unstable/') -eq 3 ]] || fail "expected 3 HEAD requests (2 answered 503)"
+    ;;
+  corrupt)  # bytes that do not match the sha256 the Hub announced: deleted, reported, never cached
+    for attempt in 1 2; do
+      run corrupt$attempt "$fetch" --repo chord-test/corrupt --file weights.bin
+      [[ $status -ne 0 ]] || fail "a corrupt download was accepted"
+      must_say corrupt$attempt "is corrupt: its sha256 is [0-9a-f]{64}, the Hub says [0-9a-f]{64}"
+      root=$(repo_dir chord-test/corrupt)
+      [[ -z $(ls -A "$root/blobs") ]] || fail "something was left in blobs/: $(ls "$root/blobs")"
+      [[ ! -e $root/snapshots ]] || [[ -z $(find "$root/snapshots" -type l) ]] || fail "a snapshot link was made"
+    done
+    [[ $(requests '^GET /blobs/') -eq 2 ]] || fail "the second attempt did not download again"
+    ;;
+  revision)  # branch and tag resolved to commits (refs written), a commit revision, errors naming what is missing
+    run tag "$fetch" --repo chord-test/tiny --file config.json --revision v1.0
+    [[ $status -eq 0 ]] || fail "tag download failed"
+    grep -q '"dim": 4' "$(tail -1 "$out/tag.out")" || fail "v1.0's config.json is not the tag's"
+    run branch "$fetch" --repo chord-test/tiny --file config.json
+    grep -q '"dim": 8' "$(tail -1 "$out/branch.out")" || fail "main's config.json is not the branch's"
+    root=$(repo_dir chord-test/tiny)
+    v1=$(cat "$root/refs/v1.0") main=$(cat "$root/refs/main")
+    [[ $v1 =~ ^[0-9a-f]{40}$ && $main =~ ^[0-9a-f]{40}$ && $v1 != "$main" ]] || fail "refs: v1.0=$v1 main=$main"
+    heads=$(requests '^HEAD ')
+    run commit "$fetch" --repo chord-test/tiny --file config.json --revision "$v1"
+    grep -q '"dim": 4' "$(tail -1 "$out/commit.out")" || fail "the commit's file is wrong"
+    [[ $(requests '^HEAD ') -eq $heads ]] || fail "a cached commit revision still asked the server"
+    run missing_file "$fetch" --repo chord-test/tiny --file nothing.txt
+    [[ $status -ne 0 ]] || fail "a missing file was not an error"
+    must_say missing_file "'nothing.txt' of chord-test/tiny at revision 'main' not found"
+    run missing_revision "$fetch" --repo chord-test/tiny --file config.json --revision v9
+    must_say missing_revision "revision 'v9' not found in chord-test/tiny"
+    ;;
+  offline)  # HF_HUB_OFFLINE=1: the cache only, a clear message for what is missing, no request at all
+    HF_HUB_OFFLINE=1 run absent "$fetch" --repo chord-test/tiny --file weights.bin
+    [[ $status -ne 0 ]] || fail "offline without the file succeeded"
+    must_say absent "offline \(HF_HUB_OFFLINE=1\): 'weights.bin' of chord-test/tiny at revision 'main' is not in the Hugging Face cache"
+    must_say absent "chord-fetch --repo chord-test/tiny --file weights.bin"
+    [[ ! -s $out/server.log ]] || fail "offline mode made requests"
+    run online "$fetch" --repo chord-test/tiny --file weights.bin
+    [[ $status -eq 0 ]] || fail "online download failed"
+    before=$(wc -l < "$out/server.log")
+    HF_HUB_OFFLINE=1 run cached "$fetch" --repo chord-test/tiny --file weights.bin
+    [[ $status -eq 0 ]] || fail "offline with the file cached failed"
+    [[ $(tail -1 "$out/cached.out") == "$(tail -1 "$out/online.out")" ]] || fail "offline found another path"
+    HF_HUB_OFFLINE=1 run other_file "$fetch" --repo chord-test/tiny --file config.json
+    must_say other_file "that commit lacks the file"
+    [[ $(wc -l < "$out/server.log") -eq $before ]] || fail "offline mode made requests"
+    # The cache made by Python's huggingface_hub (tests/fixtures/hub_cache), read offline.
+    cp -a "$here/../fixtures/hub_cache" "$out/python_cache"
+    HF_HUB_OFFLINE=1 HF_HUB_CACHE=$out/python_cache run python_made "$fetch" --repo chord-test/tiny --file weights.bin --file sub/dir/vocab.txt
+    [[ $status -eq 0 ]] || fail "the Python-made cache was not read"
+    HF_HUB_OFFLINE=1 HF_HUB_CACHE=$out/python_cache run python_made_tag "$fetch" --repo chord-test/tiny --file config.json --revision v1.0
+    grep -q '"dim": 4' "$(tail -1 "$out/python_made_tag.out")" || fail "the Python-made v1.0 ref was not followed"
+    ;;
+  gated)  # 401 without a token, 403 with a refused one: what to do, and never the token itself
+    run anonymous "$fetch" --repo chord-test/gated --file weights.bin
+    [[ $status -ne 0 ]] || fail "a gated file was downloaded without a token"
+    must_say anonymous "access refused \(HTTP 401"
+    must_say anonymous "accept its licence while logged in"
+    must_say anonymous "set HF_TOKEN"
+    HF_TOKEN=hf_chordRefusedSecret5678 run refused "$fetch" --repo chord-test/gated --file weights.bin
+    [[ $status -ne 0 ]] || fail "a refused token downloaded"
+    must_say refused "access refused \(HTTP 403"
+    must_say refused "a token was sent"
+    must_not_say refused hf_chordRefusedSecret5678
+    mkdir -p "$HF_HOME"
+    printf 'hf_chordAcceptedToken1234\n' > "$HF_HOME/token"  # as `hf auth login` writes it
+    run accepted "$fetch" --repo chord-test/gated --file weights.bin
+    [[ $status -eq 0 ]] || fail "the accepted token (token file) did not download"
+    must_not_say accepted hf_chordAcceptedToken1234
+    [[ $(requests '^HEAD /chord-test/gated/.* auth=yes') -ge 1 ]] || fail "the token was not sent to the Hub"
+    [[ $(requests '^GET /blobs/.* auth=yes') -eq 0 ]] || fail "the token was sent to the blob host"
+    ;;
+  concurrent)  # two processes download the same file: one waits on the lock, both succeed, one download
+    "$fetch" --repo chord-test/slow --file weights.bin >"$out/a.out" 2>&1 & a=$!
+    "$fetch" --repo chord-test/slow --file weights.bin >"$out/b.out" 2>&1 & b=$!
+    wait $a || { cat "$out/a.out"; fail "process a failed"; }
+    wait $b || { cat "$out/b.out"; fail "process b failed"; }
+    cat "$out/a.out" "$out/b.out"
+    [[ $(tail -1 "$out/a.out") == "$(tail -1 "$out/b.out")" ]] || fail "the two processes report different paths"
+    [[ $(requests '^GET /blobs/') -eq 1 ]] || fail "expected one download, the server saw $(requests '^GET /blobs/')"
+    weights=$(tail -1 "$out/a.out"); blob=$(readlink "$weights")
+    [[ $(sha "$weights") == "${blob##*/}" ]] || fail "the file is wrong"
+    ;;
+  python_reads_chord)  # what chord downloaded, Python's huggingface_hub finds offline (same paths)
+    for candidate in "${CHORD_HUB_PYTHON:-}" "$hf_python"; do
+      if [[ -n $candidate ]] && "$candidate" -c 'import huggingface_hub' 2>/dev/null; then hf_python=$candidate; break; fi
+      hf_python=
+    done
+    [[ -n $hf_python ]] || skip "no Python with huggingface_hub configured (set CHORD_HUB_PYTHON or -DCHORD_HUB_PYTHON=...)"
+    run chord "$fetch" --repo chord-test/tiny --file weights.bin --file sub/dir/vocab.txt
+    run chord_tag "$fetch" --repo chord-test/tiny --file config.json --revision v1.0
+    [[ $status -eq 0 ]] || fail "chord's downloads failed"
+    HF_HUB_OFFLINE=1 run python "$hf_python" -c '
+import sys
+from huggingface_hub import hf_hub_download, __version__
+print("huggingface_hub", __version__)
+for name in ["weights.bin", "sub/dir/vocab.txt"]:
+    print(hf_hub_download("chord-test/tiny", name))
+print(hf_hub_download("chord-test/tiny", "config.json", revision="v1.0"))'
+    [[ $status -eq 0 ]] || fail "Python did not find chord's files offline"
+    [[ $(sed -n 2,3p "$out/python.out") == "$(grep '^/' "$out/chord.out")" ]] || fail "Python resolved other paths"
+    [[ $(tail -1 "$out/python.out") == "$(tail -1 "$out/chord_tag.out")" ]] || fail "Python resolved v1.0 elsewhere"
+    ;;
+  model_flag)  # --model on chord-f5tts-infer: resolved through the cache; offline and empty, it says what is missing
+    [[ -n $infer ]] || skip "chord-f5tts-infer was not given"
+    touch "$out/prompt.wav"
+    HF_HUB_OFFLINE=1 run offline_model "$infer" --model F5TTS_v1_Base --ref-audio "$out/prompt.wav" --ref-text "A prompt." --text "Hello." --out "$out/x.wav"
+    [[ $status -ne 0 ]] || fail "--model offline with an empty cache succeeded"
+    must_say offline_model "'F5TTS_v1_Base/model_1250000.safetensors' of SWivid/F5-TTS at revision 'main' is not in the Hugging Face cache"
+    run wrong_model "$infer" --model vocos-mel-24khz --ref-audio "$out/prompt.wav" --ref-text "A prompt." --text "Hello." --out "$out/x.wav"
+    must_say wrong_model "is not an F5-TTS checkpoint"
+    run both "$infer" --model F5TTS_v1_Base --checkpoint x.safetensors --ref-audio "$out/prompt.wav" --ref-text "A prompt." --text "Hello." --out "$out/x.wav"
+    must_say both "give --model or --checkpoint, not both"
+    # Online: the registry's files land in the cache and the program loads those paths (stand-in bytes
+    # here, so loading then fails, naming the file it was given).
+    run online_model "$infer" --model F5TTS_v1_Base --ref-audio "$out/prompt.wav" --ref-text "A prompt." --text "Hello." --out "$out/x.wav"
+    must_say online_model "model F5TTS_v1_Base: $cache/models--SWivid--F5-TTS/snapshots/[0-9a-f]{40}/F5TTS_v1_Base/model_1250000.safetensors"
+    [[ -L $(repo_dir SWivid/F5-TTS)/snapshots/$(cat "$(repo_dir SWivid/F5-TTS)/refs/main")/F5TTS_v1_Base/vocab.txt ]] || fail "the vocab was not fetched"
+    run list "$fetch" --list
+    must_say list "^F5TTS_v1_Base"
+    must_say list "F5TTS_v1_Base/model_1250000.safetensors"
+    ;;
+  *) fail "unknown case" ;;
+esac
+echo "ok: $case_name"
