@@ -177,33 +177,42 @@ struct Training {
   int64_t global_step = 0;
 };
 
+/// A model, optimisers, one batch and a generator, warmed up: the setup both training benchmarks time from.
+struct WarmTraining {
+  Training training;
+  bv2::Batch batch;
+  torch::Generator gen = chord::make_generator(2);
+
+  explicit WarmTraining(Size size)
+      : training(seeded(size)),
+        batch(size == Size::tiny ? make_batch(training.model->options.generator, 2, 40, 64, 1)
+                                 : make_batch(training.model->options.generator, 2, 48, 96, 1)) {
+    // Two untimed warm-up steps: the first allocates AdamW's moments and the first gradients where its
+    // activations were, so the second still grows the heap (about 650 MB of first-touch pages at v2_3, mostly
+    // in the multi-period discriminator's forward); from the third on the heap is at its high-water mark.
+    // With one warm-up a 1 s run timed that growth: +0.2 s on an idle machine, +1.3 s when another process
+    // held 3 GB (page faults cost several times more then), which read as 0.8x against the reference.
+    for (int i = 0; i < 2; ++i) training.step(batch, gen);
+  }
+
+  /// Freed-memory policy and seed set before the model draws its initial weights.
+  static Size seeded(Size size) {
+    chord::keep_freed_tensor_memory();
+    torch::manual_seed(0);
+    return size;
+  }
+};
+
 void BM_BertVits2_TrainStep(benchmark::State& state, Size size) {
-  chord::keep_freed_tensor_memory();
-  torch::manual_seed(0);
-  Training training(size);
-  const auto& options = training.model->options.generator;
-  const auto batch = size == Size::tiny ? make_batch(options, 2, 40, 64, 1) : make_batch(options, 2, 48, 96, 1);
-  auto gen = chord::make_generator(2);
-  // Two untimed warm-up steps: the first allocates AdamW's moments and the first gradients where its
-  // activations were, so the second still grows the heap (about 650 MB of first-touch pages at v2_3, mostly
-  // in the multi-period discriminator's forward); from the third on the heap is at its high-water mark.
-  // With one warm-up a 1 s run timed that growth: +0.2 s on an idle machine, +1.3 s when another process
-  // held 3 GB (page faults cost several times more then), which read as 0.8x against the reference.
-  for (int i = 0; i < 2; ++i) training.step(batch, gen);
-  for (auto _ : state) benchmark::DoNotOptimize(training.step(batch, gen).data_ptr());
+  WarmTraining warm(size);
+  for (auto _ : state) benchmark::DoNotOptimize(warm.training.step(warm.batch, warm.gen).data_ptr());
 }
 
 /// The training step split into phases (counters: mean ms per step of each phase; see Training::timed_step).
 void BM_BertVits2_TrainPhases(benchmark::State& state, Size size) {
-  chord::keep_freed_tensor_memory();
-  torch::manual_seed(0);
-  Training training(size);
-  const auto& options = training.model->options.generator;
-  const auto batch = size == Size::tiny ? make_batch(options, 2, 40, 64, 1) : make_batch(options, 2, 48, 96, 1);
-  auto gen = chord::make_generator(2);
-  for (int i = 0; i < 2; ++i) training.step(batch, gen);  // untimed warm-up, as BM_BertVits2_TrainStep
+  WarmTraining warm(size);
   std::map<std::string, double> phases;
-  for (auto _ : state) training.timed_step(batch, gen, phases);
+  for (auto _ : state) warm.training.timed_step(warm.batch, warm.gen, phases);
   for (const auto& [name, ms] : phases) state.counters[name] = ms / static_cast<double>(state.iterations());
 }
 

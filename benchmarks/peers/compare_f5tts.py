@@ -8,6 +8,7 @@ Interleaving (chord, reference, chord, reference, ...) and taking each side's be
 shared machine from favouring either side.
 """
 import argparse
+import os
 import platform
 import re
 
@@ -43,8 +44,13 @@ def main():
     parser.add_argument("--filter", default=".*")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--min-time", type=float, default=1.0)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N, on both sides")
+    parser.add_argument("--autocast", choices=("fp32", "bf16"), default="fp32", help="bf16 autocast on both sides")
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+    f5tts_peer.configure(args.device, args.autocast)
+    os.environ["CHORD_BENCH_DEVICE"], os.environ["CHORD_BENCH_AUTOCAST"] = args.device, args.autocast
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or platform.machine()
+    print(f"machine: {where}, {args.autocast}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, {args.rounds} interleaved rounds, best of each\n")
     print("| case | chord | F5-TTS (Python) | reference / chord |")
     print("|---|---|---|---|")

@@ -1,11 +1,13 @@
 """Side-by-side peer of benchmarks/bench_f5tts.cpp: the same configurations through pip f5-tts 1.1.20
-(`CFM.forward` + backward + AdamW; `CFM.sample` with NFE 32), random weights, CPU, fp32.
+(`CFM.forward` + backward + AdamW; `CFM.sample` with NFE 32), random weights; CPU and fp32 unless
+`--device cuda` / `--autocast bf16` (the chord side reads CHORD_BENCH_DEVICE / CHORD_BENCH_AUTOCAST).
 
     ~/.cache/chord/reference-torch-2.11.0/bin/python benchmarks/peers/f5tts_peer.py --filter tiny
 
 Prints one line per case in the benchmark's naming, with the mean wall time per call.
 """
 import argparse
+import contextlib
 import re
 
 import torch
@@ -19,6 +21,25 @@ PRESETS = {
     "v1_small": dict(dim=768, depth=18, heads=12, ff_mult=2, text_dim=512, conv_layers=4),
     "v1_base": dict(dim=1024, depth=22, heads=16, ff_mult=2, text_dim=512, conv_layers=4),
 }
+DEVICE = torch.device("cpu")
+AUTOCAST = None  # torch.bfloat16 for bf16 autocast
+
+
+def configure(device, autocast):
+    """Where and in which precision the cases run (the chord side's CHORD_BENCH_DEVICE / CHORD_BENCH_AUTOCAST)."""
+    global DEVICE, AUTOCAST
+    DEVICE = torch.device(device)
+    AUTOCAST = torch.bfloat16 if autocast == "bf16" else None
+
+
+def region(fn):
+    """`fn` under the configured autocast, waiting for the device's work so that the time covers it."""
+    def run():
+        with torch.autocast(DEVICE.type, dtype=AUTOCAST) if AUTOCAST else contextlib.nullcontext():
+            fn()
+        if DEVICE.type == "cuda":
+            torch.cuda.synchronize()
+    return run
 
 
 def build(preset):
@@ -27,16 +48,16 @@ def build(preset):
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0.0, 0.02)
-    return model
+    return model.to(DEVICE)
 
 
 def train_step(preset, batch, min_time):
     model = build(preset).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     g = torch.Generator().manual_seed(1)
-    mel = torch.randn(batch, TRAIN_FRAMES, 100, generator=g)
-    text = torch.randint(0, VOCAB, (batch, TEXT), generator=g)
-    lens = torch.full((batch,), TRAIN_FRAMES)
+    mel = torch.randn(batch, TRAIN_FRAMES, 100, generator=g).to(DEVICE)
+    text = torch.randint(0, VOCAB, (batch, TEXT), generator=g).to(DEVICE)
+    lens = torch.full((batch,), TRAIN_FRAMES, device=DEVICE)
 
     def step():
         optimizer.zero_grad()
@@ -44,29 +65,32 @@ def train_step(preset, batch, min_time):
         loss.backward()
         optimizer.step()
 
-    return timed(step, min_time)
+    return timed(region(step), min_time)
 
 
 def sample(preset, batch, cfg, min_time):
     model = build(preset)
     g = torch.Generator().manual_seed(1)
-    prompt = torch.randn(batch, PROMPT, 100, generator=g)
-    text = torch.randint(0, VOCAB, (batch, TEXT), generator=g)
-    duration = torch.full((batch,), TOTAL)
+    prompt = torch.randn(batch, PROMPT, 100, generator=g).to(DEVICE)
+    text = torch.randint(0, VOCAB, (batch, TEXT), generator=g).to(DEVICE)
+    duration = torch.full((batch,), TOTAL, device=DEVICE)
 
     def run():
         with torch.inference_mode():
             model.sample(cond=prompt, text=text, duration=duration, steps=32, cfg_strength=2.0 if cfg else 0.0,
                          sway_sampling_coef=-1.0, seed=7)
 
-    return timed(run, min_time)
+    return timed(region(run), min_time)
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--filter", default=".*")
     parser.add_argument("--min-time", type=float, default=2.0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--autocast", choices=("fp32", "bf16"), default="fp32")
     args = parser.parse_args()
+    configure(args.device, args.autocast)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     cases = []
     for preset in ("tiny", "v1_small"):

@@ -1,5 +1,6 @@
 // Bert-VITS2 as a GanModel: the generator's training forward and inference at a tiny size, every
 // discriminator member in the GAN trainer, and members dropped by a one-line spec change.
+#include "device_support.hpp"
 #include "support.hpp"
 #include "train/recorder.hpp"
 #include "bert_vits2/tiny.hpp"
@@ -7,7 +8,9 @@
 #include <chord/systems/bert_vits2.hpp>
 #include <chord/train/gan_training.hpp>
 
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace bv2 = chord::systems::bert_vits2;
@@ -62,9 +65,12 @@ train::BatchSource<bv2::Batch> tiny_source(const bv2::SynthesizerOptions& option
 
 /// `max_steps` GAN steps of `model` in the trainer on the tiny batches; the scalars of the last step.
 template <class Spec>
-std::map<std::string, double> train_gan(chord::GanModel<Spec>& model, const bv2::SynthesizerOptions& generator, int64_t max_steps) {
+std::map<std::string, double> train_gan(chord::GanModel<Spec>& model, const bv2::SynthesizerOptions& generator, int64_t max_steps,
+                                        c10::Device device = c10::kCPU, std::optional<c10::ScalarType> autocast = {}) {
   train::TrainerOptions trainer_options;
   trainer_options.max_steps = max_steps;
+  trainer_options.device = device;
+  trainer_options.autocast_dtype = autocast;
   train::Trainer trainer(trainer_options);
   train::add_gan(trainer, model);
   auto recorder = std::make_shared<Recorder>();
@@ -160,6 +166,39 @@ TEST_CASE("Bert-VITS2 trains with all three discriminators: each member's step, 
   REQUIRE(torch::equal(params[wavlm_key], wavlm_before));  // frozen
 }
 
+TEST_CASE("trainer checkpoints leave the frozen WavLM out and resume with the same one only", "[bert_vits2][system][gan]") {
+  const auto dir = chord::test::scratch_dir("bert_vits2_pretrained");
+  auto run = [&](int64_t max_steps, uint64_t wavlm_seed) {
+    torch::manual_seed(3);
+    auto options = tiny_gan_options<chord::systems::BertVits2>();
+    chord::GanModel<chord::systems::BertVits2> model(options);
+    {  // the program's --wavlm-weights: the same file at every start, or another one
+      torch::NoGradGuard no_grad;
+      auto gen = chord::make_generator(wavlm_seed);
+      for (auto& p : model->named_parameters()) {
+        if (p.key().rfind("WD.wavlm.", 0) == 0) p.value().copy_(torch::randn(p.value().sizes(), gen) * 0.02);
+      }
+    }
+    train::TrainerOptions trainer_options;
+    trainer_options.max_steps = max_steps;
+    trainer_options.checkpoint_dir = dir;
+    train::Trainer trainer(trainer_options);
+    train::add_gan(trainer, model);
+    return trainer.fit<bv2::Batch>(tiny_source(options.generator), [&](const bv2::Batch& batch, train::StepContext& context) {
+      return train::gan_step(model, batch, context);
+    });
+  };
+  REQUIRE(run(1, 1).step == 1);
+  torch::serialize::InputArchive archive;
+  archive.load_from((dir / "checkpoint_000000001.pt").string());
+  const auto saved = chord::io::read_tensor_map(archive, chord::io::trainer_module_key("model"));
+  REQUIRE(saved.count("WD.wd.pre.weight_v"));
+  REQUIRE(saved.count("net_g.enc_p.emb.weight"));
+  REQUIRE(std::none_of(saved.begin(), saved.end(), [](const auto& item) { return item.first.rfind("WD.wavlm.", 0) == 0; }));
+  REQUIRE(run(2, 1).step == 2);
+  CHORD_REQUIRE_THROWS_WITH_TEXT(run(3, 2), "was trained with other weights under 'WD.wavlm.'");
+}
+
 TEST_CASE("a member starting late and members dropped by a one-line spec change", "[bert_vits2][system][gan]") {
   torch::manual_seed(4);
   auto options = tiny_gan_options<chord::systems::BertVits2NoWavLM>();
@@ -176,4 +215,43 @@ TEST_CASE("a member starting late and members dropped by a one-line spec change"
   chord::GanModel<chord::systems::BertVits2MultiPeriodOnly> vits1(tiny_gan_options<chord::systems::BertVits2MultiPeriodOnly>());
   REQUIRE_FALSE(vits1->named_parameters().contains("DUR.LSTM.weight_ih_l0"));
   REQUIRE(vits1->named_parameters().contains("D.discriminators.1.conv_post.weight_g"));
+}
+
+TEST_CASE("Bert-VITS2 on a CUDA device: GAN steps in float32 and under bfloat16 autocast, inference on the device", "[.cuda]") {
+  const c10::Device cuda(c10::kCUDA, 0);
+  for (const bool bf16 : {false, true}) {
+    INFO("bfloat16 autocast: " << bf16);
+    torch::manual_seed(3);
+    auto options = tiny_gan_options<chord::systems::BertVits2>();
+    chord::GanModel<chord::systems::BertVits2> model(options);
+    const auto last = train_gan(model, options.generator, 2, cuda, bf16 ? std::optional(c10::kBFloat16) : std::nullopt);
+    for (const char* key : {"DUR/loss", "D/loss", "WD/loss", "G/loss", "G/mel", "G/kl", "G/duration"}) {
+      INFO(key);
+      REQUIRE(last.count(key));
+      REQUIRE(std::isfinite(last.at(key)));
+    }
+    chord::test::require_on(*model, cuda);
+  }
+  torch::manual_seed(2);
+  const auto options = bv2::SynthesizerOptions::tiny();
+  bv2::Synthesizer model(options);
+  model->eval();
+  auto cpu_gen = chord::make_generator(4);
+  torch::NoGradGuard no_grad;
+  const auto batch = tiny_batch(options, 8);
+  const auto on_cpu = model->infer(batch.text_padded, batch.text_lengths, batch.sid, batch.tone_padded, batch.language_padded,
+                                   batch.bert_padded, batch.ja_bert_padded, batch.en_bert_padded,
+                                   bv2::InferOptions().length_scale(1.5).noise_scale(0.0).noise_scale_w(0.0), cpu_gen);
+  model->to(cuda);
+  const auto moved = batch.to(cuda);
+  auto gen = chord::make_generator(4, cuda);
+  chord::test::NoTF32 no_tf32;
+  const auto result = model->infer(moved.text_padded, moved.text_lengths, moved.sid, moved.tone_padded, moved.language_padded,
+                                   moved.bert_padded, moved.ja_bert_padded, moved.en_bert_padded,
+                                   bv2::InferOptions().length_scale(1.5).noise_scale(0.0).noise_scale_w(0.0), gen);
+  REQUIRE(result.audio.device() == cuda);
+  REQUIRE(torch::isfinite(result.audio).all().item<bool>());
+  // Without noise the durations and the audio are functions of the weights: the CPU's, to float32 rounding.
+  REQUIRE(result.audio.sizes() == on_cpu.audio.sizes());
+  CHECK(chord::test::max_abs_diff(result.audio.cpu(), on_cpu.audio) <= 1e-4);
 }

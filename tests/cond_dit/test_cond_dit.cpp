@@ -1,4 +1,5 @@
 // The conditional DiT with prepended condition tokens and the seed-003 sequence-length policies.
+#include "device_support.hpp"
 #include "support.hpp"
 
 #include <chord/io/state_dict.hpp>
@@ -306,4 +307,42 @@ TEST_CASE("mel tiles of the demo corpus: shapes, normalisation and the 2× condi
   REQUIRE(batch.target.sizes() == torch::IntArrayRef({2, 256, 16}));
   REQUIRE(batch.condition.sizes() == torch::IntArrayRef({2, 64, 16}));
   REQUIRE(torch::equal(batch.target[0], chord::nn::patchify(tiles.narrow(0, 2, 1), 4)[0]));
+}
+
+TEST_CASE("the conditional DiT on a CUDA device: a trainer step, sampling and the length policies stay on the device",
+          "[.cuda]") {
+  const c10::Device cuda(c10::kCUDA, 0);
+  auto run = [&]<class Spec>(std::type_identity<Spec>) {
+    INFO(typeid(Spec).name());
+    auto model = tiny_model<Spec>();
+    chord::train::TrainerOptions options;
+    options.max_steps = 2;
+    options.device = cuda;
+    chord::train::Trainer trainer(options);
+    trainer.add_module("model", model.ptr());
+    trainer.add_optimizer("model", std::make_shared<torch::optim::AdamW>(model->parameters(), torch::optim::AdamWOptions(1e-3)));
+    chord::train::BatchSource<Batch> source{[](int64_t) { return size_t{2}; },
+                                            [](int64_t, size_t i) { return random_batch(i, 2, i == 0 ? 0 : 40); }};
+    trainer.fit<Batch>(source, [&](const Batch& batch, chord::train::StepContext& context) {
+      REQUIRE(batch.target.device() == cuda);
+      auto losses = model->loss(batch, context.generator());
+      REQUIRE(losses.loss.device() == cuda);
+      context.backward("model", losses.loss);
+      return chord::train::Trainer::Scalars{{"loss", losses.loss}};
+    });
+    chord::test::require_on(*model, cuda);
+    typename chord::FlowModel<Spec>::Request request;
+    auto cpu_gen = chord::make_generator(1);
+    request.condition = torch::randn({2, 30, 16}, cpu_gen);
+    typename chord::FlowModel<Spec>::SampleOptions sample_options;
+    sample_options.sampler.steps = 4;
+    auto gen = chord::make_generator(1, cuda);
+    const auto out = model->sample(request, sample_options, gen).output;
+    REQUIRE(out.device() == cuda);
+    REQUIRE(out.sizes() == torch::IntArrayRef({2, 256, 16}));
+    REQUIRE(torch::isfinite(out).all().template item<bool>());
+  };
+  run(std::type_identity<chord::systems::CondDiT>{});
+  run(std::type_identity<chord::systems::CondDiTFixedLength>{});
+  run(std::type_identity<chord::systems::CondDiTRecommended>{});
 }

@@ -1,10 +1,12 @@
 // DTM-F5TTS: the seed-000 defects (no span masking, no CFG) cannot come back, because masking and
 // guidance are not the objective's business. Tiny preset, real model.
+#include "device_support.hpp"
 #include "support.hpp"
 
 #include <chord/systems/dtm_f5tts.hpp>
 
 #include <set>
+#include <utility>
 
 namespace f5 = chord::systems::f5tts;
 using Model = chord::systems::DTMF5TTSModel;
@@ -149,8 +151,9 @@ TEST_CASE("DTM guidance acts on the head velocity: strength 0 is conditional, s 
   }
 }
 
-TEST_CASE("DTM restores prompt frames exactly and samples batches with per-item lengths", "[dtm][sample]") {
-  auto model = tiny_dtm();
+namespace {
+/// Two prompts (12 and 7 frames) for 30 and 21 output frames, and 4 steps with per-item seeds.
+std::pair<Model::Request, Model::SampleOptions> two_prompts() {
   Model::Request request;
   auto gen = chord::make_generator(8);
   request.prompt = torch::randn({2, 12, 100}, gen);
@@ -160,6 +163,14 @@ TEST_CASE("DTM restores prompt frames exactly and samples batches with per-item 
   Model::SampleOptions options;
   options.sampler.steps = 4;
   options.seeds = {1, 2};
+  return {request, options};
+}
+}  // namespace
+
+TEST_CASE("DTM restores prompt frames exactly and samples batches with per-item lengths", "[dtm][sample]") {
+  auto model = tiny_dtm();
+  const auto [request, options] = two_prompts();
+  auto gen = chord::make_generator(8);
   auto result = model->sample(request, options, gen);
   REQUIRE(result.output.sizes() == torch::IntArrayRef({2, 30, 100}));
   REQUIRE(torch::equal(result.durations, torch::tensor({30, 21})));
@@ -237,4 +248,25 @@ TEST_CASE("a saved DTM model's head width and depth are read back from its weigh
   Model reloaded(options);
   REQUIRE(f5::load_checkpoint(reloaded, path).clean());
   std::filesystem::remove(path);
+}
+
+TEST_CASE("DTM-F5TTS on a CUDA device: the loss, its gradients and sampling stay on the device", "[.cuda]") {
+  const c10::Device cuda(c10::kCUDA, 0);
+  auto model = tiny_dtm();
+  model->to(cuda);
+  auto gen = chord::make_generator(3, cuda);
+  auto losses = model->loss(tiny_batch(), gen);  // a CPU batch: the model moves it
+  REQUIRE(losses.loss.device() == cuda);
+  REQUIRE(std::isfinite(losses.loss.item<float>()));
+  losses.loss.backward();
+  for (const auto& item : model->named_parameters()) {
+    INFO(item.key());
+    if (item.value().grad().defined()) REQUIRE(item.value().grad().device() == cuda);
+  }
+  const auto [request, options] = two_prompts();  // on the CPU: the model moves it
+  const auto result = model->sample(request, options, gen);
+  REQUIRE(result.output.device() == cuda);
+  REQUIRE(torch::equal(result.output[0].slice(0, 0, 12).cpu(), request.prompt[0]));
+  REQUIRE(torch::isfinite(result.output).all().item<bool>());
+  chord::test::require_on(*model, cuda);
 }

@@ -1,4 +1,5 @@
 // F5-TTS composed from policies: masks, guidance, determinism, edit mode, errors, overfitting.
+#include "device_support.hpp"
 #include "support.hpp"
 
 #include <chord/audio/signal.hpp>
@@ -335,18 +336,6 @@ TEST_CASE("fixed-grid solvers by hand: exact on polynomials up to their order, R
 }
 
 namespace {
-/// Every parameter and buffer of `module` on `device`.
-void require_on(const torch::nn::Module& module, c10::Device device) {
-  for (const auto& p : module.named_parameters()) {
-    INFO(p.key());
-    REQUIRE(p.value().device() == device);
-  }
-  for (const auto& b : module.named_buffers()) {
-    INFO(b.key());
-    REQUIRE(b.value().device() == device);
-  }
-}
-
 /// Trains two updates on `device` from CPU batches, resumes from the checkpoint, samples from a CPU
 /// request: the model, its EMA, every batch a step sees, the step generator and the outputs are on `device`.
 void check_device_placement(c10::Device device) {
@@ -375,7 +364,7 @@ void check_device_placement(c10::Device device) {
       context.backward("model", losses.loss);
       return chord::train::Trainer::Scalars{{"loss", losses.loss}};
     });
-    require_on(*model, device);
+    chord::test::require_on(*model, device);
     for (const auto& [name, tensor] : ema.shadow()) REQUIRE(tensor.device() == device);
     for (const auto& group : optimizer->param_groups()) {
       for (const auto& p : group.params()) {
@@ -400,7 +389,8 @@ TEST_CASE("training, resuming and sampling place everything on the trainer's dev
 
 TEST_CASE("training, resuming and sampling place everything on the trainer's device (CUDA)", "[.cuda]") {
   check_device_placement(c10::Device(c10::kCUDA, 0));
-  // Per-item noise is drawn on the CPU: the same sample on either device.
+  // Per-item noise is drawn on the CPU: the same sample on either device (fp32 convolutions without TF32).
+  chord::test::NoTF32 no_tf32;
   auto model = tiny_model();
   auto cpu_gen = chord::make_generator(0);
   const auto cpu = model->sample(make_request(), sample_options(4, 2.0), cpu_gen);

@@ -3,10 +3,12 @@
 // four condition channels (prepended or AdaLN global vector), the package's batched CFG, sample_rf, the
 // NumberEmbedder and the timestep Fourier features; then the guidance rules by hand, the conditioning
 // policy's drops, and the composed specs (official and the seed's ablation steps).
+#include "device_support.hpp"
 #include "support.hpp"
 
 #include <chord/systems/saga_sr.hpp>
 
+#include <chord/core/autocast.hpp>
 #include <chord/io/state_dict.hpp>
 #include <chord/nn/number_conditioner.hpp>
 #include <chord/nn/stable_audio_config.hpp>
@@ -641,4 +643,65 @@ TEST_CASE("the model's sampler: negative tokens, the guidance interval, audio-to
   const auto near = run(request, 1.0);
   CHECK(max_abs_diff(near, batch.target) < max_abs_diff(conditional, batch.target));  // it stays near the data
   CHORD_REQUIRE_THROWS_WITH_TEXT(chord::grid::LinearQuadratic::times(4, {0.5}), "needs grid::LogSnr");
+}
+
+TEST_CASE("SAGA-SR on a CUDA device: the DiT matches the reference, every spec trains and samples on the device",
+          "[.cuda]") {
+  const c10::Device cuda(c10::kCUDA, 0);
+  {
+    torch::NoGradGuard no_grad;
+    chord::test::NoTF32 no_tf32;
+    auto r = load_reference("prepend");
+    r.dit->to(cuda);
+    chord::test::require_on(*r.dit, cuda);
+    const auto c = conditions(r.io);
+    auto on_cuda = [&](const torch::Tensor& t) { return t.defined() ? t.to(cuda) : t; };
+    const chord::nn::StableAudioConditions moved{on_cuda(c.cross_attention), on_cuda(c.global), on_cuda(c.input_concat),
+                                                on_cuda(c.prepend)};
+    const auto x = r.io.at("x").transpose(1, 2).to(cuda);
+    const auto t = r.io.at("t").to(cuda);
+    const auto out = r.dit->run(x, t, r.dit->embed(moved));
+    REQUIRE(out.is_cuda());
+    CHECK(max_abs_diff(out.transpose(1, 2).cpu(), r.io.at("out")) <= 1e-4);
+    // bfloat16 autocast: 8 significant bits, so agreement to a few percent of the output's scale.
+    chord::AutocastGuard bf16(c10::kCUDA, c10::kBFloat16);
+    const auto low = r.dit->run(x, t, r.dit->embed(moved)).to(torch::kFloat32);
+    const double scale = r.io.at("out").abs().max().item<double>();
+    CHECK(max_abs_diff(low.transpose(1, 2).cpu(), r.io.at("out")) <= 5e-2 * scale);
+  }
+  auto run = [&]<class Spec>(std::type_identity<Spec>) {
+    INFO(typeid(Spec).name());
+    auto model = tiny_model<Spec>();
+    model->to(cuda);
+    auto cpu_gen = chord::make_generator(6);
+    auto gen = chord::make_generator(6, cuda);
+    const auto batch = tiny_batch<Spec>(2, 5, cpu_gen);  // on the CPU: the model moves it
+    auto losses = model->loss(batch, gen);
+    REQUIRE(losses.loss.is_cuda());
+    REQUIRE(std::isfinite(losses.loss.template item<float>()));
+    losses.loss.backward();
+    for (const auto& item : model->named_parameters()) {
+      INFO(item.key());
+      if (item.value().grad().defined()) REQUIRE(item.value().grad().device() == cuda);
+    }
+    {
+      chord::AutocastGuard bf16(c10::kCUDA, c10::kBFloat16);
+      REQUIRE(std::isfinite(model->loss(batch, gen).loss.template item<float>()));
+    }
+    chord::RequestOf<Spec> request;
+    request.low_resolution = batch.low_resolution;
+    request.inputs = batch.inputs;
+    chord::SampleOptionsOf<Spec> options;
+    options.sampler.steps = 2;
+    const auto out = model->sample(request, options, gen).output;
+    REQUIRE(out.device() == cuda);
+    CHECK(out.sizes() == batch.target.sizes());
+    CHECK(torch::isfinite(out).all().template item<bool>());
+    chord::test::require_on(*model, cuda);
+  };
+  run(std::type_identity<chord::systems::SagaStep0>{});
+  run(std::type_identity<chord::systems::SagaStep2>{});
+  run(std::type_identity<chord::systems::SagaStep2Prime>{});
+  run(std::type_identity<chord::systems::SagaStep3>{});
+  run(std::type_identity<chord::systems::SagaOfficial>{});
 }

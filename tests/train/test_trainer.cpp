@@ -130,6 +130,57 @@ TEST_CASE("N steps, stop, resume M steps gives bitwise the parameters of N+M ste
   REQUIRE_FALSE(torch::equal(initial->in->weight, straight.model->in->weight));
 }
 
+TEST_CASE("pretrained frozen weights stay out of checkpoints: a digest guards the resume", "[train][trainer][resume]") {
+  const auto dir = chord::test::scratch_dir("trainer_pretrained");
+  // `in` plays the pretrained encoder: frozen, loaded by the program at every start (here: seeded).
+  auto make = [&](const std::string& run_dir, int64_t max_steps, uint64_t pretrained_seed) {
+    Run run{make_model(11), nullptr, nullptr};
+    {
+      torch::NoGradGuard no_grad;
+      auto gen = chord::make_generator(pretrained_seed);
+      run.model->in->weight.copy_(torch::randn(run.model->in->weight.sizes(), gen));
+    }
+    for (auto& p : run.model->in->parameters()) p.requires_grad_(false);
+    train::TrainerOptions options;
+    options.max_steps = max_steps;
+    options.checkpoint_dir = dir / run_dir;
+    options.seed = 7;
+    run.trainer = std::make_unique<train::Trainer>(options);
+    run.optimizer = std::make_shared<torch::optim::AdamW>(run.model->out->parameters(), torch::optim::AdamWOptions(1e-2));
+    run.trainer->add_module("model", run.model.ptr(), {"in."});
+    run.trainer->add_optimizer("model", run.optimizer);
+    return run;
+  };
+  auto fit = [](Run& run) {
+    return run.trainer->fit<ToyBatch>(toy_source(), [&](const ToyBatch& b, train::StepContext& c) { return toy_step(run.model, b, c); });
+  };
+  auto straight = make("straight", 5, 1);
+  fit(straight);
+  auto first = make("split", 3, 1);
+  fit(first);
+  torch::serialize::InputArchive archive;
+  archive.load_from((dir / "split" / "checkpoint_000000003.pt").string());
+  const auto saved = chord::io::read_tensor_map(archive, chord::io::trainer_module_key("model"));
+  REQUIRE(saved.count("out.weight"));
+  REQUIRE_FALSE(saved.count("in.weight"));
+  REQUIRE_FALSE(saved.count("in.bias"));
+
+  auto second = make("split", 5, 1);  // the same pretrained weights: resumes exactly
+  REQUIRE(fit(second).step == 5);
+  require_bitwise_equal(chord::io::state_dict(*straight.model), chord::io::state_dict(*second.model));
+
+  auto other = make("split", 7, 2);  // other pretrained weights: refused, nothing changed
+  const auto before = chord::io::state_dict(*other.model);
+  CHORD_REQUIRE_THROWS_WITH_TEXT(fit(other), "was trained with other weights under 'in.'");
+  require_bitwise_equal(before, chord::io::state_dict(*other.model));
+
+  // Only frozen weights can be left out.
+  train::Trainer trainer({});
+  auto trainable = make_model(11);
+  CHORD_REQUIRE_THROWS_WITH_TEXT(trainer.add_module("model", trainable.ptr(), {"in."}),
+                                 "'in.weight' is trainable; only frozen weights can be left out of checkpoints");
+}
+
 TEST_CASE("a non-finite loss skips the update and K in a row stop the run at the last good state",
           "[train][trainer][nonfinite]") {
   const auto dir = chord::test::scratch_dir("trainer_nan");

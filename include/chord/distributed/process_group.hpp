@@ -41,6 +41,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <fstream>
 #include <limits>
@@ -48,6 +49,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace chord::distributed {
@@ -160,15 +162,26 @@ class ProcessGroup final : public train::DataParallelism {
     std::ostringstream out;
     out << "rank " << env_.rank << " of " << env_.world_size << ": " << first_line(error);
     std::vector<std::string> lost, remote;
-    for (size_t r = 0; r < peers_.size(); ++r) {
-      if (static_cast<int>(r) == env_.rank) continue;
-      const auto& peer = peers_[r];
-      if (peer.host != hostname()) {
-        remote.push_back(std::to_string(r) + " on " + peer.host);
-      } else if (!process_alive(peer.pid)) {
-        lost.push_back(std::to_string(r) + " (pid " + std::to_string(peer.pid) + ")");
+    bool local_peers = false;
+    // A killed peer's sockets close before the kernel finishes tearing its threads down, so the collective
+    // can fail while the process still looks alive: give it a moment to be seen gone.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    do {
+      lost.clear();
+      remote.clear();
+      for (size_t r = 0; r < peers_.size(); ++r) {
+        if (static_cast<int>(r) == env_.rank) continue;
+        const auto& peer = peers_[r];
+        if (peer.host != hostname()) {
+          remote.push_back(std::to_string(r) + " on " + peer.host);
+        } else {
+          local_peers = true;
+          if (!process_alive(peer.pid)) lost.push_back(std::to_string(r) + " (pid " + std::to_string(peer.pid) + ")");
+        }
       }
-    }
+      if (!lost.empty() || !local_peers) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    } while (std::chrono::steady_clock::now() < give_up);
     if (!lost.empty()) {
       out << "\n  lost rank" << (lost.size() > 1 ? "s " : " ");
       for (size_t i = 0; i < lost.size(); ++i) out << (i ? ", " : "") << lost[i];

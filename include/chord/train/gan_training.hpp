@@ -21,12 +21,19 @@ inline std::shared_ptr<torch::optim::Optimizer> vits_adamw(const std::vector<tor
   return std::make_shared<torch::optim::AdamW>(parameters, torch::optim::AdamWOptions(lr).betas({0.8, 0.99}).eps(1e-9).weight_decay(0.01));
 }
 
-/// Registers `model` with `trainer`: the whole model as module "model", "G" over the generator's
-/// trainable parameters, and each member's optimiser under its prefix.
+/// Registers `model` with `trainer`: the whole model as module "model" (less the members' pretrained
+/// parts, e.g. the WavLM encoder, which checkpoints leave out), "G" over the generator's trainable
+/// parameters, and each member's optimiser under its prefix.
 template <class Spec>
 void add_gan(Trainer& trainer, GanModel<Spec>& model, std::shared_ptr<torch::optim::Optimizer> generator_optimizer = nullptr,
              LrSchedule generator_schedule = {}, double max_grad_norm = 0.0) {
-  trainer.add_module("model", model.ptr());
+  std::vector<std::string> pretrained;
+  model->options.discriminators.for_each([&](const auto& member) {
+    if constexpr (requires { member.pretrained_submodule; }) {
+      pretrained.push_back(std::string(member.prefix) + "." + std::string(member.pretrained_submodule) + ".");
+    }
+  });
+  trainer.add_module("model", model.ptr(), std::move(pretrained));
   std::vector<torch::Tensor> generator_parameters;
   for (const auto& p : model->generator->parameters()) {
     if (p.requires_grad()) generator_parameters.push_back(p);

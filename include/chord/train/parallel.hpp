@@ -9,6 +9,7 @@
 
 #include <torch/types.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -16,11 +17,22 @@
 
 namespace chord::train {
 
-/// 64-bit FNV-1a: a hash that is the same on every build and machine (std::hash is not).
-inline uint64_t fnv1a_hash(const std::string& text) {
-  uint64_t hash = 14695981039346656037ull;
-  for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ull;
+/// 64-bit FNV-1a: a hash that is the same on every build and machine (std::hash is not). Pass the
+/// previous result as `hash` to continue over several pieces.
+inline uint64_t fnv1a_hash(const void* data, size_t size, uint64_t hash = 14695981039346656037ull) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
   return hash;
+}
+inline uint64_t fnv1a_hash(const std::string& text, uint64_t hash = 14695981039346656037ull) {
+  return fnv1a_hash(text.data(), text.size(), hash);
+}
+
+/// `text`'s hash as two 40-bit pieces held in doubles: a sum of up to 2^13 copies stays exact, so after an
+/// all-reduce the sums equal world_size × one rank's pieces only when every rank hashed the same text.
+inline std::array<double, 2> summable_digest(const std::string& text) {
+  const uint64_t hash = fnv1a_hash(text);
+  return {static_cast<double>(hash & ((uint64_t{1} << 40) - 1)), static_cast<double>(hash >> 24)};
 }
 
 class DataParallelism {
@@ -60,11 +72,8 @@ class DataParallelism {
   /// Throws on every rank, naming `what`, when the ranks disagree about `value` (a configuration, a
   /// resumed step): a run whose processes differ silently trains something nobody asked for.
   void require_same(const std::string& what, const std::string& value) {
-    // Two 40-bit pieces of the hash: a double sums world_size copies exactly, so the sum equals
-    // world_size × mine only when all agree.
-    const uint64_t hash = fnv1a_hash(value);
-    const auto low = static_cast<double>(hash & ((uint64_t{1} << 40) - 1)), high = static_cast<double>(hash >> 24);
-    auto values = torch::tensor({low, high}, torch::kFloat64);
+    const auto digest = summable_digest(value);
+    auto values = torch::tensor({digest[0], digest[1]}, torch::kFloat64);
     const auto expected = values * static_cast<double>(world_size());
     sum(values);
     CHORD_CHECK(torch::equal(values, expected), "the ", world_size(), " processes disagree about ", what,

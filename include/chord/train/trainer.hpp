@@ -33,6 +33,7 @@
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -312,12 +313,21 @@ class Trainer {
   int64_t epoch() const noexcept { return epoch_; }
   torch::Generator& generator() noexcept { return generator_; }
 
-  /// Checkpoints `module`'s parameters and buffers under `name`.
-  void add_module(const std::string& name, std::shared_ptr<torch::nn::Module> module) {
+  /// Checkpoints `module`'s parameters and buffers under `name`, except those whose names start with one
+  /// of `pretrained_prefixes`: frozen weights the program loads from their own file at every start (a
+  /// WavLM encoder, about 380 MB). Checkpoints hold a digest of them instead, and resuming with other
+  /// weights there is refused. (An EMA of the module still averages and saves them.)
+  void add_module(const std::string& name, std::shared_ptr<torch::nn::Module> module,
+                  std::vector<std::string> pretrained_prefixes = {}) {
     CHORD_CHECK(module != nullptr, "Trainer::add_module('", name, "'): null module");
     io::check_archive_key(io::trainer_module_key(name));
     CHORD_CHECK(!modules_.count(name), "Trainer::add_module: '", name, "' is already registered");
+    for (const auto& item : module->named_parameters()) {
+      CHORD_CHECK(!(starts_with_any(item.key(), pretrained_prefixes) && item.value().requires_grad()), "Trainer::add_module('",
+                  name, "'): '", item.key(), "' is trainable; only frozen weights can be left out of checkpoints");
+    }
     module->to(options_.device);  // in place: optimisers built over its parameters keep them
+    if (!pretrained_prefixes.empty()) pretrained_prefixes_.emplace(name, std::move(pretrained_prefixes));
     modules_.emplace(name, std::move(module));
   }
 
@@ -624,7 +634,7 @@ class Trainer {
       names += name + '\n';
       values.push_back(value);
     }
-    const double digest = static_cast<double>(fnv1a_hash(names) & ((uint64_t{1} << 40) - 1));
+    const double digest = summable_digest(names)[0];
     values.push_back(digest);
     values.push_back(signal_ != 0 ? 1.0 : 0.0);
     auto summed = torch::tensor(values, torch::kFloat64);
@@ -747,6 +757,27 @@ class Trainer {
     slot.optimizer->step();
   }
 
+  static bool starts_with_any(const std::string& key, const std::vector<std::string>& prefixes) {
+    return std::any_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) { return key.rfind(p, 0) == 0; });
+  }
+  static std::string pretrained_digest_key(const std::string& name) { return "pretrained_digest_" + name; }
+
+  /// FNV-1a over the names and bytes of module `name`'s pretrained tensors (once per run: about 0.5 s for
+  /// a WavLM encoder).
+  int64_t pretrained_digest(const std::string& name, const torch::nn::Module& module) const {
+    if (const auto cached = pretrained_digests_.find(name); cached != pretrained_digests_.end()) return cached->second;
+    const auto& prefixes = pretrained_prefixes_.at(name);
+    uint64_t hash = fnv1a_hash(std::string());
+    for (const auto& [key, tensor] : io::state_dict(module)) {
+      if (!starts_with_any(key, prefixes)) continue;
+      const auto bytes = tensor.detach().to(torch::kCPU).contiguous();
+      hash = fnv1a_hash(bytes.data_ptr(), bytes.nbytes(), fnv1a_hash(key, hash));
+    }
+    const auto digest = static_cast<int64_t>(hash);
+    pretrained_digests_.emplace(name, digest);
+    return digest;
+  }
+
   void save(torch::serialize::OutputArchive& archive) const {
     archive.write("trainer_step", c10::IValue(step_));
     archive.write("trainer_epoch", c10::IValue(epoch_));
@@ -754,7 +785,14 @@ class Trainer {
     archive.write("trainer_nonfinite_total", c10::IValue(nonfinite_total_));
     archive.write("trainer_consecutive_nonfinite", c10::IValue(consecutive_nonfinite_));
     archive.write("trainer_world_size", c10::IValue(static_cast<int64_t>(world_size())));
-    for (const auto& [name, module] : modules_) io::write_tensor_map(archive, io::trainer_module_key(name), io::state_dict(*module));
+    for (const auto& [name, module] : modules_) {
+      auto state = io::state_dict(*module);
+      if (const auto pretrained = pretrained_prefixes_.find(name); pretrained != pretrained_prefixes_.end()) {
+        std::erase_if(state, [&](const auto& item) { return starts_with_any(item.first, pretrained->second); });
+        archive.write(pretrained_digest_key(name), c10::IValue(pretrained_digest(name, *module)));
+      }
+      io::write_tensor_map(archive, io::trainer_module_key(name), state);
+    }
     for (const auto& [name, slot] : slots_) {
       torch::serialize::OutputArchive sub;
       slot.optimizer->save(sub);
@@ -783,7 +821,20 @@ class Trainer {
     };
     // Read and check everything before changing any state.
     std::map<std::string, io::TensorMap> module_states;
-    for (const auto& [name, module] : modules_) module_states[name] = io::read_tensor_map(archive, io::trainer_module_key(name));
+    for (const auto& [name, module] : modules_) {
+      auto state = io::read_tensor_map(archive, io::trainer_module_key(name));
+      c10::IValue saved_digest;  // absent: an older checkpoint that holds the pretrained weights itself
+      if (archive.try_read(pretrained_digest_key(name), saved_digest)) {
+        const auto& prefixes = pretrained_prefixes_.at(name);
+        CHORD_CHECK(saved_digest.toInt() == pretrained_digest(name, *module), "checkpoint module '", name,
+                    "' was trained with other weights under '", prefixes.front(), "'", prefixes.size() > 1 ? " (and others)" : "",
+                    " than this run loaded: start it with the same pretrained files (e.g. the same --wavlm-weights)");
+        for (const auto& [key, tensor] : io::state_dict(*module)) {
+          if (starts_with_any(key, prefixes)) state.emplace(key, tensor);  // kept as loaded
+        }
+      }
+      module_states[name] = std::move(state);
+    }
     for (auto& [name, module] : modules_) {
       io::LoadOptions options;
       options.source_name = "checkpoint module '" + name + "'";
@@ -849,6 +900,8 @@ class Trainer {
   std::optional<GradScaler> scaler_;
   std::optional<io::CheckpointManager> checkpoints_;
   std::map<std::string, std::shared_ptr<torch::nn::Module>> modules_;
+  std::map<std::string, std::vector<std::string>> pretrained_prefixes_;  // by module name
+  mutable std::map<std::string, int64_t> pretrained_digests_;             // computed once: the weights are frozen
   std::map<std::string, Slot> slots_;
   std::map<std::string, EmaEntry> emas_;
   std::vector<std::shared_ptr<TrainingObserver>> observers_;

@@ -79,23 +79,24 @@ struct F5TextAudio {
     return batch.lengths.defined() ? batch.lengths.to(torch::kLong) : torch::full({batch.mel.size(0)}, batch.mel.size(1), torch::kLong);
   }
 
+  /// On the CPU, wherever the request is: lengths size tensors.
   torch::Tensor prompt_lengths(const Request& r) const {
-    return r.prompt_lengths.defined() ? r.prompt_lengths.to(torch::kLong)
+    return r.prompt_lengths.defined() ? r.prompt_lengths.to(torch::kCPU, torch::kLong)
                                       : torch::full({r.prompt.size(0)}, r.prompt.size(1), torch::kLong);
   }
   torch::Tensor edit_mask(const Request& r) const { return r.edit_mask; }
 
   /// The reference's duration rule: at least one frame more than both the prompt and the text,
-  /// at most `max_duration`.
+  /// at most `max_duration`. On the CPU, wherever the request is.
   torch::Tensor durations(const Request& r) const {
     TORCH_CHECK(r.prompt.dim() == 3 && r.prompt.size(2) == mel_channels, "F5TextAudio: prompt [B, Np, ", mel_channels,
                 "] expected, got ", r.prompt.sizes());
     TORCH_CHECK(r.text.dim() == 2 && r.text.size(0) == r.prompt.size(0), "F5TextAudio: text [B, Nt] with B = ",
                 r.prompt.size(0), " expected, got ", r.text.sizes());
-    auto text_lengths = (r.text != -1).sum(-1);
+    auto text_lengths = (r.text != -1).sum(-1).cpu();
     TORCH_CHECK((text_lengths > 0).all().item<bool>(), "F5TextAudio: every item needs at least one text token");
     auto floor = torch::maximum(text_lengths, prompt_lengths(r)) + 1;
-    auto requested = r.duration.defined() ? r.duration.to(torch::kLong) : torch::zeros_like(floor);
+    auto requested = r.duration.defined() ? r.duration.to(torch::kCPU, torch::kLong) : torch::zeros_like(floor);
     return torch::maximum(floor, requested).clamp_max(max_duration);
   }
 

@@ -35,6 +35,9 @@ struct WavLM : VitsOptimiser {
   /// A safetensors file of the WavLM's weights in the Hugging Face layout (microsoft/wavlm-base-plus);
   /// empty: random weights (tests only — the features of an untrained WavLM mean nothing).
   std::string weights;
+  /// The frozen encoder, under the prefix: loaded from `weights` at every start, so trainer checkpoints
+  /// keep only its digest (train::add_gan).
+  static constexpr std::string_view pretrained_submodule = "wavlm";
 
   Module make_module() const {
     nn::WavLMModel encoder(wavlm);
