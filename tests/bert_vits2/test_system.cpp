@@ -138,6 +138,44 @@ TEST_CASE("the synthesizer's inference: lengths from the durations, audio of tha
                                  "speaker id outside [0, 4)");
 }
 
+TEST_CASE("validation losses: the generator's terms per item, averaged, in eval mode with one fixed seed", "[bert_vits2][system]") {
+  torch::manual_seed(5);
+  const auto options = bv2::SynthesizerOptions::tiny();
+  bv2::Synthesizer model(options);
+  const auto batch = tiny_batch(options, 6);
+  std::vector<bv2::Item> items;
+  for (int64_t i = 0; i < kBatch; ++i) {
+    const auto phones = batch.text_lengths[i].item<int64_t>(), frames = batch.spec_lengths[i].item<int64_t>();
+    auto cut = [&](const torch::Tensor& t) { return t[i].narrow(-1, 0, phones); };
+    items.push_back({cut(batch.text_padded), batch.spec_padded[i].narrow(1, 0, frames),
+                     batch.wav_padded[i].narrow(1, 0, frames * options.spectrogram().hop_length), batch.sid.narrow(0, i, 1),
+                     cut(batch.tone_padded), cut(batch.language_padded), cut(batch.bert_padded), cut(batch.ja_bert_padded),
+                     cut(batch.en_bert_padded)});
+  }
+  model->train();
+  const auto scored = model->validation_losses(items, 1, c10::kCPU);
+  REQUIRE(model->is_training());  // restored
+  REQUIRE(model->validation_losses(items, 1, c10::kCPU) == scored);  // the same weights score the same
+  // By hand: each item alone in eval mode, one generator seeded 1234 running through, the mean.
+  model->eval();
+  torch::NoGradGuard no_grad;
+  auto gen = chord::make_generator(1234);
+  std::map<std::string, double> expected;
+  for (const auto& item : items) {
+    const auto one = bv2::collate({item});
+    for (const auto& [name, term] : model->losses(one, model->generate(one, gen))) expected[name] += term.item<double>() / kBatch;
+  }
+  REQUIRE(scored.size() == 3);
+  for (const auto& [name, value] : expected) {
+    INFO(name);
+    REQUIRE(std::isfinite(value));
+    REQUIRE(scored.at(name) == Approx(value).epsilon(1e-12));
+  }
+  // Other weights, another score: the best-validation checkpoint can tell them apart.
+  model->dec->conv_post->weight.mul_(1.5);
+  REQUIRE(model->validation_losses(items, 1, c10::kCPU).at("mel") != scored.at("mel"));
+}
+
 TEST_CASE("Bert-VITS2 trains with all three discriminators: each member's step, the generator's terms", "[bert_vits2][system][gan]") {
   torch::manual_seed(3);
   auto options = tiny_gan_options<chord::systems::BertVits2>();

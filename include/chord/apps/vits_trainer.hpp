@@ -29,12 +29,16 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
+#include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -56,7 +60,7 @@ struct VitsTrainerConfig {
   int64_t keep_checkpoints = 3;
   int64_t duration_discriminator_start = 0;
   std::vector<std::string> freeze;  ///< more generator parameter prefixes to freeze (added to the config's)
-  bool no_wavlm = false, fresh = false, skip_bad_items = false, bf16 = false;
+  bool no_wavlm = false, fresh = false, skip_bad_items = false, bf16 = false, keep_best = false;
 };
 
 inline void add_vits_trainer_options(CLI::App& app, VitsTrainerConfig& c) {
@@ -83,6 +87,8 @@ inline void add_vits_trainer_options(CLI::App& app, VitsTrainerConfig& c) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))->capture_default_str();
   app.add_option("--seed", c.seed, "Seed of every random draw (default: train.seed)")->check(CLI::Range(int64_t{0}, int64_t{1} << 62));
   app.add_flag("--bf16", c.bf16, "bf16 autocast for forward and loss (train.bf16_run)");
+  app.add_flag("--keep-best", c.keep_best, "At each evaluation, score the validation filelist (the generator's mel, KL and duration "
+               "terms) and keep the generator with the lowest mel term as generator_best.safetensors");
   app.add_flag("--fresh", c.fresh, "Start over: delete the run folder's checkpoints");
   app.add_flag("--skip-bad-items", c.skip_bad_items,
                "Continue without filelist items whose audio is missing, unreadable, at another rate, not mono or too short "
@@ -219,8 +225,10 @@ GanModelOptions<Spec> vits_model_options(const VitsRunConfig& config, const Vits
 }
 
 /// The evaluation of train_ms.py's `evaluate()`: the generator's inference on one held-out utterance
-/// (sdp_ratio 0, at most 1000 frames, a fixed generator), its mel beside the ground truth's, the
-/// predicted-duration alignment, the MAS alignment against its recording, the audio. Returns the paths written.
+/// with sdp_ratio 0 (the deterministic duration predictor) and 1 (the stochastic one), as the reference
+/// does, at most 1000 frames, a fixed generator: both mels beside the ground truth's, each one's
+/// predicted-duration alignment and audio (`_sdp1` for ratio 1), and the MAS alignment against its
+/// recording. Returns the paths written.
 template <class Spec>
 std::vector<std::filesystem::path> vits_evaluate(GanModel<Spec>& model, const systems::bert_vits2::Item& item,
                                                  const systems::bert_vits2::MelProcessing& mel, const std::filesystem::path& folder,
@@ -229,22 +237,24 @@ std::vector<std::filesystem::path> vits_evaluate(GanModel<Spec>& model, const sy
   auto& g = model->generator;
   const bool was_training = g->is_training();
   g->eval();
-  auto gen = make_generator(1234, device);
   auto one = [&](const torch::Tensor& t) { return t.unsqueeze(0).to(device); };
   const auto x_lengths = torch::tensor({item.phones.size(0)}, torch::kLong).to(device);
-  const auto result = g->infer(one(item.phones), x_lengths, item.sid.to(device), one(item.tones), one(item.languages), one(item.bert),
-                               one(item.ja_bert), one(item.en_bert), systems::bert_vits2::InferOptions().max_len(1000), gen);
+  auto infer = [&](double sdp_ratio) {
+    auto gen = make_generator(1234, device);
+    return g->infer(one(item.phones), x_lengths, item.sid.to(device), one(item.tones), one(item.languages), one(item.bert),
+                    one(item.ja_bert), one(item.en_bert), systems::bert_vits2::InferOptions().max_len(1000).sdp_ratio(sdp_ratio), gen);
+  };
+  const std::array results{infer(0.0), infer(1.0)};
+  // What the model has learnt to align: MAS between the utterance's phones and its own recording
+  // (train_ms.py's "all/attn" image), from the training forward in eval mode.
+  auto gen = make_generator(1234, device);
+  const auto forward = g->forward(systems::bert_vits2::collate({item}).to(device), gen);
   if (was_training) g->train();
-  const auto audio = result.audio[0][0].to(torch::kCPU, torch::kFloat32);
-  const auto generated = mel.mel_spectrogram(audio.unsqueeze(0))[0];
-  const auto truth = mel.spec_to_mel(item.spec);
+
   std::filesystem::create_directories(folder);
-  char stem[32];
-  std::snprintf(stem, sizeof stem, "%08lld", static_cast<long long>(step));
-  const auto mel_png = folder / (std::string("mel_") + stem + ".png");
-  const auto align_png = folder / (std::string("alignment_") + stem + ".png");
-  const auto wav = folder / (std::string("audio_") + stem + ".wav");
-  viz::save_spectrograms_png(mel_png, {{"generated (step " + std::to_string(step) + ")", generated}, {"ground truth", truth}});
+  char digits[32];
+  std::snprintf(digits, sizeof digits, "%08lld", static_cast<long long>(step));
+  const std::string stem = digits, at_step = " (step " + std::to_string(step) + ")";
   viz::SpectrogramOptions alignment;
   alignment.colormap = viz::Colormap::viridis;
   alignment.y_label = "phone (blanks included)";
@@ -252,18 +262,23 @@ std::vector<std::filesystem::path> vits_evaluate(GanModel<Spec>& model, const sy
   alignment.vmax = 1.0;
   alignment.pixels_per_frame = 4;  // a few dozen phones and frames: drawn larger than a mel
   alignment.pixels_per_bin = 8;
-  viz::save_spectrogram_png(align_png, result.attn[0][0].t().cpu(), "predicted durations (step " + std::to_string(step) + ")", alignment);
-  // What the model has learnt to align: MAS between the utterance's phones and its own recording
-  // (train_ms.py's "all/attn" image), from the training forward in eval mode.
-  const auto mas_png = folder / (std::string("mas_alignment_") + stem + ".png");
-  {
-    g->eval();
-    const auto forward = g->forward(systems::bert_vits2::collate({item}).to(device), gen);
-    if (was_training) g->train();
-    viz::save_spectrogram_png(mas_png, forward.attn[0][0].t().cpu(), "MAS alignment (step " + std::to_string(step) + ")", alignment);
+  std::vector<std::filesystem::path> written;
+  std::vector<viz::SpectrogramPanel> mels;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const std::string suffix = i == 0 ? "" : "_sdp1", ratio = i == 0 ? "sdp_ratio 0" : "sdp_ratio 1";
+    const auto audio = results[i].audio[0][0].to(torch::kCPU, torch::kFloat32);
+    mels.push_back({"generated, " + ratio + at_step, mel.mel_spectrogram(audio.unsqueeze(0))[0]});
+    written.push_back(folder / ("alignment_" + stem + suffix + ".png"));
+    viz::save_spectrogram_png(written.back(), results[i].attn[0][0].t().cpu(), "predicted durations, " + ratio + at_step, alignment);
+    written.push_back(folder / ("audio_" + stem + suffix + ".wav"));
+    audio::write_audio(written.back(), audio.clamp(-1.0, 1.0), mel.config().sampling_rate);
   }
-  audio::write_audio(wav, audio.clamp(-1.0, 1.0), mel.config().sampling_rate);
-  return {mel_png, align_png, mas_png, wav};
+  mels.push_back({"ground truth", mel.spec_to_mel(item.spec)});
+  written.insert(written.begin(), folder / ("mel_" + stem + ".png"));
+  viz::save_spectrograms_png(written.front(), mels);
+  written.push_back(folder / ("mas_alignment_" + stem + ".png"));
+  viz::save_spectrogram_png(written.back(), forward.attn[0][0].t().cpu(), "MAS alignment" + at_step, alignment);
+  return written;
 }
 
 /// Stops the parameters of `generator` under each prefix from training, saying how many; a prefix that
@@ -359,6 +374,29 @@ int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsDat
   auto eval_gen = make_generator(static_cast<uint64_t>(seed));
   const auto eval_item = bv2::load_item(eval_entries.entries.front(), config.speakers, dataset->processing(), item_options, eval_gen);
 
+  // --keep-best: the whole validation filelist, scored at each evaluation; the best so far survives a resume.
+  std::vector<bv2::Item> validation_items;
+  const auto best_path = out / "generator_best.safetensors";
+  double best_mel = std::numeric_limits<double>::infinity();
+  CHORD_CHECK(!cli.keep_best || (valid_data && !valid_data->prepared.entries.empty()), "--keep-best needs a validation filelist "
+              "with usable items (--valid-filelist or data.validation_files)");
+  if (cli.keep_best && main_process) {
+    for (const auto& entry : valid_data->prepared.entries) {
+      validation_items.push_back(bv2::load_item(entry, config.speakers, dataset->processing(), item_options, eval_gen));
+    }
+    if (std::filesystem::exists(best_path) && !cli.fresh) {
+      const io::SafetensorsReader best(best_path);
+      const auto& metadata = best.metadata();
+      const auto found = metadata.find("valid_mel");
+      CHORD_CHECK(found != metadata.end(), best_path.string(), " has no valid_mel entry: move it away or pass --fresh");
+      best_mel = std::stod(found->second);
+      const auto saved_step = metadata.find("step");
+      std::cout << "[" << program << "] --keep-best: " << best_path.string() << " holds step "
+                << (saved_step != metadata.end() ? saved_step->second : "?") << " (valid mel " << found->second
+                << "); a later evaluation replaces it only when lower\n";
+    }
+  }
+
   // The model, seeded as train_ms.py seeds (torch.manual_seed(hps.train.seed)).
   torch::manual_seed(static_cast<uint64_t>(seed));
   auto options = vits_model_options<Spec>(config, cli, lr);
@@ -396,6 +434,24 @@ int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsDat
     std::string paths;
     for (const auto& path : written) paths += (paths.empty() ? "" : ", ") + path.string();
     trainer.message(train::MessageLevel::info, "evaluation at step " + std::to_string(step) + ": " + paths);
+    if (validation_items.empty()) return;
+    const auto losses = model->generator->validation_losses(validation_items, batch_size, device);
+    std::map<std::string, double> scalars;
+    for (const auto& [name, value] : losses) scalars["valid/" + name] = value;
+    trainer.report(step, scalars);
+    const double mel_term = losses.at("mel");
+    const auto count = validation_items.size();
+    std::string line = "validation at step " + std::to_string(step) + " (" + std::to_string(count) +
+                       (count == 1 ? " utterance" : " utterances") + "): mel " + std::to_string(mel_term) + ", kl " +
+                       std::to_string(losses.at("kl")) + ", duration " + std::to_string(losses.at("duration"));
+    if (mel_term < best_mel) {
+      best_mel = mel_term;
+      io::save_safetensors(best_path, io::state_dict(*model->generator),
+                           {{"step", std::to_string(step)}, {"valid_mel", c10::str(std::setprecision(17), mel_term)},
+                            {"spec", std::string(Spec::name)}, {"preset", config.preset}});
+      line += "; best so far: " + best_path.string();
+    }
+    trainer.message(train::MessageLevel::info, line);
   });
 
   if (main_process) std::cout << "[" << program << "] " << Spec::name << ", preset " << config.preset << ", generator "

@@ -34,11 +34,14 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace chord::systems::bert_vits2 {
 
@@ -302,6 +305,27 @@ class SynthesizerImpl : public torch::nn::Module {
                   options.c_kl();
     terms["duration"] = v::duration_loss(outputs.get<out::DurationLoss>());
     return terms;
+  }
+
+  /// The generator's own terms averaged over `items` (weighted by item), in eval mode and without
+  /// gradients, batches of `batch_size` on `device`; segment slices and posterior noise come from one
+  /// fixed seed, so the same weights always score the same. What a best-validation checkpoint compares.
+  std::map<std::string, double> validation_losses(const std::vector<Item>& items, int64_t batch_size, c10::Device device) {
+    CHORD_CHECK(!items.empty() && batch_size > 0, "validation_losses: items and a positive batch size are needed");
+    torch::NoGradGuard no_grad;
+    const bool was_training = is_training();
+    eval();
+    auto gen = make_generator(1234, device);
+    std::map<std::string, double> sums;
+    for (size_t first = 0; first < items.size(); first += static_cast<size_t>(batch_size)) {
+      const auto end = std::min(items.size(), first + static_cast<size_t>(batch_size));
+      const std::vector<Item> chunk(items.begin() + static_cast<std::ptrdiff_t>(first), items.begin() + static_cast<std::ptrdiff_t>(end));
+      const auto batch = collate(chunk).to(device);
+      for (const auto& [name, term] : losses(batch, generate(batch, gen))) sums[name] += term.item<double>() * static_cast<double>(end - first);
+    }
+    train(was_training);
+    for (auto& [name, sum] : sums) sum /= static_cast<double>(items.size());
+    return sums;
   }
 
   /// `SynthesizerTrn.infer` (reference/vits2.md §1.12): phones, tones, languages `[B, T_x]`, lengths `[B]`,
