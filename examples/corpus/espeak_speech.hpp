@@ -120,7 +120,7 @@ class EspeakSynthesizer {
   torch::Tensor speak(const std::string& text, const Voice& voice, int words_per_minute, unsigned noise_seed) {
     std::lock_guard<std::mutex> lock(chord::text::espeak_mutex());
     espeak_SetSynthCallback(&EspeakSynthesizer::collect);
-    CHORD_CHECK(espeak_SetVoiceByName(voice.name.c_str()) == EE_OK, "espeak-ng has no voice '", voice.name, "'");
+    CHORD_CHECK(chord::text::espeak_select_voice(voice.name) == EE_OK, "espeak-ng has no voice '", voice.name, "'");
     espeak_SetParameter(espeakRATE, words_per_minute, 0);
     espeak_SetParameter(espeakPITCH, voice.pitch, 0);
     buffer().clear();

@@ -98,6 +98,20 @@ TEST_CASE("spectrogram pooling averages whole groups, a shorter last group, and 
   REQUIRE(both[1][0].item<float>() == 8.5f);  // mean of 6..11
 }
 
+TEST_CASE("text outside printable ASCII is drawn as one '?' per character", "[viz]") {
+  // Found by UndefinedBehaviorSanitizer: a non-ASCII title indexed the font's glyph table at −60.
+  using chord::viz::Canvas;
+  const std::string text = "h\xC3\xA9llo \xE4\xB8\x96\xF0\x9F\x8E\xB5\t!";  // "héllo 世🎵\t!"
+  REQUIRE(Canvas::drawable(text) == "h?llo ???!");
+  REQUIRE(Canvas::drawable("a\nb") == "a\nb");
+  REQUIRE(Canvas::text_width(text) == Canvas::text_width("h?llo ???!"));
+  Canvas drawn(120, 12), expected(120, 12);
+  drawn.draw_text(1, 1, text, chord::viz::kBlack);
+  expected.draw_text(1, 1, "h?llo ???!", chord::viz::kBlack);
+  REQUIRE(drawn.pixels() == expected.pixels());
+  REQUIRE(drawn.pixels() != Canvas(120, 12).pixels());  // something was drawn
+}
+
 TEST_CASE("spectrogram and curve PNGs are written with the expected size", "[viz]") {
   const auto dir = chord::test::scratch_dir("viz");
   auto mel = torch::linspace(-10, 2, 100 * 80).reshape({100, 80});

@@ -95,16 +95,34 @@ class Canvas {
     }
   }
 
+  /// `text` as the font can draw it: printable ASCII and newlines as they are, anything else (control
+  /// bytes, each non-ASCII UTF-8 character) as one '?'. stb_easy_font indexes its glyph table by
+  /// `byte − 32`, so such bytes (a user's CJK text in a plot title) would read outside it.
+  static std::string drawable(const std::string& text) {
+    std::string out;
+    out.reserve(text.size());
+    for (const unsigned char c : text) {
+      if (c == '\n' || (c >= 32 && c < 128)) {
+        out += static_cast<char>(c);
+      } else if ((c & 0xC0) != 0x80) {  // a UTF-8 continuation byte belongs to the '?' already written
+        out += '?';
+      }
+    }
+    return out;
+  }
+
   /// Width in pixels of `text` drawn at `scale`.
   static int text_width(const std::string& text, int scale = 1) {
-    return stb_easy_font_width(const_cast<char*>(text.c_str())) * scale;
+    std::string printable = drawable(text);
+    return stb_easy_font_width(printable.data()) * scale;
   }
   static int text_height(int scale = 1) { return 8 * scale; }
 
-  /// Draws ASCII `text` with its top-left corner at (x, y).
+  /// Draws `text` (see drawable()) with its top-left corner at (x, y).
   void draw_text(int x, int y, const std::string& text, Color c, int scale = 1) {
-    std::vector<char> buffer(text.size() * 300 + 1024);
-    const int quads = stb_easy_font_print(0, 0, const_cast<char*>(text.c_str()), nullptr, buffer.data(),
+    std::string printable = drawable(text);
+    std::vector<char> buffer(printable.size() * 300 + 1024);
+    const int quads = stb_easy_font_print(0, 0, printable.data(), nullptr, buffer.data(),
                                           static_cast<int>(buffer.size()));
     const float* vertices = reinterpret_cast<const float*>(buffer.data());
     for (int q = 0; q < quads; ++q) {
