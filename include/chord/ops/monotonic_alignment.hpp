@@ -84,7 +84,7 @@ inline torch::Tensor maximum_path_cpu(const torch::Tensor& neg_cent, const torch
   TORCH_CHECK(neg_cent.dim() == 3, "maximum_path: neg_cent [B, T_frames, T_tokens] expected, got ", neg_cent.sizes());
   TORCH_CHECK(mask.sizes() == neg_cent.sizes(), "maximum_path: mask ", mask.sizes(), " must match neg_cent ", neg_cent.sizes());
   const int64_t batch = neg_cent.size(0), rows = neg_cent.size(1), columns = neg_cent.size(2);
-  auto value = neg_cent.detach().to(torch::kCPU, torch::kFloat32, /*non_blocking=*/false, /*copy=*/true).contiguous();
+  const auto value = neg_cent.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   const auto [frames, tokens] = detail::mas_lengths(mask);
   const auto* t_y = frames.data_ptr<int64_t>();
   const auto* t_x = tokens.data_ptr<int64_t>();
@@ -92,13 +92,20 @@ inline torch::Tensor maximum_path_cpu(const torch::Tensor& neg_cent, const torch
     CHORD_CHECK(t_y[b] <= rows && t_x[b] <= columns && t_y[b] >= 0 && t_x[b] >= 0, "maximum_path: item ", b, " has ", t_y[b],
                 " frames and ", t_x[b], " tokens in a [", rows, ", ", columns, "] matrix");
   }
-  // The path is written in float32 (0/1 are exact in every float dtype) and converted once if needed.
-  auto path = torch::zeros({batch, rows, columns}, torch::kFloat32);
-  float* values = value.data_ptr<float>();
+  // Each item is copied into a per-thread buffer and searched there: the forward pass and the backtrack
+  // then stay in cache, and the scores are read once instead of cloned whole. The path is written in
+  // float32 (0/1 are exact in every float dtype), zeroed item by item by the thread that fills it, and
+  // converted once if needed.
+  auto path = torch::empty({batch, rows, columns}, torch::kFloat32);
+  const float* scores = value.data_ptr<float>();
   float* paths = path.data_ptr<float>();
+  const int64_t item_size = rows * columns;
   at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> item(static_cast<size_t>(item_size));
     for (int64_t b = begin; b < end; ++b) {
-      detail::maximum_path_item(values + b * rows * columns, paths + b * rows * columns, rows, columns, t_y[b], t_x[b], max_neg);
+      std::copy(scores + b * item_size, scores + (b + 1) * item_size, item.begin());
+      std::fill(paths + b * item_size, paths + (b + 1) * item_size, 0.0f);
+      detail::maximum_path_item(item.data(), paths + b * item_size, rows, columns, t_y[b], t_x[b], max_neg);
     }
   });
   return path.to(neg_cent.device(), neg_cent.scalar_type());
