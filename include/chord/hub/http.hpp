@@ -176,34 +176,60 @@ inline void common_options(CURL* curl, const std::string& url, Transfer& transfe
 #endif
 }
 
-inline Response finish(CURL* curl, Transfer& transfer, curl_slist* headers, const char* error_buffer, CURLcode code) {
-  curl_slist_free_all(headers);
-  if (code != CURLE_OK) {
-    transfer.response.curl_code = code;
-    transfer.response.curl_error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
-    if (!transfer.write_error.empty()) transfer.response.curl_error = transfer.write_error;
+/// One libcurl request: the handle with the options every request shares, its headers, error buffer
+/// and transfer state; released by perform() or, if never performed, by the destructor.
+class Request {
+ public:
+  Request(const std::string& url, const RequestHeaders& request, long connect_timeout) {
+    global_init();
+    curl_ = curl_easy_init();
+    CHORD_CHECK(curl_ != nullptr, "libcurl could not start a request");
+    headers_ = make_headers(url, request);
+    common_options(curl_, url, transfer_, headers_, connect_timeout);
+    curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, error_buffer_);
   }
-  curl_easy_cleanup(curl);
-  return std::move(transfer.response);
-}
+  Request(const Request&) = delete;
+  Request& operator=(const Request&) = delete;
+  ~Request() { release(); }
+
+  CURL* handle() const noexcept { return curl_; }
+  Transfer& transfer() noexcept { return transfer_; }
+
+  Response perform() {
+    const CURLcode code = curl_easy_perform(curl_);
+    if (code == CURLE_OK && transfer_.sink != nullptr) std::fflush(transfer_.sink);
+    if (code != CURLE_OK) {
+      transfer_.response.curl_code = code;
+      transfer_.response.curl_error = error_buffer_[0] != '\0' ? error_buffer_ : curl_easy_strerror(code);
+      if (!transfer_.write_error.empty()) transfer_.response.curl_error = transfer_.write_error;
+    }
+    release();
+    return std::move(transfer_.response);
+  }
+
+ private:
+  void release() noexcept {
+    if (headers_ != nullptr) curl_slist_free_all(headers_);
+    if (curl_ != nullptr) curl_easy_cleanup(curl_);
+    headers_ = nullptr;
+    curl_ = nullptr;
+  }
+
+  CURL* curl_ = nullptr;
+  curl_slist* headers_ = nullptr;
+  Transfer transfer_;
+  char error_buffer_[CURL_ERROR_SIZE] = {0};
+};
 
 }  // namespace detail
 
 /// HEAD `url` without following redirects.
 inline Response head(const std::string& url, const RequestHeaders& request, long timeout_seconds) {
-  detail::global_init();
-  CURL* curl = curl_easy_init();
-  CHORD_CHECK(curl != nullptr, "libcurl could not start a request");
-  detail::Transfer transfer;
-  char error_buffer[CURL_ERROR_SIZE] = {0};
-  auto* headers = detail::make_headers(url, request);
-  detail::common_options(curl, url, transfer, headers, timeout_seconds);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeout_seconds);
-  const CURLcode code = curl_easy_perform(curl);
-  return detail::finish(curl, transfer, headers, error_buffer, code);
+  detail::Request call(url, request, timeout_seconds);
+  curl_easy_setopt(call.handle(), CURLOPT_NOBODY, 1L);
+  curl_easy_setopt(call.handle(), CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(call.handle(), CURLOPT_TIMEOUT, timeout_seconds);
+  return call.perform();
 }
 
 /// GET `url` following redirects, appending to `sink` from byte `offset` (a Range request when > 0;
@@ -211,17 +237,11 @@ inline Response head(const std::string& url, const RequestHeaders& request, long
 /// A transfer with no byte for `stall_seconds` fails as a transport error.
 inline Response get(const std::string& url, const RequestHeaders& request, std::FILE* sink, uint64_t offset, long connect_timeout,
                     long stall_seconds, std::function<void(uint64_t)> progress) {
-  detail::global_init();
-  CURL* curl = curl_easy_init();
-  CHORD_CHECK(curl != nullptr, "libcurl could not start a request");
-  detail::Transfer transfer;
-  transfer.sink = sink;
-  transfer.offset = offset;
-  transfer.progress = std::move(progress);
-  char error_buffer[CURL_ERROR_SIZE] = {0};
-  auto* headers = detail::make_headers(url, request);
-  detail::common_options(curl, url, transfer, headers, connect_timeout);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  detail::Request call(url, request, connect_timeout);
+  call.transfer().sink = sink;
+  call.transfer().offset = offset;
+  call.transfer().progress = std::move(progress);
+  CURL* curl = call.handle();
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -230,9 +250,7 @@ inline Response get(const std::string& url, const RequestHeaders& request, std::
   // instead of failing the transfer.
   const std::string range = std::to_string(offset) + "-";
   if (offset > 0) curl_easy_setopt(curl, CURLOPT_RANGE, range.c_str());
-  const CURLcode code = curl_easy_perform(curl);
-  if (code == CURLE_OK) std::fflush(sink);
-  return detail::finish(curl, transfer, headers, error_buffer, code);
+  return call.perform();
 }
 
 }  // namespace chord::hub::http
