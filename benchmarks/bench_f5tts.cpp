@@ -1,5 +1,6 @@
-// F5-TTS benchmarks: one training step (forward, backward, AdamW) and sampling (NFE 32, CFG on/off,
-// batch 1 and 4) at the tiny, F5TTS_v1_Small and F5TTS_v1_Base presets, random weights.
+// F5-TTS benchmarks: one training step (forward, backward, AdamW: the loop, and `<preset>_fused` with
+// the fused kernel) and sampling (NFE 32, CFG on/off, batch 1 and 4) at the tiny, F5TTS_v1_Small and
+// F5TTS_v1_Base presets, random weights.
 // The same configurations run through the Python package in benchmarks/peers/f5tts_peer.py.
 //
 //   build/benchmarks/chord_bench_systems --benchmark_filter=tiny
@@ -7,6 +8,7 @@
 
 #include <chord/core/allocator.hpp>
 #include <chord/systems/f5tts.hpp>
+#include <chord/train/fused_adamw.hpp>
 #include <torch/optim/adamw.h>
 
 #include <benchmark/benchmark.h>
@@ -31,11 +33,13 @@ Model make_model(f5::Preset preset) {
   return model;
 }
 
-void BM_F5TTS_TrainStep(benchmark::State& state, f5::Preset preset) {
+void BM_F5TTS_TrainStep(benchmark::State& state, f5::Preset preset, bool fused_adamw) {
   const int64_t batch = state.range(0);
   auto model = make_model(preset);
   model->train();
-  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-4));
+  std::shared_ptr<torch::optim::Optimizer> optimizer =
+      std::make_shared<torch::optim::AdamW>(model->parameters(), torch::optim::AdamWOptions(1e-4));
+  if (fused_adamw) optimizer = chord::train::fused_if_adamw(optimizer);
   auto data_gen = chord::make_generator(1);
   auto gen = chord::make_generator(1, chord::bench::device());
   Model::Batch data{torch::randn({batch, kTrainFrames, 100}, data_gen), torch::full({batch}, kTrainFrames, torch::kLong),
@@ -43,10 +47,10 @@ void BM_F5TTS_TrainStep(benchmark::State& state, f5::Preset preset) {
   chord::bench::label(state);
   auto step = [&] {
     chord::bench::Region region;
-    optimizer.zero_grad();
+    optimizer->zero_grad();
     auto loss = model->loss(data, gen).loss;
     loss.backward();
-    optimizer.step();
+    optimizer->step();
     return loss;
   };
   // Untimed warm-up, as the Python peer does: the first step allocates AdamW's moments and touches
@@ -59,6 +63,25 @@ void BM_F5TTS_TrainStep(benchmark::State& state, f5::Preset preset) {
   }
   state.counters["frames_per_second"] =
       benchmark::Counter(static_cast<double>(batch * kTrainFrames) * state.iterations(), benchmark::Counter::kIsRate);
+}
+
+/// The optimiser step alone (gradients already in place): AdamW's loop against the fused kernel.
+void BM_F5TTS_AdamWStep(benchmark::State& state, f5::Preset preset, bool fused_adamw) {
+  auto model = make_model(preset);
+  std::shared_ptr<torch::optim::Optimizer> optimizer =
+      std::make_shared<torch::optim::AdamW>(model->parameters(), torch::optim::AdamWOptions(1e-4));
+  if (fused_adamw) optimizer = chord::train::fused_if_adamw(optimizer);
+  auto gen = chord::make_generator(1, chord::bench::device());
+  for (auto& p : model->parameters()) p.mutable_grad() = torch::randn(p.sizes(), gen, p.options()) * 1e-3;
+  chord::bench::label(state);
+  optimizer->step();  // untimed: allocates the moments
+  for (auto _ : state) {
+    chord::bench::Region region;
+    optimizer->step();
+  }
+  int64_t parameters = 0;
+  for (const auto& p : model->parameters()) parameters += p.numel();
+  state.counters["parameters"] = static_cast<double>(parameters);
 }
 
 void BM_F5TTS_Sample(benchmark::State& state, f5::Preset preset) {
@@ -91,13 +114,17 @@ void BM_F5TTS_Sample(benchmark::State& state, f5::Preset preset) {
 }
 
 #define CHORD_F5_BENCH(label, preset)                                                                         \
-  BENCHMARK_CAPTURE(BM_F5TTS_TrainStep, label, preset)->ArgNames({"batch"})->Arg(4)->Unit(benchmark::kMillisecond); \
+  BENCHMARK_CAPTURE(BM_F5TTS_TrainStep, label, preset, false)->ArgNames({"batch"})->Arg(4)->Unit(benchmark::kMillisecond); \
+  BENCHMARK_CAPTURE(BM_F5TTS_TrainStep, label##_fused, preset, true)->ArgNames({"batch"})->Arg(4)->Unit(benchmark::kMillisecond); \
   BENCHMARK_CAPTURE(BM_F5TTS_Sample, label, preset)                                                           \
       ->ArgNames({"batch", "cfg"})->Args({1, 0})->Args({1, 1})->Args({4, 0})->Args({4, 1})->Unit(benchmark::kMillisecond)
 
 CHORD_F5_BENCH(tiny, f5::Preset::tiny);
 CHORD_F5_BENCH(v1_small, f5::Preset::v1_small);
-BENCHMARK_CAPTURE(BM_F5TTS_TrainStep, v1_base, f5::Preset::v1_base)->ArgNames({"batch"})->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_F5TTS_TrainStep, v1_base, f5::Preset::v1_base, false)->ArgNames({"batch"})->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_F5TTS_TrainStep, v1_base_fused, f5::Preset::v1_base, true)->ArgNames({"batch"})->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_F5TTS_AdamWStep, v1_small, f5::Preset::v1_small, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_F5TTS_AdamWStep, v1_small_fused, f5::Preset::v1_small, true)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_F5TTS_Sample, v1_base, f5::Preset::v1_base)->ArgNames({"batch", "cfg"})->Args({1, 1})->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -21,20 +21,24 @@ from harness import chord_time
 def python_time(case, min_time):
     kind, preset, *args = case.split("/")
     params = dict(a.split(":") for a in args)
-    if kind == "BM_F5TTS_TrainStep":
-        return f5tts_peer.train_step(preset, int(params["batch"]), min_time)[0]
+    if kind == "BM_F5TTS_AdamWStep":
+        return f5tts_peer.adamw_step(preset.removesuffix("_fused"), preset.endswith("_fused"), min_time)[0]
+    if kind == "BM_F5TTS_TrainStep":  # "<preset>_fused": both sides with the fused AdamW kernel
+        fused = preset.endswith("_fused")
+        return f5tts_peer.train_step(preset.removesuffix("_fused"), int(params["batch"]), min_time, fused)[0]
     return f5tts_peer.sample(preset, int(params["batch"]), int(params["cfg"]), min_time)[0]
 
 
 CASES = [
-    "BM_F5TTS_TrainStep/tiny/batch:4",
+    "BM_F5TTS_TrainStep/tiny/batch:4", "BM_F5TTS_TrainStep/tiny_fused/batch:4",
     "BM_F5TTS_Sample/tiny/batch:1/cfg:0", "BM_F5TTS_Sample/tiny/batch:1/cfg:1",
     "BM_F5TTS_Sample/tiny/batch:4/cfg:0", "BM_F5TTS_Sample/tiny/batch:4/cfg:1",
-    "BM_F5TTS_TrainStep/v1_small/batch:4",
+    "BM_F5TTS_TrainStep/v1_small/batch:4", "BM_F5TTS_TrainStep/v1_small_fused/batch:4",
     "BM_F5TTS_Sample/v1_small/batch:1/cfg:0", "BM_F5TTS_Sample/v1_small/batch:1/cfg:1",
     "BM_F5TTS_Sample/v1_small/batch:4/cfg:0", "BM_F5TTS_Sample/v1_small/batch:4/cfg:1",
-    "BM_F5TTS_TrainStep/v1_base/batch:1",
+    "BM_F5TTS_TrainStep/v1_base/batch:1", "BM_F5TTS_TrainStep/v1_base_fused/batch:1",
     "BM_F5TTS_Sample/v1_base/batch:1/cfg:1",
+    "BM_F5TTS_AdamWStep/v1_small", "BM_F5TTS_AdamWStep/v1_small_fused",
 ]
 
 

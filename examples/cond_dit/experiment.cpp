@@ -35,6 +35,7 @@ struct Config {
   int64_t warmup = 50;
   int64_t seed = 0;
   bool skip_bad_items = false;
+  bool fused_adamw = false;
   std::string device = "auto";
   std::vector<std::string> arms{"native", "dummy", "fixed", "two_stage", "relative", "dummy+two_stage"};
 };
@@ -110,9 +111,11 @@ ArmResult run_arm(const std::string& name, const Config& cfg, const Data& data, 
   trainer_options.log_every = 25;
   trainer_options.seed = static_cast<uint64_t>(cfg.seed);
   trainer_options.handle_signals = true;
+  trainer_options.fused_adamw = cfg.fused_adamw;
   processes.configure(trainer_options, name + " " + cfg.preset + " " + std::to_string(cfg.pretrain_steps) + "+" +
                                            std::to_string(cfg.finetune_steps) + " batch " + std::to_string(cfg.batch) + " lr " +
-                                           std::to_string(cfg.lr) + " seed " + std::to_string(cfg.seed));
+                                           std::to_string(cfg.lr) + " seed " + std::to_string(cfg.seed) +
+                                           (cfg.fused_adamw ? " fused-adamw" : ""));
   chord::train::Trainer trainer(trainer_options);
   trainer.add_module("model", model.ptr());
   auto optimizer = std::make_shared<torch::optim::AdamW>(model->parameters(), torch::optim::AdamWOptions(cfg.lr).weight_decay(0.0));
@@ -221,6 +224,7 @@ int main(int argc, char** argv) {
   chord::apps::add_seed_option(app, cfg.seed, /*allow_random=*/false);
   app.add_option("--arms", cfg.arms, "Strategies to run")->delimiter(',')->capture_default_str();
   chord::apps::add_skip_bad_items_flag(app, cfg.skip_bad_items);
+  chord::apps::add_fused_adamw_flag(app, cfg.fused_adamw);
   chord::apps::add_device_option(app, cfg.device);
   CLI11_PARSE(app, argc, argv);
 

@@ -56,9 +56,10 @@ struct Run {
   std::shared_ptr<torch::optim::AdamW> optimizer;
 };
 
-Run make_run(const std::filesystem::path& dir, int64_t max_steps, uint64_t init_seed = 11) {
+Run make_run(const std::filesystem::path& dir, int64_t max_steps, uint64_t init_seed = 11, bool fused_adamw = false) {
   Run run{make_model(init_seed), nullptr, nullptr};
   train::TrainerOptions options;
+  options.fused_adamw = fused_adamw;
   options.max_steps = max_steps;
   options.grad_accumulation = 2;
   options.checkpoint_dir = dir;
@@ -128,6 +129,34 @@ TEST_CASE("N steps, stop, resume M steps gives bitwise the parameters of N+M ste
   // and the parameters really moved
   auto initial = make_model(11);
   REQUIRE_FALSE(torch::equal(initial->in->weight, straight.model->in->weight));
+}
+
+TEST_CASE("fused AdamW trains to the loop's parameters within rounding, and resumes the loop's checkpoints",
+          "[train][trainer][resume]") {
+  const auto dir = chord::test::scratch_dir("trainer_fused_adamw");
+  auto loop = make_run(dir / "loop", 9);
+  loop.trainer->fit<ToyBatch>(toy_source(), [&](const ToyBatch& b, train::StepContext& c) { return toy_step(loop.model, b, c); });
+  auto fused = make_run(dir / "fused", 9, 11, /*fused_adamw=*/true);
+  fused.trainer->fit<ToyBatch>(toy_source(), [&](const ToyBatch& b, train::StepContext& c) { return toy_step(fused.model, b, c); });
+  REQUIRE(fused.optimizer->state().empty());  // the trainer stepped its FusedAdamW, not the AdamW it was given
+
+  // Four updates with the loop, the remaining five with the fused kernel from the loop's checkpoint.
+  auto first = make_run(dir / "switch", 4);
+  first.trainer->fit<ToyBatch>(toy_source(), [&](const ToyBatch& b, train::StepContext& c) { return toy_step(first.model, b, c); });
+  auto second = make_run(dir / "switch", 9, /*init_seed=*/999, /*fused_adamw=*/true);
+  const auto resumed = second.trainer->fit<ToyBatch>(
+      toy_source(), [&](const ToyBatch& b, train::StepContext& c) { return toy_step(second.model, b, c); });
+  REQUIRE(resumed.step == 9);
+
+  const auto reference = chord::io::state_dict(*loop.model);
+  const auto initial = chord::io::state_dict(*make_model(11));
+  for (const auto* run : {&fused, &second}) {
+    for (const auto& [name, tensor] : chord::io::state_dict(*run->model)) {
+      INFO(name);
+      REQUIRE((tensor - reference.at(name)).abs().max().item<double>() < 1e-5);
+      REQUIRE((reference.at(name) - initial.at(name)).abs().max().item<double>() > 1e-3);  // it did train
+    }
+  }
 }
 
 TEST_CASE("pretrained frozen weights stay out of checkpoints: a digest guards the resume", "[train][trainer][resume]") {

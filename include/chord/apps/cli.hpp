@@ -65,6 +65,13 @@ inline CLI::Option* add_device_option(CLI::App& app, std::string& device) {
 
 /// `--nfe`: sampling steps (network function evaluations of the ODE grid; DTM: transitions).
 /// `old_names` (e.g. ",--sample-steps") keeps a program's earlier spelling working.
+/// `--fused-adamw`, the same flag in every trainer: TrainerOptions::fused_adamw.
+inline CLI::Option* add_fused_adamw_flag(CLI::App& app, bool& fused) {
+  return app.add_flag("--fused-adamw", fused,
+                      "AdamW through ATen's fused kernel: one pass per parameter, faster; equal to the default loop "
+                      "to rounding, not bit for bit");
+}
+
 inline CLI::Option* add_nfe_option(CLI::App& app, int64_t& nfe, const std::string& help = "Sampling steps (ODE steps)",
                                    const std::string& old_names = "") {
   return app.add_option("--nfe" + old_names, nfe, help)->check(CLI::Range(int64_t{1}, int64_t{100000}))->capture_default_str();

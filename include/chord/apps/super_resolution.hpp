@@ -92,6 +92,7 @@ inline void add_sr_trainer_options(CLI::App& app, SrConfig& cfg, std::string& co
   app.add_option("--validate-every", cfg.validate_every, "Updates between validation losses (0 = at the end)")->capture_default_str();
   app.add_option("--seed", cfg.seed, "Seed of every draw")->capture_default_str();
   app.add_flag("--fresh", cfg.fresh, "Ignore and delete checkpoints in --out");
+  add_fused_adamw_flag(app, cfg.fused_adamw);
   add_skip_bad_items_flag(app, cfg.skip_bad_items);
   add_device_option(app, cfg.device);
 }

@@ -64,6 +64,7 @@ struct TtsTrainerConfig {
   int64_t validate_every = 0;
   int64_t seed = 0;
   bool bf16 = false;
+  bool fused_adamw = false;
   bool fresh = false;
   bool skip_bad_items = false;
   std::string device = "auto";
@@ -74,7 +75,7 @@ struct TtsTrainerConfig {
                                               head_width, head_depth, steps, lr,
                                               warmup, weight_decay, max_grad_norm, frames_per_batch, max_samples,
                                               grad_accumulation, dropout, ema_update_after_step, ema_update_every, ema_beta,
-                                              log_every, checkpoint_every, keep_checkpoints, validate_every, seed, bf16, fresh,
+                                              log_every, checkpoint_every, keep_checkpoints, validate_every, seed, bf16, fused_adamw, fresh,
                                               skip_bad_items, device, attn_mask_enabled, text_embedding_average_upsampling)
 
   /// Every numeric value in its range, whether it came from the command line or a JSON config.
@@ -152,6 +153,7 @@ void add_tts_trainer_options(CLI::App& app, TtsTrainerConfig& cfg, std::string& 
   app.add_flag("--text-embedding-average-upsampling", cfg.text_embedding_average_upsampling,
                "Spread each text token over its share of the frames (F5-TTS text_embedding_average_upsampling)");
   app.add_flag("--bf16", cfg.bf16, "bf16 autocast for forward and loss");
+  add_fused_adamw_flag(app, cfg.fused_adamw);
   app.add_flag("--fresh", cfg.fresh, "Start over: ignore and delete checkpoints in --out");
   add_skip_bad_items_flag(app, cfg.skip_bad_items);
   add_device_option(app, cfg.device);
@@ -255,6 +257,7 @@ inline train::TrainerOptions tts_trainer_options(const TtsTrainerConfig& cfg, co
   options.checkpoint_dir = std::filesystem::path(cfg.out) / "checkpoints";
   options.seed = static_cast<uint64_t>(cfg.seed);
   if (cfg.bf16) options.autocast_dtype = torch::kBFloat16;
+  options.fused_adamw = cfg.fused_adamw;
   return options;
 }
 

@@ -60,7 +60,7 @@ struct VitsTrainerConfig {
   int64_t keep_checkpoints = 3;
   int64_t duration_discriminator_start = 0;
   std::vector<std::string> freeze;  ///< more generator parameter prefixes to freeze (added to the config's)
-  bool no_wavlm = false, fresh = false, skip_bad_items = false, bf16 = false, keep_best = false;
+  bool no_wavlm = false, fresh = false, skip_bad_items = false, bf16 = false, keep_best = false, fused_adamw = false;
 };
 
 inline void add_vits_trainer_options(CLI::App& app, VitsTrainerConfig& c) {
@@ -87,6 +87,7 @@ inline void add_vits_trainer_options(CLI::App& app, VitsTrainerConfig& c) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))->capture_default_str();
   app.add_option("--seed", c.seed, "Seed of every random draw (default: train.seed)")->check(CLI::Range(int64_t{0}, int64_t{1} << 62));
   app.add_flag("--bf16", c.bf16, "bf16 autocast for forward and loss (train.bf16_run)");
+  add_fused_adamw_flag(app, c.fused_adamw);
   app.add_flag("--keep-best", c.keep_best, "At each evaluation, score the validation filelist (the generator's mel, KL and duration "
                "terms) and keep the generator with the lowest mel term as generator_best.safetensors");
   app.add_flag("--fresh", c.fresh, "Start over: delete the run folder's checkpoints");
@@ -413,9 +414,11 @@ int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsDat
   trainer_options.checkpoint_dir = out / "checkpoints";
   trainer_options.seed = static_cast<uint64_t>(seed);
   processes.configure(trainer_options, vits_config_to_json(config).dump() + " " + std::string(Spec::name) + " steps " +
-                                           std::to_string(cli.steps) + " lr " + std::to_string(lr) + " batch " + std::to_string(batch_size));
+                                           std::to_string(cli.steps) + " lr " + std::to_string(lr) + " batch " + std::to_string(batch_size) +
+                                           (cli.fused_adamw ? " fused-adamw" : ""));
   trainer_options.find_unused_parameters = true;  // a loss need not reach every parameter of its optimiser (a member switched off)
   if (cli.bf16 || config.bf16_run) trainer_options.autocast_dtype = torch::kBFloat16;
+  trainer_options.fused_adamw = cli.fused_adamw;
   train::Trainer trainer(trainer_options);
   freeze_by_prefix(*model->generator, config.freeze, main_process, program);
   std::vector<torch::Tensor> generator_trainable;

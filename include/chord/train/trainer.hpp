@@ -21,6 +21,7 @@
 #include "chord/io/checkpoint.hpp"
 #include "chord/io/state_dict.hpp"
 #include "chord/train/ema.hpp"
+#include "chord/train/fused_adamw.hpp"
 #include "chord/train/grad_scaler.hpp"
 #include "chord/train/observers.hpp"
 #include "chord/train/parallel.hpp"
@@ -70,6 +71,9 @@ struct TrainerOptions {
   /// Loss scaling shared by every optimiser (fp16 training); nullopt = off.
   std::optional<GradScalerOptions> grad_scaler;
   bool prefetch = true;                  ///< load the next batch on a second thread
+  /// Every torch::optim::AdamW given to add_optimizer runs as FusedAdamW (one pass over each
+  /// parameter's memory; agrees with the loop to rounding, not bit for bit).
+  bool fused_adamw = false;
   /// The process group of a multi-process run (chord/distributed.hpp); null: this process alone.
   std::shared_ptr<DataParallelism> parallel;
   /// Multi-process runs: parameters a loss does not reach are reduced as zeros instead of being waited
@@ -341,7 +345,7 @@ class Trainer {
     io::check_archive_key("optimizer_" + name);
     CHORD_CHECK(!slots_.count(name), "Trainer::add_optimizer: '", name, "' is already registered");
     Slot slot;
-    slot.optimizer = std::move(optimizer);
+    slot.optimizer = options_.fused_adamw ? fused_if_adamw(std::move(optimizer)) : std::move(optimizer);
     slot.schedule = std::move(schedule);
     slot.max_grad_norm = max_grad_norm;
     for (const auto& group : slot.optimizer->param_groups()) {
@@ -495,6 +499,11 @@ class Trainer {
       global.set_current_seed(options_.seed);
     }
     if (parallel) join_ranks(*parallel, resumed, batches_in_epoch);
+    std::string fused;
+    for (const auto& [name, slot] : slots_) {
+      if (dynamic_cast<const FusedAdamW*>(slot.optimizer.get()) != nullptr) fused += (fused.empty() ? "" : ", ") + name;
+    }
+    if (!fused.empty()) message(MessageLevel::info, "fused AdamW kernel for optimiser(s): " + fused);
     notify([&](TrainingObserver& o) { o.on_start(step_, options_.max_steps); });
   }
 

@@ -48,6 +48,7 @@ struct SrConfig {
   int64_t keep_checkpoints = 3;
   int64_t validate_every = 0;  ///< updates between validation losses on valid_manifest (0: at the end)
   int64_t seed = 0;
+  bool fused_adamw = false;
   bool fresh = false;
   bool skip_bad_items = false;
   std::string device = "auto";
@@ -55,7 +56,7 @@ struct SrConfig {
   NLOHMANN_DEFINE_TYPE_INTRUSIVE_WITH_DEFAULT(SrConfig, manifest, valid_manifest, out, preset, pretransform, patch, audio_channels, patch_scale,
                                               text_encoder, text_width, text_length, segment_seconds, batch_size, steps, lr,
                                               weight_decay, max_grad_norm, ema_beta, log_every, checkpoint_every, keep_checkpoints,
-                                              validate_every, seed, fresh, skip_bad_items, device)
+                                              validate_every, seed, fused_adamw, fresh, skip_bad_items, device)
 
   /// Every numeric value in its range, whether it came from the command line or a JSON config.
   void check() const {

@@ -129,6 +129,7 @@ inline train::TrainerOptions trainer_options(const SrConfig& cfg, c10::Device de
   options.checkpoint_dir = std::filesystem::path(cfg.out) / "checkpoints";
   options.seed = static_cast<uint64_t>(cfg.seed);
   options.device = device;
+  options.fused_adamw = cfg.fused_adamw;
   return options;
 }
 
