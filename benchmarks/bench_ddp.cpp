@@ -1,17 +1,19 @@
 // Data-parallel F5-TTS training steps through chord's c10d layer, for scaling figures and the side by
 // side comparison with PyTorch's Python DDP (benchmarks/peers/ddp_f5tts_peer.py, compare_ddp.py):
 //
-//   OMP_NUM_THREADS=1 torchrun --standalone --nproc-per-node=2 --no-python build/benchmarks/chord-bench-ddp \
+//   OMP_NUM_THREADS=1 torchrun --standalone --nproc-per-node=2 --no-python build/benchmarks/chord-bench-ddp
 //       --preset tiny --batch 2 --steps 10 --warmup 2 --json /tmp/chord_ddp.json
 //
 // The same configuration as the peer: vocab 2545, mel 100, text length 40, 256 frames per item, random
-// weights N(0, 0.02), AdamW lr 1e-4, fp32 on the CPU, one thread per process, each rank its own fixed
-// batch. After the warm-up, --steps timed steps measure the forward (the loss), the backward (with the
-// reducer's bucketed all-reduce and its final wait, as DDP) and the optimizer (step + zero_grad); then
-// --steps steps without gradient synchronisation (DDP's no_sync) give the backward alone, so
-// backward - backward_no_sync is the communication the backward did not hide. Rank 0 writes the JSON.
+// weights N(0, 0.02), AdamW lr 1e-4 (--fused-adamw: ATen's fused kernel), fp32 on the CPU, one thread
+// per process, each rank its own fixed batch. After the warm-up, --steps timed steps measure the
+// forward (the loss), the backward (with the reducer's bucketed all-reduce and its final wait, as DDP)
+// and the optimizer (step + zero_grad); then --steps steps without gradient synchronisation (DDP's
+// no_sync) give the backward alone, so backward - backward_no_sync is the communication the backward
+// did not hide. Rank 0 writes the JSON, with the gradient buckets' sizes.
 #include <chord/distributed.hpp>
 #include <chord/systems/f5tts.hpp>
+#include <chord/train/fused_adamw.hpp>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -40,10 +42,12 @@ int main(int argc, char** argv) {
   CLI::App app{"chord data-parallel F5-TTS training benchmark (launch with torchrun --no-python)"};
   std::string preset = "tiny", json_path;
   int64_t batch = 2, steps = 10, warmup = 2;
+  bool fused_adamw = false;
   app.add_option("--preset", preset)->check(CLI::IsMember({"tiny", "v1_small"}));
   app.add_option("--batch", batch, "items per process");
   app.add_option("--steps", steps);
   app.add_option("--warmup", warmup);
+  app.add_flag("--fused-adamw", fused_adamw, "AdamW through ATen's fused kernel (the peer: fused=True)");
   app.add_option("--json", json_path, "rank 0 writes the result here (always printed too)");
   CLI11_PARSE(app, argc, argv);
   try {
@@ -62,7 +66,11 @@ int main(int argc, char** argv) {
     }
     model->train();
     std::vector<torch::Tensor> parameters = model->parameters();
-    torch::optim::AdamW optimizer(parameters, torch::optim::AdamWOptions(1e-4));
+    std::unique_ptr<torch::optim::Optimizer> optimizer;
+    if (fused_adamw)
+      optimizer = std::make_unique<chord::train::FusedAdamW>(parameters, torch::optim::AdamWOptions(1e-4));
+    else
+      optimizer = std::make_unique<torch::optim::AdamW>(parameters, torch::optim::AdamWOptions(1e-4));
     if (group) {
       group->broadcast_from_main(parameters);
       group->add_parameters("model", parameters, /*find_unused_parameters=*/false);
@@ -83,8 +91,8 @@ int main(int argc, char** argv) {
         loss.backward();
         const double backward = milliseconds_since(backward_start);
         const auto optimizer_start = Clock::now();
-        optimizer.step();
-        optimizer.zero_grad();
+        optimizer->step();
+        optimizer->zero_grad();
         sum.forward += forward;
         sum.backward += backward;
         sum.optimizer += milliseconds_since(optimizer_start);
@@ -104,11 +112,13 @@ int main(int argc, char** argv) {
                              {"world", world},
                              {"batch_per_rank", batch},
                              {"steps", steps},
+                             {"fused_adamw", fused_adamw},
                              {"ms_per_step", timed.total / n},
                              {"forward_ms", timed.forward / n},
                              {"backward_ms", timed.backward / n},
                              {"optimizer_ms", timed.optimizer / n},
                              {"backward_ms_no_sync", unsynchronised.backward / n},
+                             {"bucket_bytes", group ? group->bucket_bytes("model") : std::vector<int64_t>{}},
                              {"items_per_second", 1000.0 * static_cast<double>(batch * world) / (timed.total / n)}};
     if (rank == 0) {
       std::cout << result.dump() << "\n";

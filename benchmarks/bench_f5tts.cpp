@@ -33,13 +33,18 @@ Model make_model(f5::Preset preset) {
   return model;
 }
 
+/// AdamW at lr 1e-4 as the peer builds it: ATen's per-parameter loop, or its fused kernel.
+std::shared_ptr<torch::optim::Optimizer> make_adamw(std::vector<torch::Tensor> parameters, bool fused) {
+  const torch::optim::AdamWOptions options(1e-4);
+  if (fused) return std::make_shared<chord::train::FusedAdamW>(std::move(parameters), options);
+  return std::make_shared<torch::optim::AdamW>(std::move(parameters), options);
+}
+
 void BM_F5TTS_TrainStep(benchmark::State& state, f5::Preset preset, bool fused_adamw) {
   const int64_t batch = state.range(0);
   auto model = make_model(preset);
   model->train();
-  std::shared_ptr<torch::optim::Optimizer> optimizer =
-      std::make_shared<torch::optim::AdamW>(model->parameters(), torch::optim::AdamWOptions(1e-4));
-  if (fused_adamw) optimizer = chord::train::fused_if_adamw(optimizer);
+  auto optimizer = make_adamw(model->parameters(), fused_adamw);
   auto data_gen = chord::make_generator(1);
   auto gen = chord::make_generator(1, chord::bench::device());
   Model::Batch data{torch::randn({batch, kTrainFrames, 100}, data_gen), torch::full({batch}, kTrainFrames, torch::kLong),
@@ -68,9 +73,7 @@ void BM_F5TTS_TrainStep(benchmark::State& state, f5::Preset preset, bool fused_a
 /// The optimiser step alone (gradients already in place): AdamW's loop against the fused kernel.
 void BM_F5TTS_AdamWStep(benchmark::State& state, f5::Preset preset, bool fused_adamw) {
   auto model = make_model(preset);
-  std::shared_ptr<torch::optim::Optimizer> optimizer =
-      std::make_shared<torch::optim::AdamW>(model->parameters(), torch::optim::AdamWOptions(1e-4));
-  if (fused_adamw) optimizer = chord::train::fused_if_adamw(optimizer);
+  auto optimizer = make_adamw(model->parameters(), fused_adamw);
   auto gen = chord::make_generator(1, chord::bench::device());
   for (auto& p : model->parameters()) p.mutable_grad() = torch::randn(p.sizes(), gen, p.options()) * 1e-3;
   chord::bench::label(state);

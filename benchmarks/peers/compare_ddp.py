@@ -64,6 +64,7 @@ def main():
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--fused-adamw", action="store_true", help="both sides step AdamW through ATen's fused kernel")
     parser.add_argument("--base-port", type=int, default=29531)
     parser.add_argument("--python", default=sys.executable, help="interpreter with torch and f5-tts for the peer")
     parser.add_argument("--json-dir", default=None, help="keep the runs' JSON here (default: a temporary folder)")
@@ -82,7 +83,7 @@ def main():
         for preset in args.presets:
             for procs in args.procs:
                 run_args = ["--preset", preset, "--batch", str(args.batch), "--steps", str(args.steps),
-                            "--warmup", str(args.warmup)]
+                            "--warmup", str(args.warmup)] + (["--fused-adamw"] if args.fused_adamw else [])
                 sides = (["chord"] if have_chord else []) + ["ddp"]
                 for side in sides:
                     path = os.path.join(json_dir, f"{side}_{preset}_p{procs}_r{round_}.json")
@@ -110,7 +111,8 @@ def main():
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"batch {args.batch} per process, {args.steps} timed steps after {args.warmup} warm-up, "
-          f"best of {args.rounds} round(s), OMP_NUM_THREADS=1, Gloo\n")
+          f"best of {args.rounds} round(s), OMP_NUM_THREADS=1, Gloo, "
+          f"AdamW {'fused' if args.fused_adamw else 'loop'}\n")
     print("| preset | P | chord ms/step | DDP ms/step | DDP / chord | chord items/s | DDP items/s "
           "| chord scaling eff. | DDP scaling eff. | chord exposed comm ms | DDP exposed comm ms |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -124,6 +126,13 @@ def main():
                   f" | {fmt(efficiency('chord', preset, procs), '.2f')} | {fmt(efficiency('ddp', preset, procs), '.2f')}"
                   f" | {fmt(exposed('chord', preset, procs), '.1f')} | {fmt(exposed('ddp', preset, procs), '.1f')} |",
                   flush=True)
+    for preset in args.presets:  # the same model in both: the same gradient buckets, or the comparison is off
+        for procs in [p for p in args.procs if p > 1]:
+            mine, theirs = field("chord", preset, procs, "bucket_bytes"), field("ddp", preset, procs, "bucket_bytes")
+            if mine is not None and theirs is not None:
+                same = next((i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b), min(len(mine), len(theirs)))
+                print(f"\n{preset} P={procs} gradient buckets (bytes, all-reduce order): chord {len(mine)}, DDP {len(theirs)}, "
+                      f"the first {same} equal" + ("" if mine == theirs else f"; then chord {mine[same:]}, DDP {theirs[same:]}"))
     print(f"\nrun JSONs: {json_dir}")
 
 

@@ -34,6 +34,13 @@ from torch.nn.parallel import DistributedDataParallel
 from f5tts_peer import PRESETS, TEXT, TRAIN_FRAMES, VOCAB, build
 
 
+def bucket_bytes(ddp):
+    """The reducer's gradient buckets in all-reduce order (rebuilt after the first step), in bytes."""
+    data = ddp._get_ddp_logging_data()
+    sizes = data.get("rebuilt_bucket_sizes") or data.get("bucket_sizes") or ""
+    return [int(size) for size in str(sizes).split(",") if size.strip()]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
@@ -43,6 +50,7 @@ def main():
     parser.add_argument("--json", default=None, help="rank 0 writes the result here (always printed too)")
     parser.add_argument("--broadcast-buffers", action="store_true")
     parser.add_argument("--find-unused", action="store_true")
+    parser.add_argument("--fused-adamw", action="store_true", help="AdamW(fused=True): ATen's fused kernel")
     args = parser.parse_args()
 
     torch.set_num_threads(1)
@@ -52,7 +60,7 @@ def main():
     model = build(args.preset).train()  # same seeded random weights on every rank; DDP broadcasts rank 0's anyway
     ddp = DistributedDataParallel(model, broadcast_buffers=args.broadcast_buffers,
                                   find_unused_parameters=args.find_unused)
-    optimizer = torch.optim.AdamW(ddp.parameters(), lr=1e-4)
+    optimizer = torch.optim.AdamW(ddp.parameters(), lr=1e-4, fused=args.fused_adamw or None)
 
     torch.manual_seed(rank)  # CFM draws time steps and noise from the global generator
     random.seed(rank)  # and its condition drop-out from Python's random
@@ -91,12 +99,14 @@ def main():
         "world": world,
         "batch_per_rank": args.batch,
         "steps": args.steps,
+        "fused_adamw": args.fused_adamw,
         "ms_per_step": ms_per_step,
         "forward_ms": mean_ms(synced, 1),
         "backward_ms": mean_ms(synced, 2),
         "optimizer_ms": mean_ms(synced, 3),
         "backward_ms_no_sync": mean_ms(unsynced, 2),
         "items_per_second": world * args.batch / (ms_per_step / 1e3),
+        "bucket_bytes": bucket_bytes(ddp),
         "torch": torch.__version__,
     }
     if rank == 0:

@@ -112,6 +112,9 @@ ArmResult run_arm(const std::string& name, const Config& cfg, const Data& data, 
   trainer_options.seed = static_cast<uint64_t>(cfg.seed);
   trainer_options.handle_signals = true;
   trainer_options.fused_adamw = cfg.fused_adamw;
+  // Pre-training batches carry no condition, so the condition path's parameters get no gradient in
+  // those updates: under torchrun the reducer must look for unused parameters (DDP's option).
+  trainer_options.find_unused_parameters = true;
   processes.configure(trainer_options, name + " " + cfg.preset + " " + std::to_string(cfg.pretrain_steps) + "+" +
                                            std::to_string(cfg.finetune_steps) + " batch " + std::to_string(cfg.batch) + " lr " +
                                            std::to_string(cfg.lr) + " seed " + std::to_string(cfg.seed) +

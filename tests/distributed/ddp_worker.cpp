@@ -184,6 +184,11 @@ int train_run(const Options& o) {
       return train::Trainer::Scalars{{"loss", total.detach()}};
     });
     final_state = chord::io::state_dict(*model);
+    if (group) {  // after a rebuild, DDP's 1 MiB first bucket then 25 MiB ones, in gradient-ready order
+      std::cout << "[ddp-worker] gradient buckets of 'model' (bytes, all-reduce order):";
+      for (auto bytes : group->bucket_bytes("model")) std::cout << " " << bytes;
+      std::cout << "\n";
+    }
   }
   if (rank == 0) {
     chord::io::save_safetensors(std::filesystem::path(o.out) / "params.safetensors", final_state);

@@ -54,6 +54,14 @@ case $case_name in
     launched 2 "$out/two" --model flow --batch 2 --steps 4
     same_parameters "$out/one" "$out/two"
     for r in 0 1; do grep -q "stopped at step 4" "$out/two/logs/rank$r.log" || fail "rank $r's log is incomplete"; done
+    # The reducer rebuilt its buckets after the first step (one size-unlimited bucket would never overlap
+    # the backward): the 5.3 MB of gradients go in a 1 MiB-capped first bucket and a second one.
+    buckets=$(grep -m1 "gradient buckets of 'model'" "$out/two.rank0.out" | sed 's/.*order)://') ||
+      fail "rank 0 did not report its gradient buckets"
+    read -ra sizes <<<"$buckets"
+    ((${#sizes[@]} >= 2)) || fail "the gradient buckets were not rebuilt: ${#sizes[@]} bucket(s) of $buckets bytes"
+    ((sizes[0] < 2 * 1048576)) || fail "the first gradient bucket holds ${sizes[0]} bytes, over DDP's 1 MiB first cap"
+    echo "gradient buckets (bytes): $buckets"
     ;;
   gan)  # three optimisers (G, D, D2), an unused generator layer, 2 × 2 = 1 × 4
     single "$out/one" --model gan --batch 4 --steps 6

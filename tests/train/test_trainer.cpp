@@ -311,14 +311,24 @@ TEST_CASE("several optimisers each get their own schedule, clipping and checkpoi
 TEST_CASE("SIGINT finishes the current update and writes a checkpoint", "[train][trainer][signal]") {
   const auto dir = chord::test::scratch_dir("trainer_signal");
   auto run = make_run(dir, 100);
-  run.trainer->set_after_update([](int64_t step) {
-    if (step == 3) std::raise(SIGINT);
+  // After the first signal a second one of either kind must terminate: both back to the default action.
+  bool int_default = false, term_default = false;
+  run.trainer->set_after_update([&](int64_t step) {
+    if (step != 3) return;
+    std::raise(SIGINT);
+    struct sigaction current {};
+    sigaction(SIGINT, nullptr, &current);
+    int_default = current.sa_handler == SIG_DFL;
+    sigaction(SIGTERM, nullptr, &current);
+    term_default = current.sa_handler == SIG_DFL;
   });
   auto result = run.trainer->fit<ToyBatch>(toy_source(), [&](const ToyBatch& b, train::StepContext& c) { return toy_step(run.model, b, c); });
   REQUIRE(result.reason == train::StopReason::interrupted);
   REQUIRE(result.step == 3);
   REQUIRE(result.checkpoint == dir / "checkpoint_000000003.pt");
   REQUIRE(std::filesystem::exists(dir / "checkpoint_000000003.pt"));
+  CHECK(int_default);
+  CHECK(term_default);
 }
 
 TEST_CASE("bf16 autocast covers the forward pass while parameters and gradients stay fp32", "[train][trainer][autocast]") {

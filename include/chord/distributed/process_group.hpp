@@ -21,6 +21,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/comm.hpp>
+#include <torch/csrc/distributed/c10d/logger.hpp>
 #include <torch/csrc/distributed/c10d/reducer.hpp>
 
 #if defined(USE_C10D_GLOO) && __has_include(<gloo/algorithm.h>)
@@ -107,21 +108,28 @@ class ProcessGroup final : public train::DataParallelism {
             [&] { c10d::verify_params_across_processes(group_, parameters, std::nullopt); });
     // DDP's first bucket assignment: one size-unlimited pass (or 1 MiB then 25 MiB buckets when unused
     // parameters are searched, which disables the rebuild), reversed so the last layers reduce first.
+    // The cap list stays empty as DDP leaves it: a non-empty one would also bound the rebuilt buckets,
+    // and the size-unlimited first pass would then never be split (one bucket, no overlap).
     const std::vector<size_t> limits = find_unused_parameters
                                            ? std::vector<size_t>{c10d::kDefaultFirstBucketBytes, c10d::kDefaultBucketBytesCap}
                                            : std::vector<size_t>{std::numeric_limits<size_t>::max()};
     const std::vector<bool> dense(parameters.size(), false);
-    auto [buckets, bucket_limits] = c10d::compute_bucket_assignment_by_size(parameters, limits, dense);
+    auto buckets = std::get<0>(c10d::compute_bucket_assignment_by_size(parameters, limits, dense));
     std::reverse(buckets.begin(), buckets.end());
-    std::vector<int64_t> caps(bucket_limits.rbegin(), bucket_limits.rend());
     std::unordered_map<size_t, std::string> names;
     for (size_t i = 0; i < parameters.size(); ++i) names.emplace(i, slot + "." + std::to_string(i));
     auto reducer = std::make_shared<c10d::Reducer>(
         parameters, std::move(buckets), group_, dense, c10d::kDefaultBucketBytesCap, find_unused_parameters,
         /*gradient_as_bucket_view=*/false, std::move(names), c10d::kDefaultFirstBucketBytes,
-        /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false, std::move(caps));
-    reducers_.emplace(slot, SlotReducer{std::move(reducer), find_unused_parameters});
+        /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false, /*bucket_bytes_cap_list=*/std::vector<int64_t>{});
+    // As DDP does: the reducer reports through a logger and dereferences it unchecked when the set of
+    // unused parameters changes between iterations (a segmentation fault without one).
+    auto logger = std::make_shared<c10d::Logger>(reducer);
+    reducer->set_logger(logger);
+    reducers_.emplace(slot, SlotReducer{std::move(reducer), std::move(logger), find_unused_parameters});
   }
+
+  void remove_parameters(const std::string& slot) override { reducers_.erase(slot); }
 
   void prepare_synchronised_backward(const std::string& slot, const torch::Tensor& loss) override {
     auto found = reducers_.find(slot);
@@ -132,6 +140,17 @@ class ProcessGroup final : public train::DataParallelism {
       reducer.rebuild_buckets();  // once, after the first synchronised backward recorded the ready order
       reducer.prepare_for_backward(found->second.find_unused ? std::vector<torch::Tensor>{loss} : std::vector<torch::Tensor>{});
     });
+  }
+
+  /// The bytes of each gradient bucket of `slot`, in all-reduce order: one bucket before the first
+  /// synchronised backward (find_unused_parameters: 1 MiB, then 25 MiB caps), ready-ordered after it.
+  std::vector<int64_t> bucket_bytes(const std::string& slot) const {
+    auto found = reducers_.find(slot);
+    CHORD_CHECK(found != reducers_.end(), "ProcessGroup: no reducer for slot '", slot, "'");
+    std::vector<int64_t> bytes;
+    for (const auto& bucket : found->second.reducer->get_grad_buckets(/*return_zero_tensors=*/true))
+      bytes.push_back(static_cast<int64_t>(bucket.getBuffer().nbytes()));
+    return bytes;
   }
 
   void broadcast_from_main(const std::vector<torch::Tensor>& tensors) override {
@@ -198,6 +217,7 @@ class ProcessGroup final : public train::DataParallelism {
  private:
   struct SlotReducer {
     std::shared_ptr<c10d::Reducer> reducer;
+    std::shared_ptr<c10d::Logger> logger;  ///< destroyed first (its destructor reads the reducer)
     bool find_unused = false;
   };
   struct Peer {

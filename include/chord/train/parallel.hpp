@@ -49,6 +49,9 @@ class DataParallelism {
   /// being waited for (an adversarial step reads only part of a model).
   virtual void add_parameters(const std::string& slot, const std::vector<torch::Tensor>& parameters,
                               bool find_unused_parameters) = 0;
+  /// Forgets `slot`'s parameters (their trainer is gone), so a later trainer of the same processes may
+  /// register the name again (an experiment trains its arms one after another). Unknown slots: no-op.
+  virtual void remove_parameters(const std::string& slot) = 0;
   /// The next backward of `loss` into `slot`'s parameters averages their gradients (bucketed, overlapping
   /// the backward). Without this call a backward accumulates locally (the accumulation micro-steps).
   virtual void prepare_synchronised_backward(const std::string& slot, const torch::Tensor& loss) = 0;

@@ -165,20 +165,64 @@ auto sampled_batches(std::shared_ptr<const Sampler> sampler, Load load,
 }
 
 namespace detail {
+/// The optimiser slots a trainer registered with a process group, removed again when the trainer goes
+/// (an experiment trains its arms one after another in the same processes, under the same slot names).
+class ParallelSlots {
+ public:
+  ParallelSlots() = default;
+  ParallelSlots(ParallelSlots&& other) noexcept : parallel_(std::move(other.parallel_)), names_(std::exchange(other.names_, {})) {}
+  ParallelSlots& operator=(ParallelSlots&& other) noexcept {
+    if (this != &other) {
+      release();
+      parallel_ = std::move(other.parallel_);
+      names_ = std::exchange(other.names_, {});
+    }
+    return *this;
+  }
+  ParallelSlots(const ParallelSlots&) = delete;
+  ParallelSlots& operator=(const ParallelSlots&) = delete;
+  ~ParallelSlots() { release(); }
+
+  void add(std::shared_ptr<DataParallelism> parallel, std::string name) {
+    parallel_ = std::move(parallel);
+    names_.push_back(std::move(name));
+  }
+
+ private:
+  void release() noexcept {
+    if (!parallel_) return;
+    for (const auto& name : names_) {
+      try {
+        parallel_->remove_parameters(name);
+      } catch (...) {  // a destructor: the group may already be broken; nothing else to undo
+      }
+    }
+    names_.clear();
+  }
+
+  std::shared_ptr<DataParallelism> parallel_;
+  std::vector<std::string> names_;
+};
+
 inline std::atomic<int>& pending_signal() {
   static std::atomic<int> signal{0};
   return signal;
 }
 
-/// Routes SIGINT/SIGTERM to a flag while alive; the handler resets itself (SA_RESETHAND), so a
-/// second signal terminates as usual.
+/// Routes SIGINT/SIGTERM to a flag while alive. The first of either restores the default action of
+/// both, so a second signal — Ctrl-C after a scheduler's SIGTERM, or the other way round — terminates
+/// at once instead of waiting for the checkpoint (which is written atomically, so nothing is lost but it).
 class SignalScope {
  public:
   explicit SignalScope(bool enabled) : enabled_(enabled) {
     pending_signal().store(0);
     if (!enabled_) return;
     struct sigaction action {};
-    action.sa_handler = [](int signal) { pending_signal().store(signal); };
+    action.sa_handler = [](int signal) {
+      pending_signal().store(signal);
+      std::signal(SIGINT, SIG_DFL);  // async-signal-safe (POSIX)
+      std::signal(SIGTERM, SIG_DFL);
+    };
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESETHAND;
     sigaction(SIGINT, &action, &previous_int_);
@@ -526,6 +570,7 @@ class Trainer {
     for (auto& [name, slot] : slots_) {
       if (!slot.synchronised_parameters) {
         parallel.add_parameters(name, slot.trainable(), options_.find_unused_parameters);
+        parallel_slots_.add(options_.parallel, name);
         slot.synchronised_parameters = true;
       }
     }
@@ -922,6 +967,7 @@ class Trainer {
   int signal_ = 0;  // the signal that stops this run at the end of the current update (agreed across ranks)
   std::function<std::string(int64_t, size_t)> describe_batch_;
   std::vector<std::pair<int64_t, size_t>> taken_;  // (epoch, index) of the current update's micro-batches
+  detail::ParallelSlots parallel_slots_;  // last: deregistered first, while the parameters still exist
 };
 
 inline bool StepContext::backward(const std::string& optimizer_name, const torch::Tensor& loss, bool retain_graph) {
