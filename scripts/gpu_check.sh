@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # On a machine with a CUDA device: builds chord with chord::cuda_ops, runs every GPU-tagged test
-# ([.cuda], CTest entries cuda and cuda_foundation), trains through NCCL (world size 1, and 2 ranks when
+# ([.cuda], CTest entries cuda, cuda_foundation and cuda_vits), trains through NCCL (world size 1, and 2 ranks when
 # two GPUs are visible, compared with one process of twice the batch), and benchmarks each system's training step and
 # sampling on the GPU in fp32 and bf16 (about a minute per system), printing one table. Budget: under
 # 10 minutes after the build.
@@ -22,7 +22,8 @@ command -v nvidia-smi >/dev/null || { echo "gpu_check.sh: no nvidia-smi: this ma
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 mkdir -p "$out"
 
-"$CHORD_ROOT/scripts/build.sh" chord_tests chord_system_tests chord_bench_systems chord_bench_foundation chord-test-ddp-worker
+"$CHORD_ROOT/scripts/build.sh" chord_tests chord_system_tests chord_vits_tests chord_bench_systems chord_bench_foundation \
+  chord-test-ddp-worker
 [[ -f "$CHORD_BUILD_DIR/libchord_cuda_ops.so" ]] || { echo "gpu_check.sh: chord::cuda_ops was not built (nvcc or CUDA LibTorch missing?)" >&2; exit 1; }
 
 chord_log "GPU tests"
@@ -49,7 +50,7 @@ for world in 1 2; do
 done
 
 chord_log "benchmarks on $device (fp32, bf16)"
-systems='F5TTS_(TrainStep|Sample)/(tiny|v1_small)/batch:(4|1)(/cfg:1)?$|DifferenceTransitionMatching_Sample/v1_small/16/4|CondDiT_TrainStep<CondDiT>/conditional:1|SagaSR_(TrainStep|Sample)/tiny'
+systems='F5TTS_(TrainStep|Sample)/(tiny|v1_small)/batch:(4|1)(/cfg:1)?$|DifferenceTransitionMatching_Sample/v1_small/16/4|CondDiT_TrainStep<CondDiT>/conditional:1|SagaSR_(TrainStep|Sample)/tiny|BertVits2_(TrainStep/tiny|Infer/v2_3)'
 for precision in fp32 bf16; do
   CHORD_BENCH_DEVICE="$device" CHORD_BENCH_AUTOCAST="$precision" "$CHORD_BUILD_DIR/benchmarks/chord_bench_systems" \
     --benchmark_filter="$systems" --benchmark_min_time=3 --benchmark_format=json --benchmark_out="$out/systems_$precision.json" \

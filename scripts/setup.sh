@@ -56,6 +56,12 @@ install_venv() {  # venv-dir, marker, pip packages...
   touch "$dir/$marker"
 }
 install_venv "$CHORD_VENV" .chord-complete "torch==$CHORD_TORCH_VERSION" numpy safetensors
+# Python's Hub client, for the test that Python finds what chord downloaded (tests/hub: same cache layout).
+# Checked on its own, so a venv made before this line gets it too.
+if ! "$CHORD_PYTHON" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("huggingface_hub") is None)'; then
+  chord_log "adding huggingface_hub to $CHORD_VENV (one-time)"
+  "$CHORD_PYTHON" -m pip install -q --disable-pip-version-check "huggingface_hub==1.33.0"
+fi
 
 if ((want_reference)); then
   # The reference venv shares the exact torch build above (a .pth line puts its site-packages on the

@@ -8,6 +8,7 @@
 #include <chord/audio/resample.hpp>
 
 #include <fstream>
+#include <iterator>
 
 namespace {
 torch::Tensor tone(double seconds, int64_t rate, double hz, double amplitude = 0.3) {
@@ -47,7 +48,19 @@ TEST_CASE("write the command-line tests' input files", "[.cli_inputs]") {
     out.write(reinterpret_cast<const char*>(&size), 8);
     out << header << std::string(128, '\0');
   }
-  // A manifest of three good corpus items and three bad ones (lines 4-6).
+  // A FLAC file cut in half (its header promises every frame) and a file that is no audio at all.
+  {
+    chord::audio::write_audio(dir / "whole.flac", tone(1.0, 24000, 300.0), 24000);
+    std::ifstream in(dir / "whole.flac", std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(dir / "truncated.flac", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+    std::ofstream(dir / "junk.wav", std::ios::binary) << "RIFF, but not a wave file at all";
+  }
+  // Trainer configs: a misspelt option (silently ignored before) and a float far outside 64-bit
+  // integers where an integer belongs (converted with an undefined cast before).
+  std::ofstream(dir / "config_misspelt.json") << R"({"stpes": 3})" << "\n";
+  std::ofstream(dir / "config_huge_steps.json") << R"({"steps": 1e300})" << "\n";
+  // A manifest of three good corpus items and five bad ones (lines 4-8).
   {
     std::ofstream out(dir / "manifest_with_bad_items.jsonl");
     for (const char* name : {"00000", "00001", "00002"}) {
@@ -55,7 +68,9 @@ TEST_CASE("write the command-line tests' input files", "[.cli_inputs]") {
     }
     out << R"({"audio": "missing.wav", "text": "Gone."})" << "\n"
         << R"({"audio": "nan.wav", "text": "Not a number."})" << "\n"
-        << R"({"audio": "empty.wav", "text": "Nothing."})" << "\n";
+        << R"({"audio": "empty.wav", "text": "Nothing."})" << "\n"
+        << R"({"audio": "truncated.flac", "text": "Cut short."})" << "\n"
+        << R"({"audio": "junk.wav", "text": "Noise."})" << "\n";
   }
   REQUIRE(std::filesystem::exists(dir / "clip_48k.wav"));
 }

@@ -2,7 +2,7 @@
 // WAV that chord-vits-infer writes. No Python: the WAVs go through chord's audio I/O and the phones
 // come from Bert-VITS2's symbol table (every phone below is looked up, so a table change fails here).
 //
-//   chord-vits-test-inputs <dir>                               writes dir/wavs/*.wav, train.list, valid.list, bad.list,
+//   chord-vits-test-inputs <dir>                               writes dir/wavs/*.wav, train.list, valid.list, bad.list, one_speaker.list,
 //                                                              with_bad_audio.list, unknown_option.json
 //   chord-vits-test-inputs --check-wav <file> <rate> <samples>  exits 1 unless the file has that rate and length
 #include <chord/audio/io.hpp>
@@ -53,7 +53,7 @@ int write_inputs(const std::filesystem::path& dir) {
   };
   std::filesystem::create_directories(dir / "wavs");
   std::ofstream train(dir / "train.list"), valid(dir / "valid.list"), bad(dir / "bad.list");
-  std::string train_lines;
+  std::string train_lines, one_speaker_lines;
   for (size_t i = 0; i < utterances.size(); ++i) {
     const auto& u = utterances[i];
     const auto wav = std::filesystem::absolute(dir / "wavs" / ("utt" + std::to_string(i) + ".wav"));
@@ -63,7 +63,10 @@ int write_inputs(const std::filesystem::path& dir) {
     (i < 4 ? train : valid) << line << "\n";
     if (i < 4) train_lines += line + "\n";
     if (i < 2) bad << line << "\n";
+    if (i < 4 && std::string(u.speaker) == "alice") one_speaker_lines += line + "\n";
   }
+  // A single-speaker filelist (alice's two utterances, twice): a base-model start with another speaker count.
+  std::ofstream(dir / "one_speaker.list") << one_speaker_lines << one_speaker_lines;
   // Line 3: a phone that is not in the symbol table.
   bad << std::filesystem::absolute(dir / "wavs" / "utt0.wav").string() << "|alice|EN|hello|_ hh qq l ow _|0 0 1 0 2 0|1 2 2 1\n";
   // The four training lines, then a WAV at another rate (line 5) and one shorter than a training segment (line 6).

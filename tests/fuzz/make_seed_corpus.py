@@ -1,6 +1,7 @@
 """Writes the fuzzers' seed corpora (tests/fuzz/corpus/<target>/): small valid inputs of every parser,
-plus a few near-misses, so libFuzzer starts from the formats' structure. Deterministic; run with the
-set-up venv (numpy, safetensors):
+plus a few near-misses, so libFuzzer starts from the formats' structure. Deterministic but for the order
+of safetensors metadata keys (the Rust writer's hash map); run with the set-up venv (numpy, safetensors;
+soundfile for the FLAC seeds, e.g. the reference venv):
 
     ~/.cache/chord/torch-2.11.0/bin/python tests/fuzz/make_seed_corpus.py
 """
@@ -55,6 +56,14 @@ def main():
     put("audio", "float_stereo.wav", wav(np.stack([tone, -tone], 1).reshape(-1), rate=44100, channels=2, bits=32, fmt=3))
     put("audio", "pcm16_8k.wav", wav(tone[:80], rate=8000))
     put("audio", "empty.wav", wav([]))
+    try:  # FLAC needs an encoder: libsndfile's, through soundfile where the venv has it
+        import soundfile
+        buffer = io.BytesIO()
+        soundfile.write(buffer, tone.astype(np.float32), 24000, format="FLAC", subtype="PCM_16")
+        put("audio", "pcm16_mono.flac", buffer.getvalue())
+        put("audio", "truncated.flac", buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    except ImportError:
+        print("soundfile is not installed: the FLAC seeds are left as they are")
     # manifests
     put("manifest", "two_lines.jsonl", json.dumps({"audio": "wavs/a.wav", "text": "hello", "speaker": "s1", "duration": 1.5}) + "\n" +
         json.dumps({"audio": "/abs/b.wav", "text": "wörld ✓", "language": "en"}) + "\n")

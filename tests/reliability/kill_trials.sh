@@ -3,7 +3,9 @@
 # every 2 of 8 updates, 3 kept) is killed with SIGKILL right after one file-system step of its
 # checkpoint writing — a write, fsync, rename or the removal of an old checkpoint — chosen by the
 # LD_PRELOAD fault injector; then the same command resumes. Every resumed run must end bitwise equal to
-# an uninterrupted one, and no temporary or partial file may be taken for a checkpoint.
+# an uninterrupted one, resume from the newest checkpoint whose rename had happened before the kill
+# (training is deterministic, so an older one or a fresh start would end equal too: the step is checked
+# by itself), and no temporary or partial file may be taken for a checkpoint.
 #
 #   kill_trials.sh <worker> <fault_injector.so> <output folder> [--writes N] [--random K]
 #
@@ -38,9 +40,16 @@ write_indices=($(awk '$2 == "write" { print $1 }' "$out/steps.log"))
 count=${#write_indices[@]}
 for ((k = 0; k < writes && count > 0; k++)); do trials+=("${write_indices[$((k * count / writes))]}"); done
 
+# The step of the newest checkpoint completed (renamed into place) by file-system step <index>, or
+# nothing when none was.
+newest_complete_step() {
+  awk -v i="$1" '$2 == "rename" && $1 + 0 <= i + 0 { last = $NF } END { print last }' "$out/steps.log" |
+    sed -n 's/.*checkpoint_0*\([0-9][0-9]*\)\.pt$/\1/p'
+}
+
 passed=0 failed=0
-trial() {  # <label> <run folder>: resume after the kill, compare with the reference
-  local label=$1 dir=$2
+trial() {  # <label> <run folder> [expected step | "fresh" | "any"]: resume after the kill, compare with the reference
+  local label=$1 dir=$2 expected=${3:-any}
   if ! "$worker" "${args[@]}" --out "$dir" >"$dir.resume.out" 2>&1; then
     echo "FAIL $label: the resumed run failed: $(tail -1 "$dir.resume.out")"
     failed=$((failed + 1))
@@ -48,6 +57,13 @@ trial() {  # <label> <run folder>: resume after the kill, compare with the refer
   fi
   local resumed
   resumed=$(grep -o "resumed from [^ ]* at step [0-9]*" "$dir.resume.out" || echo "started afresh")
+  local wanted="at step $expected"
+  [[ $expected == fresh ]] && wanted="started afresh"
+  if [[ $expected != any && $resumed != *"$wanted" ]]; then
+    echo "FAIL $label: $resumed, expected the newest complete checkpoint ($wanted)"
+    failed=$((failed + 1))
+    return
+  fi
   if "$worker" compare "$out/reference/params.safetensors" "$dir/params.safetensors" --tolerance 0 >"$dir.compare.out" 2>&1 &&
      ! ls "$dir/checkpoints" | grep -q "tmp"; then
     echo "ok   $label: $resumed, bitwise equal"
@@ -67,7 +83,8 @@ for index in "${trials[@]}"; do
     failed=$((failed + 1))
     continue
   fi
-  trial "killed after step $index/$total ($(basename "${step%% *}") $(basename "${step##* }"))" "$dir"
+  expected=$(newest_complete_step "$index")
+  trial "killed after step $index/$total ($(basename "${step%% *}") $(basename "${step##* }"))" "$dir" "${expected:-fresh}"
 done
 
 for ((k = 0; k < random_kills; k++)); do
@@ -99,7 +116,7 @@ elif ls "$dir/checkpoints" | grep -q tmp; then
   failed=$((failed + 1))
 else
   echo "ok   disk full: $(grep -m1 -o "chord-test-ddp-worker: .*" "$dir.full.out" | cut -c1-160)"
-  trial "after the full disk" "$dir"
+  trial "after the full disk" "$dir" 2
 fi
 
 echo "kill trials: $passed passed, $failed failed, of $((passed + failed)) ($total checkpoint file steps in a run)"

@@ -577,6 +577,8 @@ TEST_CASE("a stable-audio config or checkpoint with an option chord lacks is ref
            {"attn_kwargs", {{"differential", true}}, "attn_kwargs.differential = true"},
            {"ff_kwargs", {{"glu", false}}, "ff_kwargs.glu = false"},
            {"timestep_cond_type", "input_concat", "needs timestep_embed_dim 1"},
+           {"diffusion_objective", "v", "diffusion_objective = \"v\" is not supported"},
+           {"diffusion_objective", "rf_denoiser", "diffusion_objective = \"rf_denoiser\" is not supported"},
            {"frobnicate", 1, "unknown option 'frobnicate'"}}) {
     INFO(key);
     auto config = base;

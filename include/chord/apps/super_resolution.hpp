@@ -99,11 +99,14 @@ inline void add_sr_trainer_options(CLI::App& app, SrConfig& cfg, std::string& co
 
 /// Where the trainer stopped and where its results are.
 inline void report_sr_training(const SrTrainResult& result, const SrConfig& cfg, const std::string& program) {
-  std::cout << "[" << program << "] " << (result.interrupted ? "interrupted (checkpointed; the same command resumes)" : "completed")
+  std::cout << "[" << program << "] " << (result.interrupted ? "interrupted" : "completed")
             << " at step " << result.steps << ", final loss " << result.final_loss << "\n"
             << "[" << program << "] EMA weights: " << result.weights.string() << "\n"
             << "[" << program << "] loss curve:  "
             << (result.loss_curve ? (std::filesystem::path(cfg.out) / "loss.png").string() : "none yet (no update logged)") << "\n";
+  if (result.interrupted) {  // the same words as every trainer's
+    std::cout << "[" << program << "] interrupted: checkpointed at step " << result.steps << "; the same command resumes\n";
+  }
 }
 }  // namespace detail
 
@@ -156,7 +159,8 @@ struct SrInferConfig {
 namespace detail {
 inline void add_sr_infer_options(CLI::App& app, SrInferConfig& c) {
   take_last_of_repeated_options(app);
-  app.add_option("--checkpoint,--run", c.checkpoint, "Run folder written by the trainer (config.json; model_ema.safetensors or checkpoints/)")->required();
+  app.add_option("--checkpoint,--run", c.checkpoint, "Run folder written by the trainer (config.json; model_ema.safetensors or "
+                 "checkpoints/), or one of its checkpoints/checkpoint_<step>.pt")->required();
   app.add_option("--input", c.input, "Low-resolution audio (any rate; resampled to 44.1 kHz first)")->required();
   app.add_option("--out", c.output, "Output WAV; a spectrogram PNG is written next to it")->capture_default_str();
   app.add_option("--caption", c.enhance.caption, "Text description of the audio");

@@ -14,9 +14,11 @@
 #include "chord/audio/io.hpp"
 #include "chord/core/allocator.hpp"
 #include "chord/core/random.hpp"
+#include "chord/io/checkpoint.hpp"
 #include "chord/io/safetensors.hpp"
 #include "chord/io/state_dict.hpp"
 #include "chord/systems/bert_vits2.hpp"
+#include "chord/systems/bert_vits2/checkpoints.hpp"
 #include "chord/systems/bert_vits2/item.hpp"
 #include "chord/train/gan_training.hpp"
 #include "chord/train/observers.hpp"
@@ -53,6 +55,7 @@ namespace chord::apps {
 /// The trainer's command line. Unset optionals take the config's (or the preset's) value.
 struct VitsTrainerConfig {
   std::string config, preset, filelist, valid_filelist, out = "out/vits", device = "auto", wavlm_weights;
+  std::string init;  ///< a base model's G_/D_/DUR_/WD_ files (a folder or one G_<step> file)
   std::string boundaries = "32,300,400,500,600,700,800,900,1000";  ///< train_ms.py's
   int64_t steps = 1000;
   std::optional<int64_t> batch_size, log_every, validate_every, checkpoint_every, seed;
@@ -70,6 +73,10 @@ inline void add_vits_trainer_options(CLI::App& app, VitsTrainerConfig& c) {
   app.add_option("--filelist", c.filelist, "Training filelist: wav|speaker|language|text|phones|tones|word2ph (default: data.training_files)");
   app.add_option("--valid-filelist", c.valid_filelist, "Validation filelist; its first utterance is drawn at each evaluation (default: data.validation_files)");
   app.add_option("--out", c.out, "Run folder")->capture_default_str();
+  app.add_option("--init", c.init, "Base model to fine-tune from: a folder of Bert-VITS2 model files (G_<step>, D_, DUR_, WD_ "
+                 ".safetensors, e.g. converted by scripts/convert_bert_vits2.py) or one G_<step> file; another speaker count "
+                 "re-initialises the speaker table only. Used on a fresh start; a run with checkpoints resumes them")
+      ->check(CLI::ExistingPath);
   app.add_option("--steps", c.steps, "Optimiser updates (each member's and the generator's)")->check(CLI::Range(int64_t{1}, int64_t{1} << 40))->capture_default_str();
   app.add_option("--batch-size", c.batch_size, "Utterances per batch (default: train.batch_size)")->check(CLI::Range(int64_t{1}, int64_t{4096}));
   app.add_option("--freeze", c.freeze, "Generator parameters that do not train, by name prefix (e.g. enc_p.bert_proj.,dec.); "
@@ -79,7 +86,7 @@ inline void add_vits_trainer_options(CLI::App& app, VitsTrainerConfig& c) {
   app.add_option("--validate-every", c.validate_every, "Updates between evaluations: PNGs and audio of a held-out utterance (default: train.eval_interval; also after the last update)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   app.add_option("--checkpoint-every", c.checkpoint_every, "Updates between checkpoints (default: --validate-every)")->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
-  app.add_option("--keep-checkpoints", c.keep_checkpoints, "Newest checkpoints kept")->check(CLI::Range(int64_t{0}, int64_t{1000}))->capture_default_str();
+  app.add_option("--keep-checkpoints", c.keep_checkpoints, "Newest checkpoints kept (and model files per prefix in models/)")->check(CLI::Range(int64_t{0}, int64_t{1000}))->capture_default_str();
   app.add_option("--boundaries", c.boundaries, "Bucket boundaries of DistributedBucketSampler in frames (file bytes / (2 hop)), comma-separated")->capture_default_str();
   app.add_flag("--no-wavlm", c.no_wavlm, "Train without the WavLM discriminator (no WavLM weights needed)");
   app.add_option("--wavlm-weights", c.wavlm_weights, "WavLM weights (.safetensors, microsoft/wavlm-base-plus in the Hugging Face layout); required unless --no-wavlm");
@@ -90,7 +97,7 @@ inline void add_vits_trainer_options(CLI::App& app, VitsTrainerConfig& c) {
   add_fused_adamw_flag(app, c.fused_adamw);
   app.add_flag("--keep-best", c.keep_best, "At each evaluation, score the validation filelist (the generator's mel, KL and duration "
                "terms) and keep the generator with the lowest mel term as generator_best.safetensors");
-  app.add_flag("--fresh", c.fresh, "Start over: delete the run folder's checkpoints");
+  app.add_flag("--fresh", c.fresh, "Start over: delete the run folder's checkpoints and model files");
   app.add_flag("--skip-bad-items", c.skip_bad_items,
                "Continue without filelist items whose audio is missing, unreadable, at another rate, not mono or too short "
                "(they are listed); by default they stop the program before any work");
@@ -299,47 +306,48 @@ inline void freeze_by_prefix(torch::nn::Module& generator, const std::vector<std
   }
 }
 
-/// Trains `Spec` on the checked data and exports the run; returns the exit status.
-template <class Spec>
-int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsData& train_data, const std::optional<VitsData>& valid_data,
-               const TrainingProcesses& processes, const std::string& program) {
-  namespace bv2 = systems::bert_vits2;
-  const auto device = processes.device();
-  const bool main_process = processes.is_main();
-  const std::filesystem::path out = cli.out;
-  const double lr = cli.lr.value_or(config.learning_rate);
-  const int64_t batch_size = cli.batch_size.value_or(config.batch_size);
-  const int64_t validate_every = cli.validate_every.value_or(config.eval_interval);
-  const int64_t seed = cli.seed.value_or(config.seed);
-  const auto boundaries = parse_boundaries(cli.boundaries);
+/// The training batches: DistributedBucketSampler over the reference's lengths (each rank its share of
+/// every epoch's buckets), items built on demand; items that fail to load are skipped and collected.
+struct VitsBatches {
+  std::shared_ptr<const systems::bert_vits2::TextAudioSpeakerDataset> dataset;
+  std::shared_ptr<const train::DistributedBucketSampler> sampler;
+  std::shared_ptr<SkippedItems> skipped = std::make_shared<SkippedItems>();
+  train::BatchSource<systems::bert_vits2::Batch> source;
+};
 
-  // The batches: DistributedBucketSampler over the reference's lengths; items built on demand.
+/// Builds the batches of `train_data` and prints (main process) what each of the reference's filters
+/// dropped, which users otherwise lose silently.
+inline VitsBatches make_vits_batches(const VitsRunConfig& config, const VitsData& train_data, int64_t batch_size, int64_t seed,
+                                     const std::vector<int64_t>& boundaries, const TrainingProcesses& processes,
+                                     const std::string& program) {
+  namespace bv2 = systems::bert_vits2;
+  VitsBatches b;
   bv2::ItemOptions item_options;
   item_options.add_blank = config.add_blank;
-  auto dataset = std::make_shared<const bv2::TextAudioSpeakerDataset>(train_data.prepared, config.speakers,
-                                                                      config.synthesizer.spectrogram(), item_options);
-  const auto drops = bv2::count_bucket_drops(dataset->lengths(), boundaries);
+  b.dataset = std::make_shared<const bv2::TextAudioSpeakerDataset>(train_data.prepared, config.speakers,
+                                                                   config.synthesizer.spectrogram(), item_options);
+  const auto drops = bv2::count_bucket_drops(b.dataset->lengths(), boundaries);
   const auto& report = train_data.prepared.report;
-  if (main_process) std::cout << "[" << program << "] " << train_data.path.string() << ": " << report.read << " lines; dropped " << train_data.bad.size()
-            << " with unusable audio, " << report.too_short << " with a phone field shorter than " << config.min_text_len << ", "
-            << report.too_long << " longer than " << config.max_text_len << " characters, " << drops.too_short
-            << " at or below the first bucket boundary (" << boundaries.front() << "), " << drops.too_long
-            << " above the last (" << boundaries.back() << "); " << report.kept - drops.too_short - drops.too_long << " train\n";
+  if (processes.is_main()) {
+    std::cout << "[" << program << "] " << train_data.path.string() << ": " << report.read << " lines; dropped " << train_data.bad.size()
+              << " with unusable audio, " << report.too_short << " with a phone field shorter than " << config.min_text_len << ", "
+              << report.too_long << " longer than " << config.max_text_len << " characters, " << drops.too_short
+              << " at or below the first bucket boundary (" << boundaries.front() << "), " << drops.too_long
+              << " above the last (" << boundaries.back() << "); " << report.kept - drops.too_short - drops.too_long << " train\n";
+  }
   CHORD_CHECK(report.kept > drops.too_short + drops.too_long, "no training item is left (see the drop counts above); lower the first "
               "--boundaries value or check the filelist");
-  // Each rank draws its own share of every epoch's buckets, as the reference's sampler does.
-  auto sampler = std::make_shared<const train::DistributedBucketSampler>(dataset->lengths(), batch_size, boundaries,
-                                                                         processes.world_size(), processes.rank());
-  auto skipped = std::make_shared<SkippedItems>();
+  b.sampler = std::make_shared<const train::DistributedBucketSampler>(b.dataset->lengths(), batch_size, boundaries,
+                                                                      processes.world_size(), processes.rank());
   struct EpochOrder {
     std::mutex mutex;
     int64_t epoch = -1;
     std::vector<std::vector<int64_t>> batches;
   };
   auto order = std::make_shared<EpochOrder>();
-  train::BatchSource<bv2::Batch> batches{
-      [sampler](int64_t) { return sampler->size(); },
-      [sampler, dataset, order, skipped, seed](int64_t epoch, size_t index) {
+  b.source = train::BatchSource<bv2::Batch>{
+      [sampler = b.sampler](int64_t) { return sampler->size(); },
+      [sampler = b.sampler, dataset = b.dataset, order, skipped = b.skipped, seed](int64_t epoch, size_t index) {
         std::vector<int64_t> indices;
         {
           std::lock_guard<std::mutex> lock(order->mutex);
@@ -364,44 +372,155 @@ int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsDat
         return bv2::collate(items);
       },
       /*per_rank=*/true,
-      [sampler, dataset](int64_t epoch, size_t index) {  // names a bad batch's files
+      [sampler = b.sampler, dataset = b.dataset](int64_t epoch, size_t index) {  // names a bad batch's files
         std::string files;
         for (auto i : sampler->batches(epoch).at(index)) files += (files.empty() ? "" : ", ") + dataset->entry(static_cast<size_t>(i)).wav.string();
         return files;
       }};
+  return b;
+}
 
+/// --keep-best: the validation filelist's items, and the best generator so far (its score survives a resume).
+struct BestGenerator {
+  std::filesystem::path path;
+  double mel = std::numeric_limits<double>::infinity();
+  std::vector<systems::bert_vits2::Item> items;  ///< empty: --keep-best is off (or not the main process)
+};
+
+inline BestGenerator load_best_generator(const VitsTrainerConfig& cli, const VitsRunConfig& config, const std::optional<VitsData>& valid_data,
+                                         const systems::bert_vits2::MelProcessing& mel, torch::Generator& gen, bool main_process,
+                                         const std::string& program) {
+  namespace bv2 = systems::bert_vits2;
+  BestGenerator best{std::filesystem::path(cli.out) / "generator_best.safetensors"};
+  CHORD_CHECK(!cli.keep_best || (valid_data && !valid_data->prepared.entries.empty()), "--keep-best needs a validation filelist "
+              "with usable items (--valid-filelist or data.validation_files)");
+  if (!cli.keep_best || !main_process) return best;
+  bv2::ItemOptions item_options;
+  item_options.add_blank = config.add_blank;
+  for (const auto& entry : valid_data->prepared.entries) best.items.push_back(bv2::load_item(entry, config.speakers, mel, item_options, gen));
+  if (std::filesystem::exists(best.path) && !cli.fresh) {
+    const io::SafetensorsReader saved(best.path);
+    const auto& metadata = saved.metadata();
+    const auto found = metadata.find("valid_mel");
+    CHORD_CHECK(found != metadata.end(), best.path.string(), " has no valid_mel entry: move it away or pass --fresh");
+    best.mel = std::stod(found->second);
+    const auto saved_step = metadata.find("step");
+    std::cout << "[" << program << "] --keep-best: " << best.path.string() << " holds step "
+              << (saved_step != metadata.end() ? saved_step->second : "?") << " (valid mel " << found->second
+              << "); a later evaluation replaces it only when lower\n";
+  }
+  return best;
+}
+
+/// --init: a base model's files on a fresh start (the reference's G_0/D_0/DUR_0 start, skip_optimizer);
+/// a run with a complete checkpoint of its own resumes that instead.
+template <class Spec>
+void load_base_model(GanModel<Spec>& model, const VitsTrainerConfig& cli, bool main_process, const std::string& program) {
+  namespace bv2 = systems::bert_vits2;
+  if (cli.init.empty()) return;
+  const auto entries = io::CheckpointManager(std::filesystem::path(cli.out) / "checkpoints").list();
+  if (std::any_of(entries.begin(), entries.end(), [](const auto& e) { return io::CheckpointManager::is_complete(e.path); })) {
+    if (main_process) std::cout << "[" << program << "] --init " << cli.init << " not used: the run resumes from its own checkpoints\n";
+    return;
+  }
+  const auto loaded = bv2::load_model_files(model, cli.init, bv2::LoadModelOptions().new_speakers(true).allow_missing_members(true));
+  if (main_process) std::cout << "[" << program << "] base model " << cli.init << ": " << loaded.describe() << "\n";
+}
+
+/// What happens at each evaluation step (main process): train_ms.py's evaluate() pictures and audio,
+/// the reference's model files, and with --keep-best the validation score and best generator.
+template <class Spec>
+void evaluate_vits_step(GanModel<Spec>& model, train::Trainer& trainer, int64_t step, const systems::bert_vits2::Item& eval_item,
+                        const systems::bert_vits2::MelProcessing& mel, BestGenerator& best, const VitsTrainerConfig& cli,
+                        const VitsRunConfig& config, double lr, int64_t batch_size, c10::Device device) {
+  namespace bv2 = systems::bert_vits2;
+  const std::filesystem::path out = cli.out;
+  const auto written = vits_evaluate(model, eval_item, mel, out / "eval", step, device);
+  std::string paths;
+  for (const auto& path : written) paths += (paths.empty() ? "" : ", ") + path.string();
+  trainer.message(train::MessageLevel::info, "evaluation at step " + std::to_string(step) + ": " + paths);
+  // The reference's model files (G_<step>, then one per member), for inference, exchange with the
+  // reference and base-model starts; the trainer's checkpoint resumes exactly.
+  const auto saved = bv2::save_model_files(model, out / "models", step,
+                                           bv2::SaveModelOptions().epoch(trainer.epoch()).learning_rate(lr).keep(cli.keep_checkpoints));
+  std::string files;
+  for (const auto& path : saved.written) files += (files.empty() ? "" : ", ") + path.filename().string();
+  trainer.message(train::MessageLevel::info, "model files at step " + std::to_string(step) + ": " + (out / "models").string() + " (" + files + ")");
+  if (best.items.empty()) return;
+  const auto losses = model->generator->validation_losses(best.items, batch_size, device);
+  std::map<std::string, double> scalars;
+  for (const auto& [name, value] : losses) scalars["valid/" + name] = value;
+  trainer.report(step, scalars);
+  const double mel_term = losses.at("mel");
+  const auto count = best.items.size();
+  std::string line = "validation at step " + std::to_string(step) + " (" + std::to_string(count) +
+                     (count == 1 ? " utterance" : " utterances") + "): mel " + std::to_string(mel_term) + ", kl " +
+                     std::to_string(losses.at("kl")) + ", duration " + std::to_string(losses.at("duration"));
+  if (mel_term < best.mel) {
+    best.mel = mel_term;
+    io::save_safetensors(best.path, io::state_dict(*model->generator),
+                         {{"step", std::to_string(step)}, {"valid_mel", c10::str(std::setprecision(17), mel_term)},
+                          {"spec", std::string(Spec::name)}, {"preset", config.preset}});
+    line += "; best so far: " + best.path.string();
+  }
+  trainer.message(train::MessageLevel::info, line);
+}
+
+/// The exports and the summary of a finished (or interrupted) run, on the main process.
+template <class Spec>
+void finish_vits_run(GanModel<Spec>& model, const train::TrainResult& result, const VitsRunConfig& config, SkippedItems& skipped,
+                     const std::filesystem::path& out, const std::string& program) {
+  // The generator alone, with the reference's G_<step> keys (enc_p.*, dec.*, ...).
+  io::save_safetensors(out / "generator.safetensors", io::state_dict(*model->generator),
+                       {{"step", std::to_string(result.step)}, {"spec", std::string(Spec::name)}, {"preset", config.preset}});
+  const bool plotted = viz::save_training_curves_png(out / "log.jsonl", out / "loss.png", {"G/mel", "G/kl", "G/duration", "D/loss"},
+                                                     {.title = program + " losses", .y_label = "loss"});
+  {
+    std::lock_guard<std::mutex> lock(skipped.mutex);
+    if (!skipped.messages.empty()) {
+      std::cerr << "[" << program << "] warning: " << skipped.messages.size() << " item load(s) failed and were skipped; the first: "
+                << skipped.messages.front() << "\n";
+    }
+  }
+  std::cout << "[" << program << "] " << train::to_string(result.reason) << " at step " << result.step << "\n"
+            << "[" << program << "] generator:   " << (out / "generator.safetensors").string() << "\n"
+            << "[" << program << "] checkpoint:  " << (result.checkpoint ? result.checkpoint->string() : std::string("none")) << "\n"
+            << "[" << program << "] model files: " << (out / "models").string() << " (G_<step>, then each discriminator's)\n"
+            << "[" << program << "] evaluation:  " << (out / "eval").string() << "\n"
+            << "[" << program << "] loss curve:  " << (plotted ? (out / "loss.png").string() : "none yet (no update logged)") << "\n"
+            << "[" << program << "] logs:        " << (out / "log.jsonl").string() << ", " << (out / "tensorboard").string() << "\n";
+  if (result.reason == train::StopReason::interrupted) {
+    std::cout << "[" << program << "] interrupted: checkpointed at step " << result.step << "; the same command resumes\n";
+  }
+}
+
+/// Trains `Spec` on the checked data and exports the run; returns the exit status.
+template <class Spec>
+int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsData& train_data, const std::optional<VitsData>& valid_data,
+               const TrainingProcesses& processes, const std::string& program) {
+  namespace bv2 = systems::bert_vits2;
+  const auto device = processes.device();
+  const bool main_process = processes.is_main();
+  const std::filesystem::path out = cli.out;
+  const double lr = cli.lr.value_or(config.learning_rate);
+  const int64_t batch_size = cli.batch_size.value_or(config.batch_size);
+  const int64_t validate_every = cli.validate_every.value_or(config.eval_interval);
+  const int64_t seed = cli.seed.value_or(config.seed);
+
+  auto batches = make_vits_batches(config, train_data, batch_size, seed, parse_boundaries(cli.boundaries), processes, program);
+  const bv2::MelProcessing& mel = batches.dataset->processing();
   // The evaluation utterance: the validation filelist's first (in the reference's order), else training's.
   const auto& eval_entries = valid_data && !valid_data->prepared.entries.empty() ? valid_data->prepared : train_data.prepared;
   auto eval_gen = make_generator(static_cast<uint64_t>(seed));
-  const auto eval_item = bv2::load_item(eval_entries.entries.front(), config.speakers, dataset->processing(), item_options, eval_gen);
-
-  // --keep-best: the whole validation filelist, scored at each evaluation; the best so far survives a resume.
-  std::vector<bv2::Item> validation_items;
-  const auto best_path = out / "generator_best.safetensors";
-  double best_mel = std::numeric_limits<double>::infinity();
-  CHORD_CHECK(!cli.keep_best || (valid_data && !valid_data->prepared.entries.empty()), "--keep-best needs a validation filelist "
-              "with usable items (--valid-filelist or data.validation_files)");
-  if (cli.keep_best && main_process) {
-    for (const auto& entry : valid_data->prepared.entries) {
-      validation_items.push_back(bv2::load_item(entry, config.speakers, dataset->processing(), item_options, eval_gen));
-    }
-    if (std::filesystem::exists(best_path) && !cli.fresh) {
-      const io::SafetensorsReader best(best_path);
-      const auto& metadata = best.metadata();
-      const auto found = metadata.find("valid_mel");
-      CHORD_CHECK(found != metadata.end(), best_path.string(), " has no valid_mel entry: move it away or pass --fresh");
-      best_mel = std::stod(found->second);
-      const auto saved_step = metadata.find("step");
-      std::cout << "[" << program << "] --keep-best: " << best_path.string() << " holds step "
-                << (saved_step != metadata.end() ? saved_step->second : "?") << " (valid mel " << found->second
-                << "); a later evaluation replaces it only when lower\n";
-    }
-  }
+  bv2::ItemOptions item_options;
+  item_options.add_blank = config.add_blank;
+  const auto eval_item = bv2::load_item(eval_entries.entries.front(), config.speakers, mel, item_options, eval_gen);
+  auto best = load_best_generator(cli, config, valid_data, mel, eval_gen, main_process, program);
 
   // The model, seeded as train_ms.py seeds (torch.manual_seed(hps.train.seed)).
   torch::manual_seed(static_cast<uint64_t>(seed));
-  auto options = vits_model_options<Spec>(config, cli, lr);
-  GanModel<Spec> model(options);
+  GanModel<Spec> model(vits_model_options<Spec>(config, cli, lr));
+  load_base_model(model, cli, main_process, program);
   int64_t generator_parameters = 0, all_parameters = 0;
   for (const auto& p : model->generator->parameters()) generator_parameters += p.numel();
   for (const auto& p : model->parameters()) all_parameters += p.numel();
@@ -430,63 +549,19 @@ int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsDat
       torch::optim::AdamWOptions(lr).betas({config.betas[0], config.betas[1]}).eps(config.eps).weight_decay(0.01));
   train::add_gan(trainer, model, generator_optimizer, train::exponential_per_epoch(lr, config.lr_decay));
   processes.add_observers(trainer, out, program, !cli.fresh);
-  const bv2::MelProcessing& mel = dataset->processing();
   trainer.set_after_update([&](int64_t step) {
     if ((step % validate_every != 0 && step != cli.steps) || !main_process) return;
-    const auto written = vits_evaluate(model, eval_item, mel, out / "eval", step, device);
-    std::string paths;
-    for (const auto& path : written) paths += (paths.empty() ? "" : ", ") + path.string();
-    trainer.message(train::MessageLevel::info, "evaluation at step " + std::to_string(step) + ": " + paths);
-    if (validation_items.empty()) return;
-    const auto losses = model->generator->validation_losses(validation_items, batch_size, device);
-    std::map<std::string, double> scalars;
-    for (const auto& [name, value] : losses) scalars["valid/" + name] = value;
-    trainer.report(step, scalars);
-    const double mel_term = losses.at("mel");
-    const auto count = validation_items.size();
-    std::string line = "validation at step " + std::to_string(step) + " (" + std::to_string(count) +
-                       (count == 1 ? " utterance" : " utterances") + "): mel " + std::to_string(mel_term) + ", kl " +
-                       std::to_string(losses.at("kl")) + ", duration " + std::to_string(losses.at("duration"));
-    if (mel_term < best_mel) {
-      best_mel = mel_term;
-      io::save_safetensors(best_path, io::state_dict(*model->generator),
-                           {{"step", std::to_string(step)}, {"valid_mel", c10::str(std::setprecision(17), mel_term)},
-                            {"spec", std::string(Spec::name)}, {"preset", config.preset}});
-      line += "; best so far: " + best_path.string();
-    }
-    trainer.message(train::MessageLevel::info, line);
+    evaluate_vits_step(model, trainer, step, eval_item, mel, best, cli, config, lr, batch_size, device);
   });
 
   if (main_process) std::cout << "[" << program << "] " << Spec::name << ", preset " << config.preset << ", generator "
             << generator_parameters / 1e6 << " M parameters (" << all_parameters / 1e6 << " M with the discriminators), "
-            << config.synthesizer.n_speakers() << " speaker(s), " << dataset->size() << " utterances in " << sampler->size()
+            << config.synthesizer.n_speakers() << " speaker(s), " << batches.dataset->size() << " utterances in " << batches.sampler->size()
             << " batches of " << batch_size << " per epoch, lr " << lr << "\n";
-  auto result = trainer.fit<bv2::Batch>(batches, [&](const bv2::Batch& batch, train::StepContext& context) {
+  auto result = trainer.fit<bv2::Batch>(batches.source, [&](const bv2::Batch& batch, train::StepContext& context) {
     return train::gan_step(model, batch, context);  // the trainer has placed the batch (Batch::to)
   });
-
-  if (!main_process) return result.reason == train::StopReason::nonfinite ? 1 : 0;
-  // The generator alone, with the reference's G_<step> keys (enc_p.*, dec.*, ...).
-  io::save_safetensors(out / "generator.safetensors", io::state_dict(*model->generator),
-                       {{"step", std::to_string(result.step)}, {"spec", std::string(Spec::name)}, {"preset", config.preset}});
-  const bool plotted = viz::save_training_curves_png(out / "log.jsonl", out / "loss.png", {"G/mel", "G/kl", "G/duration", "D/loss"},
-                                                     {.title = program + " losses", .y_label = "loss"});
-  {
-    std::lock_guard<std::mutex> lock(skipped->mutex);
-    if (!skipped->messages.empty()) {
-      std::cerr << "[" << program << "] warning: " << skipped->messages.size() << " item load(s) failed and were skipped; the first: "
-                << skipped->messages.front() << "\n";
-    }
-  }
-  std::cout << "[" << program << "] " << train::to_string(result.reason) << " at step " << result.step << "\n"
-            << "[" << program << "] generator:   " << (out / "generator.safetensors").string() << "\n"
-            << "[" << program << "] checkpoint:  " << (result.checkpoint ? result.checkpoint->string() : std::string("none")) << "\n"
-            << "[" << program << "] evaluation:  " << (out / "eval").string() << "\n"
-            << "[" << program << "] loss curve:  " << (plotted ? (out / "loss.png").string() : "none yet (no update logged)") << "\n"
-            << "[" << program << "] logs:        " << (out / "log.jsonl").string() << ", " << (out / "tensorboard").string() << "\n";
-  if (result.reason == train::StopReason::interrupted) {
-    std::cout << "[" << program << "] interrupted: checkpointed at step " << result.step << "; the same command resumes\n";
-  }
+  if (main_process) finish_vits_run(model, result, config, *batches.skipped, out, program);
   return result.reason == train::StopReason::nonfinite ? 1 : 0;
 }
 
@@ -546,7 +621,10 @@ inline int run_vits_training(VitsTrainerConfig cli, const std::string& program) 
   if (cli.seed) config.seed = *cli.seed;
   config.freeze.insert(config.freeze.end(), cli.freeze.begin(), cli.freeze.end());
   if (processes.is_main()) {
-    if (cli.fresh) std::filesystem::remove_all(out / "checkpoints");
+    if (cli.fresh) {
+      std::filesystem::remove_all(out / "checkpoints");
+      std::filesystem::remove_all(out / "models");  // older steps would outrank the new run's in the keep budget
+    }
     std::ofstream(out / "config.json") << vits_config_to_json(config).dump(2) << "\n";
   }
   processes.barrier();  // no rank looks for checkpoints before --fresh removed them

@@ -1,8 +1,8 @@
 #pragma once
 /// @file
 /// The published models chord's systems load, by name: where each is on the Hugging Face Hub, which
-/// files, and what (if anything) turns them into what chord reads. chord never unpickles: a
-/// `pytorch_model.bin` needs its conversion script once; `.safetensors` files load as downloaded.
+/// files, and what (if anything) turns them into what chord reads. chord reads no pickled checkpoint:
+/// a `pytorch_model.bin` needs its conversion script once; `.safetensors` files load as downloaded.
 ///
 /// Revisions: "main" throughout. Pinning a commit needs the Hub's commit ids, which could not be read
 /// where this table was written (no network); once downloaded, `refs/main` in the cache records the

@@ -70,6 +70,11 @@ inline StableAudioDiTOptions stable_audio_dit_options(const nlohmann::json& conf
   require_reference_default(config, "final_cross_attn_ix", -1, "every block cross-attends");
   require_reference_default(config, "causal", false, "the DiT is not causal");
   require_reference_default(config, "zero_init_branch_outputs", true, "only the zero-initialised branch outputs are built");
+  // The DiT reads the objective only for its guidance interval (sigma = sin(t pi/2) under "v"), but a
+  // checkpoint that states one was trained for it: chord samples these DiTs by rectified flow.
+  require_reference_default(config, "diffusion_objective", "rectified_flow",
+                            "chord samples the Stable Audio DiT by rectified flow; a \"v\" or \"rf_denoiser\" model "
+                            "would be sampled with the wrong parameterisation");
   if (config.contains("sliding_window") && !config.at("sliding_window").is_null()) {
     CHORD_FAIL("stable-audio config: sliding_window = ", config.at("sliding_window").dump(), " is not supported (full attention only)");
   }

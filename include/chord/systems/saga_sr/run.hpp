@@ -27,17 +27,31 @@ struct SrRun {
   SuperResolutionSystem<Spec> system{nullptr};
 };
 
-/// Loads the run folder `folder` (written by train_super_resolution) for `Spec` onto `device`; weights
-/// that do not fit its config.json are refused with the differences.
+/// Loads a run for `Spec` onto `device`: the run folder `source` (written by train_super_resolution:
+/// its exported EMA weights, else its newest complete checkpoint's), or one of its trainer checkpoints
+/// (`<run>/checkpoints/checkpoint_<step>.pt`: that step's EMA weights, the config from `<run>`).
+/// Weights that do not fit the run's config.json are refused with the differences.
 template <class Spec>
-SrRun<Spec> load_run(const std::filesystem::path& folder, c10::Device device = c10::kCPU) {
+SrRun<Spec> load_run(const std::filesystem::path& source, c10::Device device = c10::kCPU) {
   SrRun<Spec> run;
+  const bool checkpoint_file = std::filesystem::is_regular_file(source) && source.extension() == ".pt";
+  const auto folder = checkpoint_file ? source.parent_path().parent_path() : source;
   std::ifstream in(folder / "config.json");
-  CHORD_CHECK(in, "'", folder.string(), "' is not a SAGA-SR run folder (no config.json)");
+  CHORD_CHECK(in, checkpoint_file ? "'" + source.string() + "' is a trainer checkpoint, but its run folder '" + folder.string() +
+                                        "' has no config.json (a checkpoint is read from <run>/checkpoints/)"
+                                  : "'" + source.string() + "' is not a SAGA-SR run folder (no config.json)");
+  const std::string config_path = (folder / "config.json").string();
   try {
-    run.config = nlohmann::json::parse(in).get<SrConfig>();
+    const auto config = nlohmann::json::parse(in);
+    io::check_config_json(nlohmann::json(SrConfig{}), config, config_path);
+    run.config = config.get<SrConfig>();
   } catch (const nlohmann::json::exception& error) {
-    CHORD_FAIL((folder / "config.json").string(), ": ", error.what());
+    CHORD_FAIL(config_path, ": ", error.what());
+  }
+  try {
+    run.config.check();
+  } catch (const std::exception& error) {
+    CHORD_FAIL(config_path, ": ", error.what());
   }
   run.pretransform = make_pretransform(run.config);
   run.system = SuperResolutionSystem<Spec>(run.config, run.pretransform->latent_channels());
@@ -46,7 +60,10 @@ SrRun<Spec> load_run(const std::filesystem::path& folder, c10::Device device = c
   // The exported EMA weights; a run still training (or killed) has only its checkpoints: the newest
   // complete one's EMA weights then.
   io::TensorMap weights;
-  if (std::filesystem::exists(folder / "model_ema.safetensors")) {
+  if (checkpoint_file) {
+    options.source_name = source.string();
+    weights = io::read_trainer_weights(source, "system").tensors;
+  } else if (std::filesystem::exists(folder / "model_ema.safetensors")) {
     options.source_name = (folder / "model_ema.safetensors").string();
     weights = io::load_safetensors(folder / "model_ema.safetensors");
   } else {
