@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iterator>
 
 namespace {
 torch::Tensor sine(double hz, int64_t rate, int64_t n, double amplitude = 0.5) {
@@ -87,4 +88,33 @@ TEST_CASE("mono mixdown averages channels and RMS normalisation only boosts quie
   REQUIRE(unity == 1.0);
   REQUIRE(torch::equal(same, loud));
   REQUIRE(chord::audio::normalize_rms(loud, 0.1, /*only_if_quieter=*/false).second == Approx(0.2));
+}
+
+TEST_CASE("a header's frame count is not trusted for memory: a FLAC claiming 2^36 frames is refused as truncated",
+          "[audio][io]") {
+  // Found by fuzzing: 116 bytes claiming 1.7 G frames made read_audio allocate for all of them. Here a
+  // real FLAC of 2400 frames with STREAMINFO's 36-bit total set to its maximum (275 GB as float).
+  const auto dir = chord::test::scratch_dir("audio_claims");
+  chord::audio::write_audio(dir / "small.flac", sine(440, 24000, 2400), 24000);
+  std::string bytes;
+  {
+    std::ifstream in(dir / "small.flac", std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  REQUIRE(bytes.substr(0, 4) == "fLaC");
+  bytes[21] = static_cast<char>(bytes[21] | 0x0F);  // "fLaC", block header, then STREAMINFO: total samples in 21-25
+  for (int i = 22; i < 26; ++i) bytes[i] = static_cast<char>(0xFF);
+  std::ofstream(dir / "claims.flac", std::ios::binary) << bytes;
+  REQUIRE(chord::audio::audio_info(dir / "claims.flac").frames == (int64_t{1} << 36) - 1);
+  REQUIRE_THROWS_WITH(chord::audio::read_audio(dir / "claims.flac"),
+                      Catch::Matchers::Contains("claims.flac' is truncated: read 2400 of 68719476735 frames"));
+
+  // A valid file past the single-allocation bound (16 Mi samples; FLAC compresses silence ~1000:1)
+  // decodes in blocks to the same samples.
+  auto long_quiet = torch::zeros({(int64_t{1} << 24) + 5000});
+  long_quiet.narrow(0, long_quiet.size(0) - 4800, 4800).copy_(sine(300, 48000, 4800));
+  chord::audio::write_audio(dir / "long.flac", long_quiet, 48000);
+  const auto back = chord::audio::read_audio(dir / "long.flac");
+  REQUIRE(back.samples.sizes() == torch::IntArrayRef{1, long_quiet.size(0)});
+  REQUIRE(chord::test::max_abs_diff(back.samples[0], long_quiet) <= 1.0 / 32768.0);
 }

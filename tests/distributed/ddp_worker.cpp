@@ -127,6 +127,7 @@ int train_run(const Options& o) {
   options.device = device;
   train::Trainer trainer(options);
   if (rank == 0) trainer.add_observer(std::make_shared<train::ConsoleProgress>(std::cerr, "ddp-worker"));
+  if (rank == 0) trainer.add_observer(std::make_shared<train::JsonlLogger>(std::filesystem::path(o.out) / "log.jsonl"));
   if (group) trainer.add_observer(std::make_shared<train::RankLog>(std::filesystem::path(o.out) / "logs", rank, "ddp-worker"));
 
   chord::io::TensorMap final_state;

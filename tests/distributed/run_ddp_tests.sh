@@ -54,6 +54,16 @@ case $case_name in
     launched 2 "$out/two" --model flow --batch 2 --steps 4
     same_parameters "$out/one" "$out/two"
     for r in 0 1; do grep -q "stopped at step 4" "$out/two/logs/rank$r.log" || fail "rank $r's log is incomplete"; done
+    # Logged scalars are averaged over the ranks: rank 1's log shows rank 0's values, and both equal the
+    # one-process run's (batch 4 = 2 x batch 2).
+    python3 - "$out/one/log.jsonl" "$out/two/log.jsonl" <<'PY' || fail "the logged losses are not the average over the ranks"
+import json, sys
+one, two = ([json.loads(line)["loss"] for line in open(path)] for path in sys.argv[1:3])
+print("logged losses, 1 process:", one, "2 processes:", two)
+sys.exit(0 if len(one) == len(two) == 4 and all(abs(a - b) <= 1e-5 * max(1.0, abs(a)) for a, b in zip(one, two)) else 1)
+PY
+    [[ $(grep -o "loss=[^ ]*" "$out/two/logs/rank0.log") == "$(grep -o "loss=[^ ]*" "$out/two/logs/rank1.log")" ]] ||
+      fail "rank 1 logged other losses than rank 0"
     # The reducer rebuilt its buckets after the first step (one size-unlimited bucket would never overlap
     # the backward): the 5.3 MB of gradients go in a 1 MiB-capped first bucket and a second one.
     buckets=$(grep -m1 "gradient buckets of 'model'" "$out/two.rank0.out" | sed 's/.*order)://') ||

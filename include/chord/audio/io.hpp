@@ -8,6 +8,7 @@
 #include <sndfile.h>
 #include <torch/types.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <memory>
@@ -59,8 +60,30 @@ inline Audio read_audio(const std::filesystem::path& path) {
   CHORD_CHECK(file, "cannot read audio '", path.string(), "': ", sf_strerror(nullptr));
   CHORD_CHECK(info.channels > 0 && info.samplerate > 0, "audio '", path.string(),
               "' has no channels or no sample rate");
-  auto interleaved = torch::empty({static_cast<int64_t>(info.frames), info.channels}, torch::kFloat32);
-  const sf_count_t read = sf_readf_float(file.get(), interleaved.data_ptr<float>(), info.frames);
+  // The header's frame count is what the file claims, not what it holds (found by fuzzing: a FLAC of
+  // 116 bytes claiming 1.7 G frames). Allocate it at once only when the file could hold it (a byte per
+  // sample or more, as every PCM format) or it is small; otherwise (a damaged or crafted header, or a
+  // very compressible FLAC) decode in blocks, so memory follows the samples actually decoded.
+  const int64_t frames = info.frames, channels = info.channels;
+  const int64_t plausible = std::max<int64_t>(static_cast<int64_t>(std::filesystem::file_size(path)), int64_t{16} << 20);
+  torch::Tensor interleaved;
+  sf_count_t read = 0;
+  if (frames <= plausible / channels) {
+    interleaved = torch::empty({frames, channels}, torch::kFloat32);
+    read = sf_readf_float(file.get(), interleaved.data_ptr<float>(), frames);
+  } else {
+    constexpr int64_t kBlockFrames = int64_t{1} << 18;
+    std::vector<torch::Tensor> blocks;
+    while (read < frames) {
+      const int64_t want = std::min(kBlockFrames, frames - read);
+      auto block = torch::empty({want, channels}, torch::kFloat32);
+      const sf_count_t got = sf_readf_float(file.get(), block.data_ptr<float>(), want);
+      if (got > 0) blocks.push_back(block.narrow(0, 0, got));
+      read += got;
+      if (got < want) break;
+    }
+    interleaved = blocks.empty() ? torch::empty({0, channels}, torch::kFloat32) : torch::cat(blocks);
+  }
   CHORD_CHECK(read == info.frames, "audio '", path.string(), "' is truncated: read ", read, " of ",
               info.frames, " frames");
   // NaN or Inf samples (float files written from a diverged model, corrupt data) would surface much
