@@ -74,8 +74,8 @@ function(chord_add_trainer name)
 int main(int argc, char** argv) { return chord::apps::${_function}<${ARG_SPEC}>(argc, argv, \"${name}\"); }
 ")
   chord_add_executable(${name} SOURCES "${_source}")
-  if(ARG_APP STREQUAL "tts_infer" AND TARGET chord::hub)
-    target_link_libraries(${name} PRIVATE chord::hub)  # --model downloads published weights
+  if(ARG_APP MATCHES "^(tts_infer|sr_trainer)$" AND TARGET chord::hub)
+    target_link_libraries(${name} PRIVATE chord::hub)  # --model, oobleck:/t5:<name> download published weights
   endif()
   if(ARG_EXCLUDE_FROM_ALL)
     set_target_properties(${name} PROPERTIES EXCLUDE_FROM_ALL TRUE)

@@ -8,6 +8,7 @@
 #include <chord/apps/cli.hpp>
 #include <chord/apps/published_models.hpp>
 #include <chord/hub/download.hpp>
+#include <chord/hub/published.hpp>
 #include <chord/hub/registry.hpp>
 
 #include <CLI/CLI.hpp>
@@ -22,7 +23,8 @@ void list_models() {
   for (const auto& model : chord::hub::published_models()) {
     std::cout << model.name << "  (" << model.system << ")\n"
               << "    " << model.repo << " @ " << model.revision << (model.gated ? "  [gated: accept the licence, set HF_TOKEN]" : "") << "\n";
-    for (const auto& file : model.files) std::cout << "    " << file.role << ": " << file.path << "\n";
+    for (const auto& file : model.files)
+      std::cout << "    " << file.role << ": " << file.path << (file.sha256.empty() ? "" : "  (sha256 " + file.sha256 + ")") << "\n";
     std::cout << "    conversion: " << (model.conversion.empty() ? "none (read as downloaded)" : model.conversion) << "\n";
     if (!model.note.empty()) std::cout << "    note: " << model.note << "\n";
   }
@@ -43,7 +45,7 @@ int main(int argc, char** argv) {
   app.add_flag("--list", list, "List the published models chord knows, their files and conversions");
   app.add_option("--repo", repo, "Any model repository (org/name) instead of a published model's name");
   app.add_option("--file", files, "A file of --repo (repeat for several)")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  app.add_option("--revision", revision, "Branch, tag or commit (default: the registry's, or main)");
+  app.add_option("--revision", revision, "Branch, tag or commit (default: the commit the registry pins, or main for --repo)");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -69,11 +71,12 @@ int main(int argc, char** argv) {
       return 0;
     }
     const auto& model = chord::hub::find_published_model(name);
-    chord::apps::ResolvedModel resolved{&model, {}, {}};
+    const auto resolved = chord::hub::fetch_published_model(model, revision, options, progress);
     for (const auto& file : model.files) {
-      const auto fetched = fetch(model.repo, file.path, revision.empty() ? model.revision : revision);
-      resolved.files[file.role] = fetched.path;
-      resolved.snapshot = fetched.snapshot;
+      const auto& path = resolved.file(file.role);
+      std::cerr << "[" << program << "] " << file.path << ": " << chord::apps::format_bytes(std::filesystem::file_size(path))
+                << (file.sha256.empty() || !(revision.empty() || revision == model.revision) ? "" : ", sha256 as pinned") << "\n";
+      std::cout << path.string() << "\n";
     }
     if (!model.conversion.empty()) {
       std::cerr << "[" << program << "] " << model.name << " needs a conversion for chord (" << model.note << "):\n"

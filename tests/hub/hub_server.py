@@ -16,7 +16,10 @@ Repositories (small generated files, the same on every run):
   chord-test/corrupt   weights.bin (LFS): the bytes served do not match the sha256 announced
   chord-test/gated     weights.bin (LFS): 401 without a token, 403 with one other than `hf_chordAcceptedToken1234`
   chord-test/slow      weights.bin (LFS, 2 MB) served over about 2 s (for the concurrent-download test)
-  SWivid/F5-TTS        the registry's F5TTS_v1_Base paths, with stand-in bytes (for --model)
+  SWivid/F5-TTS        the registry's F5TTS_v1_Base paths, with stand-in bytes (for --model), at main and
+                       at the registry's pinned commit
+  stabilityai/stable-audio-open-1.0, google-t5/t5-base   the registry's files at its pins, stand-in bytes
+                       (the first gated like chord-test/gated; t5-base redirects to the second, as on the Hub)
 The log gets one line per request: `METHOD path range=<Range or -> auth=<yes|no>` (never the token).
 """
 import argparse
@@ -53,6 +56,12 @@ class File:
         self.etag = hashlib.sha256(data).hexdigest() if lfs else blob_id(data)
 
 
+# The commits chord's registry pins (include/chord/hub/registry.hpp).
+F5_PINNED = "84e5a410d9cead4de2f847e7c9369a6440bdfaca"
+SAO_PINNED = "f21265c1e2710b3bd2386596943f0007f55f802e"
+T5_PINNED = "a9723ea7f1b39c1eae772870f3b547bf6ef7e6c1"
+
+
 def make_repos():
     tiny_main = {
         "config.json": File(b'{"dim": 8, "depth": 2}\n', lfs=False),
@@ -64,6 +73,9 @@ def make_repos():
         "weights.bin": File(generated(2, 12_000), lfs=True),
         "sub/dir/vocab.txt": tiny_main["sub/dir/vocab.txt"],
     }
+    f5_files = {
+        "F5TTS_v1_Base/model_1250000.safetensors": File(b"not a safetensors file", lfs=True),
+        "F5TTS_v1_Base/vocab.txt": File(b" \na\nb\n", lfs=False)}
     good = generated(3, 250_000)
     bad = bytearray(good)
     bad[1000] ^= 0xFF
@@ -75,15 +87,21 @@ def make_repos():
         "chord-test/corrupt": {"main": commit("corrupt"), "commits": {commit("corrupt"): {"weights.bin": File(good, lfs=True, served=bytes(bad))}}},
         "chord-test/gated": {"main": commit("gated"), "commits": {commit("gated"): {"weights.bin": File(generated(6, 10_000), lfs=True)}}},
         "chord-test/slow": {"main": commit("slow"), "commits": {commit("slow"): {"weights.bin": File(generated(7, 2_000_000), lfs=True)}}},
-        # The registry's F5-TTS paths (not a real checkpoint: the --model test checks where paths lead).
-        "SWivid/F5-TTS": {"main": commit("f5"), "commits": {commit("f5"): {
-            "F5TTS_v1_Base/model_1250000.safetensors": File(b"not a safetensors file", lfs=True),
-            "F5TTS_v1_Base/vocab.txt": File(b" \na\nb\n", lfs=False)}}},
+        # The registry's F5-TTS paths (not a real checkpoint: the --model test checks where paths lead),
+        # at main and at the commit the registry pins, whose real files have other sha256s.
+        "SWivid/F5-TTS": {"main": commit("f5"), "commits": {commit("f5"): f5_files, F5_PINNED: f5_files}},
+        # The registry's SAGA-SR parts at their pins: Stable Audio Open gated, a stand-in T5 folder.
+        "stabilityai/stable-audio-open-1.0": {"main": SAO_PINNED, "commits": {SAO_PINNED: {
+            "model.safetensors": File(generated(8, 1000), lfs=True), "model_config.json": File(b"{}\n", lfs=False)}}},
+        "google-t5/t5-base": {"main": T5_PINNED, "commits": {T5_PINNED: {
+            "config.json": File(b'{"d_model": 8}\n', lfs=False), "model.safetensors": File(b"not a safetensors file", lfs=True),
+            "tokenizer.json": File(b"{}\n", lfs=False)}}},
     }
     return repos
 
 
 REPOS = make_repos()
+RENAMED = {"t5-base": "google-t5/t5-base"}
 BLOBS = {}  # sha256 → (repo, File)
 for _repo, _info in REPOS.items():
     for _files in _info["commits"].values():
@@ -135,14 +153,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         if path.startswith("/blobs/"):
             return self.serve_blob(path[len("/blobs/"):])
-        match = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
+        match = re.fullmatch(r"/((?:[^/]+/)?[^/]+)/resolve/([^/]+)/(.+)", path)
         if not match:
             return self.error(404, "EntryNotFound", "no such route")
         repo, revision, filename = match.group(1), match.group(2).replace("%2F", "/"), match.group(3)
+        if repo in RENAMED:  # a repository moved under an organisation: the Hub redirects on its own host
+            return self.send(307, {"Location": f"/{RENAMED[repo]}/resolve/{match.group(2)}/{filename}"})
         info = REPOS.get(repo)
         if info is None:
             return self.error(401, "RepoNotFound", f"Repository Not Found for url: {self.path}.")
-        if repo == "chord-test/gated":
+        if repo in ("chord-test/gated", "stabilityai/stable-audio-open-1.0"):
             auth = self.headers.get("Authorization", "")
             if not auth:
                 return self.error(401, "GatedRepo", f"Access to model {repo} is restricted. You must have access to it and be authenticated to access it. Please log in.")

@@ -2,9 +2,10 @@
 # The Hugging Face Hub client end to end against a local stand-in for the Hub (hub_server.py on
 # 127.0.0.1, a free port, stopped after 100 s at most), one case per CTest test:
 #   run_hub_tests.sh <case> <chord-fetch> <output folder> [python with huggingface_hub] [chord-f5tts-infer]
+#                    [chord-saga-sr-train]
 # Prints "ok: <case>" on success; exits 77 (CTest: skipped) with the reason when a case cannot run here.
 set -euo pipefail
-case_name=$1 fetch=$2 out=$3 hf_python=${4:-} infer=${5:-}
+case_name=$1 fetch=$2 out=$3 hf_python=${4:-} infer=${5:-} sr_train=${6:-}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 rm -rf "$out"
 mkdir -p "$out"
@@ -184,24 +185,53 @@ print(hf_hub_download("chord-test/tiny", "config.json", revision="v1.0"))'
     [[ $(sed -n 2,3p "$out/python.out") == "$(grep '^/' "$out/chord.out")" ]] || fail "Python resolved other paths"
     [[ $(tail -1 "$out/python.out") == "$(tail -1 "$out/chord_tag.out")" ]] || fail "Python resolved v1.0 elsewhere"
     ;;
-  model_flag)  # --model on chord-f5tts-infer: resolved through the cache; offline and empty, it says what is missing
+  model_flag)  # --model on chord-f5tts-infer: resolved through the cache at the pinned commit, its sha256 checked
     [[ -n $infer ]] || skip "chord-f5tts-infer was not given"
     touch "$out/prompt.wav"
+    pinned=84e5a410d9cead4de2f847e7c9369a6440bdfaca
     HF_HUB_OFFLINE=1 run offline_model "$infer" --model F5TTS_v1_Base --ref-audio "$out/prompt.wav" --ref-text "A prompt." --text "Hello." --out "$out/x.wav"
     [[ $status -ne 0 ]] || fail "--model offline with an empty cache succeeded"
-    must_say offline_model "'F5TTS_v1_Base/model_1250000.safetensors' of SWivid/F5-TTS at revision 'main' is not in the Hugging Face cache"
+    must_say offline_model "'F5TTS_v1_Base/model_1250000.safetensors' of SWivid/F5-TTS at revision '$pinned' is not in the Hugging Face cache"
     run wrong_model "$infer" --model vocos-mel-24khz --ref-audio "$out/prompt.wav" --ref-text "A prompt." --text "Hello." --out "$out/x.wav"
     must_say wrong_model "is not an F5-TTS checkpoint"
     run both "$infer" --model F5TTS_v1_Base --checkpoint x.safetensors --ref-audio "$out/prompt.wav" --ref-text "A prompt." --text "Hello." --out "$out/x.wav"
     must_say both "give --model or --checkpoint, not both"
-    # Online: the registry's files land in the cache and the program loads those paths (stand-in bytes
-    # here, so loading then fails, naming the file it was given).
-    run online_model "$infer" --model F5TTS_v1_Base --ref-audio "$out/prompt.wav" --ref-text "A prompt." --text "Hello." --out "$out/x.wav"
+    # Online at the pin: the server's stand-in bytes are not the published checkpoint, whose sha256 the
+    # registry records: downloaded (the Hub's own sha256 holds), then refused, naming both hashes.
+    run pinned_model "$infer" --model F5TTS_v1_Base --ref-audio "$out/prompt.wav" --ref-text "A prompt." --text "Hello." --out "$out/x.wav"
+    [[ $status -ne 0 ]] || fail "stand-in bytes were taken for the pinned checkpoint"
+    must_say pinned_model "at the pinned commit $pinned is not the file chord's registry names for F5TTS_v1_Base"
+    must_say pinned_model "pinned 670900fd14e6c458b95da6e9ed317cdb20dbaf7a1c02ac06a05475a9d32b6a38"
+    [[ $(requests "^HEAD /SWivid/F5-TTS/resolve/$pinned/F5TTS_v1_Base/model_1250000") -ge 1 ]] || fail "the pinned commit was not asked for"
+    # Another revision, the user's choice: what the repository has there, no content check; the program
+    # loads those paths (stand-in bytes here, so loading then fails, naming the file it was given).
+    run online_model "$infer" --model F5TTS_v1_Base --model-revision main --ref-audio "$out/prompt.wav" --ref-text "A prompt." --text "Hello." --out "$out/x.wav"
     must_say online_model "model F5TTS_v1_Base: $cache/models--SWivid--F5-TTS/snapshots/[0-9a-f]{40}/F5TTS_v1_Base/model_1250000.safetensors"
+    must_not_say online_model "registry names"
     [[ -L $(repo_dir SWivid/F5-TTS)/snapshots/$(cat "$(repo_dir SWivid/F5-TTS)/refs/main")/F5TTS_v1_Base/vocab.txt ]] || fail "the vocab was not fetched"
+    # A pickled model named where a file goes: never read, the conversion named.
+    run vocos_name "$infer" --checkpoint x.safetensors --vocoder vocos --vocos vocos-mel-24khz --ref-audio "$out/prompt.wav" --ref-text "A prompt." --text "Hello." --out "$out/x.wav"
+    must_say vocos_name "--vocos vocos-mel-24khz: vocos-mel-24khz is published as a pickle"
     run list "$fetch" --list
     must_say list "^F5TTS_v1_Base"
-    must_say list "F5TTS_v1_Base/model_1250000.safetensors"
+    must_say list "F5TTS_v1_Base/model_1250000.safetensors  \(sha256 670900fd"
+    must_say list "SWivid/F5-TTS @ $pinned"
+    ;;
+  published_parts)  # SAGA-SR's --pretransform oobleck:<name> and --text-encoder t5:<name> fetch the registry's files
+    [[ -n $sr_train ]] || skip "chord-saga-sr-train was not given"
+    echo '{"audio": "a.wav", "text": "x"}' > "$out/manifest.jsonl"
+    run no_manifest "$sr_train" --pretransform oobleck:stable-audio-open-1.0 --out "$out/run"
+    must_say no_manifest "--manifest is required"
+    [[ $(requests "stable-audio-open") -eq 0 ]] || fail "a download started before the arguments were checked"
+    run gated "$sr_train" --manifest "$out/manifest.jsonl" --pretransform oobleck:stable-audio-open-1.0 --out "$out/run"
+    must_say gated "'model.safetensors' of stabilityai/stable-audio-open-1.0 at revision 'f21265c1e2710b3bd2386596943f0007f55f802e': access refused"
+    must_say gated "accept its licence"
+    run t5 "$sr_train" --manifest "$out/manifest.jsonl" --text-encoder t5:t5-base --out "$out/run"
+    must_say t5 "--text-encoder t5:t5-base: $cache/models--t5-base/snapshots/a9723ea7f1b39c1eae772870f3b547bf6ef7e6c1"
+    [[ -L $cache/models--t5-base/snapshots/a9723ea7f1b39c1eae772870f3b547bf6ef7e6c1/tokenizer.json ]] || fail "the T5 folder is incomplete"
+    [[ $status -ne 0 ]] || fail "training ran on a manifest whose audio does not exist"
+    run wrong_part "$sr_train" --manifest "$out/manifest.jsonl" --pretransform oobleck:t5-base --out "$out/run"
+    must_say wrong_part "is for --text-encoder t5:"
     ;;
   *) fail "unknown case" ;;
 esac

@@ -4,7 +4,9 @@
 // runs against a local server in tests/hub/run_hub_tests.sh.
 #include <catch2/catch.hpp>
 
+#include <chord/apps/published_models.hpp>
 #include <chord/hub/download.hpp>
+#include <chord/hub/published.hpp>
 #include <chord/hub/registry.hpp>
 
 #include <cstdlib>
@@ -182,14 +184,20 @@ TEST_CASE("an unreachable Hub falls back to the cached copy; a commit revision a
                     Catch::Contains("cannot reach http://127.0.0.1:9") && Catch::Contains("not in the cache"));
 }
 
-TEST_CASE("the registry: unique names, files for every model, F5-TTS entries as --model needs them", "[hub]") {
+TEST_CASE("the registry: unique names, pinned commits, files for every model, F5-TTS entries as --model needs them", "[hub]") {
   std::set<std::string> names;
+  const std::set<std::string> flags{"--model", "--vocos", "--pretransform oobleck:", "--text-encoder t5:", "--wavlm-weights"};
   for (const auto& model : chord::hub::published_models()) {
     INFO(model.name);
     CHECK(names.insert(model.name).second);
     CHECK_NOTHROW(chord::hub::check_repo_id(model.repo));
+    CHECK(chord::hub::is_commit_hash(model.revision));  // pinned: "main" would move under the user
+    CHECK(flags.count(model.flag) == 1);
     CHECK_FALSE(model.files.empty());
-    for (const auto& file : model.files) CHECK_NOTHROW(chord::hub::check_repo_filename(file.path));
+    for (const auto& file : model.files) {
+      CHECK_NOTHROW(chord::hub::check_repo_filename(file.path));
+      CHECK((file.sha256.empty() || chord::hub::detail::is_sha256(file.sha256)));
+    }
     const bool pickled = std::any_of(model.files.begin(), model.files.end(), [](const auto& f) { return f.path.ends_with(".bin"); });
     CHECK(pickled == !model.conversion.empty());  // chord never unpickles: every pickle has its conversion
   }
@@ -203,4 +211,94 @@ TEST_CASE("the registry: unique names, files for every model, F5-TTS entries as 
   CHECK(chord::hub::find_published_model("F5TTS_v1_Base").file_with_role("checkpoint")->path == "F5TTS_v1_Base/model_1250000.safetensors");
   CHECK(chord::hub::find_published_model("stable-audio-open-1.0").gated);
   CHECK_THROWS_WITH(chord::hub::find_published_model("F5TTS_v9"), Catch::Contains("known: F5TTS_v1_Base, F5TTS_Base"));
+}
+
+namespace {
+
+/// A registered-model entry over the fixture repository chord-test/tiny, pinned to `commit`.
+chord::hub::PublishedModel tiny_model(const std::string& commit, const std::string& weights_sha, const std::string& vocab_sha) {
+  chord::hub::PublishedModel model;
+  model.name = "tiny";
+  model.repo = "chord-test/tiny";
+  model.revision = commit;
+  model.files = {{"weights.bin", "weights", weights_sha}, {"sub/dir/vocab.txt", "vocab", vocab_sha}};
+  return model;
+}
+
+constexpr const char* kVocabSha = "ceec531dfe632d7481783a3654f1d6791ccaebba3f10e62a320ac262e8a38a56";
+constexpr const char* kUncachedCommit = "1111111111111111111111111111111111111111";
+
+}  // namespace
+
+TEST_CASE("a pinned model is found by content in a cache Python filled at another revision", "[hub]") {
+  chord::hub::HubOptions options;
+  options.cache_dir = python_cache_copy("pinned_by_content");
+  options.offline = true;
+  std::vector<std::string> notes;
+  chord::hub::Progress progress;
+  progress.on_note = [&](const std::string& note) { notes.push_back(note); };
+
+  // The pin is not in the cache; main's copies have the pinned content (the LFS blob by its name, the
+  // small git-stored vocab by hashing it): used without a request, the cache left as it was.
+  const auto model = tiny_model(kUncachedCommit, kWeightsSha, kVocabSha);
+  const auto files = chord::hub::fetch_published_model(model, {}, options, progress);
+  const auto main_snapshot = options.cache_dir / "models--chord-test--tiny/snapshots/bfeeadfce2702f19995771b50e69a442c75a4e4b";
+  CHECK(files.file("weights") == main_snapshot / "weights.bin");
+  CHECK(files.file("vocab") == main_snapshot / "sub/dir/vocab.txt");
+  CHECK(files.snapshot == main_snapshot);
+  REQUIRE(notes.size() == 2);
+  CHECK_THAT(notes[0], Catch::Contains("using the copy cached at commit bfeeadfce2702f19995771b50e69a442c75a4e4b") &&
+                           Catch::Contains("sha256 f6f48e1d5356"));
+  CHECK_FALSE(fs::exists(options.cache_dir / "models--chord-test--tiny/snapshots" / kUncachedCommit));
+
+  // Other content is not taken for the pinned file: offline, the pin is simply missing.
+  const std::string other_sha(64, 'a');
+  CHECK_THROWS_WITH(chord::hub::fetch_published_model(tiny_model(kUncachedCommit, other_sha, kVocabSha), {}, options),
+                    Catch::Contains("offline (HF_HUB_OFFLINE=1): 'weights.bin' of chord-test/tiny at revision '" + std::string(kUncachedCommit) +
+                                    "' is not in the Hugging Face cache"));
+}
+
+TEST_CASE("a pinned file with other content is refused; another revision is taken as it is", "[hub]") {
+  chord::hub::HubOptions options;
+  options.cache_dir = python_cache_copy("pinned_mismatch");
+  options.offline = true;
+  const std::string main_commit = "bfeeadfce2702f19995771b50e69a442c75a4e4b";
+  const std::string wrong_sha(64, 'c');
+
+  // The pinned commit is cached, its weights.bin is not what the registry names: refused, both hashes said.
+  CHECK_THROWS_WITH(chord::hub::fetch_published_model(tiny_model(main_commit, wrong_sha, kVocabSha), {}, options),
+                    Catch::Contains("'weights.bin' of chord-test/tiny at the pinned commit " + main_commit) &&
+                        Catch::Contains("sha256 " + std::string(kWeightsSha) + ", pinned " + wrong_sha) && Catch::Contains("--model-revision main"));
+  // The same for a small git-stored file, hashed.
+  CHECK_THROWS_WITH(chord::hub::fetch_published_model(tiny_model(main_commit, kWeightsSha, wrong_sha), {}, options),
+                    Catch::Contains("'sub/dir/vocab.txt' of chord-test/tiny") && Catch::Contains("sha256 " + std::string(kVocabSha)));
+  // Matching content passes; a revision of the user's choice is not checked against the pin's hashes.
+  CHECK_NOTHROW(chord::hub::fetch_published_model(tiny_model(main_commit, kWeightsSha, kVocabSha), {}, options));
+  const auto chosen = chord::hub::fetch_published_model(tiny_model(kUncachedCommit, wrong_sha, wrong_sha), "main", options);
+  CHECK(chosen.file("weights").parent_path().filename() == main_commit);
+}
+
+TEST_CASE("a file option names a published model: fetched, refused with the way forward, or left alone", "[hub]") {
+  Environment environment;
+  for (const char* variable : kVariables) environment.set(variable, std::nullopt);
+  const auto cache = python_cache_copy("option_values");
+  environment.set("HF_HUB_CACHE", cache.string());
+  environment.set("HF_HUB_OFFLINE", "1");
+  using chord::apps::published_path_or_value;
+  // Paths that exist and names the registry does not know come back for the option's own checks.
+  CHECK(published_path_or_value(cache.string(), "--vocos", "weights", "test") == cache.string());
+  CHECK(published_path_or_value("no-such-file.safetensors", "--vocos", "weights", "test") == "no-such-file.safetensors");
+  CHECK(published_path_or_value("", "--vocos", "weights", "test").empty());
+  // A pickle is never read: the message says how to convert it.
+  CHECK_THROWS_WITH(published_path_or_value("vocos-mel-24khz", "--vocos", "weights", "test"),
+                    Catch::Contains("--vocos vocos-mel-24khz: vocos-mel-24khz is published as a pickle") &&
+                        Catch::Contains("`chord-fetch vocos-mel-24khz`"));
+  CHECK_THROWS_WITH(published_path_or_value("wavlm-base-plus", "--wavlm-weights", "weights", "test"),
+                    Catch::Contains("published as a pickle"));
+  // A model for another option.
+  CHECK_THROWS_WITH(published_path_or_value("t5-base", "--pretransform oobleck:", "weights", "test"),
+                    Catch::Contains("--pretransform oobleck:t5-base: the published model 't5-base' is for --text-encoder t5:"));
+  // The right option: fetched (offline here, so the message names the pinned commit that is missing).
+  CHECK_THROWS_WITH(published_path_or_value("t5-base", "--text-encoder t5:", "folder", "test"),
+                    Catch::Contains("'config.json' of t5-base at revision 'a9723ea7f1b39c1eae772870f3b547bf6ef7e6c1' is not in the Hugging Face cache"));
 }

@@ -12,7 +12,7 @@
 #include "chord/core/error.hpp"
 #include "chord/hub/registry.hpp"
 #if defined(CHORD_WITH_HUB)
-#include "chord/hub/download.hpp"
+#include "chord/hub/published.hpp"
 #endif
 
 #include <CLI/CLI.hpp>
@@ -36,23 +36,14 @@ struct ModelChoice {
 };
 
 /// A published model's files on disk, by role (checkpoint, vocab, config, weights, tokenizer).
-struct ResolvedModel {
-  const hub::PublishedModel* model = nullptr;
-  std::filesystem::path snapshot;
-  std::map<std::string, std::filesystem::path> files;
-
-  const std::filesystem::path& file(const std::string& role) const {
-    const auto found = files.find(role);
-    CHORD_CHECK(found != files.end(), "the published model '", model->name, "' has no ", role, " file");
-    return found->second;
-  }
-};
+using ResolvedModel = hub::ModelFiles;
 
 inline void add_model_options(CLI::App& app, ModelChoice& choice, const std::string& what) {
   app.add_option("--model", choice.name,
                  "A published " + what + " by name (chord-fetch --list), downloaded into the Hugging Face cache on first use "
                  "($HF_HOME/hub; HF_HUB_OFFLINE=1: the cache only)");
-  app.add_option("--model-revision", choice.revision, "Branch, tag or commit of --model's repository (default: the registry's)");
+  app.add_option("--model-revision", choice.revision,
+                 "Branch, tag or commit of --model's repository (default: the commit the registry pins, whose files' sha256 it checks)");
 }
 
 /// "12.3 MB" for a byte count.
@@ -114,25 +105,20 @@ inline hub::Progress download_progress(const std::string& program) {
 }
 #endif
 
-/// Downloads (or finds in the cache) every file of the published model `choice.name`.
-inline ResolvedModel resolve_published_model(const ModelChoice& choice, const std::string& program) {
-  const auto& model = hub::find_published_model(choice.name);
+/// Downloads (or finds in the cache) every file of the published model `model`.
+inline ResolvedModel resolve_published_model(const hub::PublishedModel& model, const std::string& revision, const std::string& program) {
 #if defined(CHORD_WITH_HUB)
-  ResolvedModel resolved{&model, {}, {}};
-  const auto options = hub::HubOptions::from_environment();
-  const auto revision = choice.revision.empty() ? model.revision : choice.revision;
-  const auto progress = download_progress(program);
-  for (const auto& file : model.files) {
-    const auto fetched = hub::fetch_file(model.repo, file.path, revision, options, progress);
-    resolved.files[file.role] = fetched.path;
-    resolved.snapshot = fetched.snapshot;
-  }
-  return resolved;
+  return hub::fetch_published_model(model, revision, hub::HubOptions::from_environment(), download_progress(program));
 #else
+  (void)revision;
   (void)program;
-  CHORD_FAIL("--model ", model.name, ": this program was built without libcurl, so it cannot download (install libcurl4-openssl-dev "
+  CHORD_FAIL(model.name, ": this program was built without libcurl, so it cannot download (install libcurl4-openssl-dev "
              "and rebuild: scripts/setup.sh does both); or download ", model.repo, " yourself and give the files instead");
 #endif
+}
+
+inline ResolvedModel resolve_published_model(const ModelChoice& choice, const std::string& program) {
+  return resolve_published_model(hub::find_published_model(choice.name), choice.revision, program);
 }
 
 /// Replaces `{snapshot}` and `{<role>}` in a registry command with the resolved paths.
@@ -143,6 +129,31 @@ inline std::string fill_paths(std::string text, const ResolvedModel& resolved) {
   replace("{snapshot}", resolved.snapshot.string());
   for (const auto& [role, path] : resolved.files) replace("{" + role + "}", path.string());
   return text;
+}
+
+/// A file option's value that names a published model instead of a path (`--text-encoder t5:t5-base`,
+/// `--pretransform oobleck:stable-audio-open-1.0`): the model is fetched and the path the option takes
+/// returned (the file of `role`, or the repository folder when `role` is "folder"). A value that is an
+/// existing path, or names no published model, comes back unchanged for the option's own checks. A
+/// model published as a pickle is not converted here (chord never unpickles): the error says how.
+inline std::string published_path_or_value(const std::string& value, const std::string& flag, const std::string& role,
+                                           const std::string& program) {
+  std::error_code error;
+  if (value.empty() || std::filesystem::exists(value, error)) return value;
+  const hub::PublishedModel* model = nullptr;
+  for (const auto& entry : hub::published_models())
+    if (entry.name == value) model = &entry;
+  if (model == nullptr) return value;
+  const auto given = flag.ends_with(':') ? flag + value : flag + " " + value;  // as typed: "--vocos x", "--pretransform oobleck:x"
+  CHORD_CHECK(model->flag == flag, given, ": the published model '", value, "' is for ", model->flag, " (", model->system,
+              "), not ", flag);
+  CHORD_CHECK(model->conversion.empty(), given, ": ", model->name, " is published as a pickle, which chord never reads. Convert it once: ",
+              "`chord-fetch ", model->name, "` downloads it and prints the command; then give ", flag,
+              flag.ends_with(':') ? "" : " ", "<the converted .safetensors>");
+  const auto resolved = resolve_published_model(*model, {}, program);
+  const auto path = role == "folder" ? resolved.snapshot : resolved.file(role);
+  std::cerr << "[" << program << "] " << given << ": " << path.string() << "\n";
+  return path.string();
 }
 
 }  // namespace chord::apps

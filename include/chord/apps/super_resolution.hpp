@@ -11,6 +11,7 @@
 
 #include "chord/apps/cli.hpp"
 #include "chord/apps/manifest_check.hpp"
+#include "chord/apps/published_models.hpp"
 #include "chord/apps/training_processes.hpp"
 #include "chord/audio/io.hpp"
 #include "chord/core/allocator.hpp"
@@ -72,11 +73,12 @@ inline void add_sr_trainer_options(CLI::App& app, SrConfig& cfg, std::string& co
   app.add_option("--valid-manifest", cfg.valid_manifest, "Held-out manifest: the EMA weights' loss on fixed degraded crops");
   app.add_option("--out", cfg.out, "Run folder")->capture_default_str();
   app.add_option("--preset", cfg.preset, "DiT size: tiny, small, full")->capture_default_str();
-  app.add_option("--pretransform", cfg.pretransform, "patch | oobleck:<Stable Audio Open model.safetensors>")->capture_default_str();
+  app.add_option("--pretransform", cfg.pretransform, "patch | oobleck:<Stable Audio Open model.safetensors> | oobleck:stable-audio-open-1.0 (downloaded)")
+      ->capture_default_str();
   app.add_option("--patch", cfg.patch, "Samples per latent frame with waveform patching")->capture_default_str();
   app.add_option("--audio-channels", cfg.audio_channels, "Channels with waveform patching (1 or 2)")->capture_default_str();
   app.add_option("--patch-scale", cfg.patch_scale, "Waveform patching divides the audio by this (about its RMS)")->capture_default_str();
-  app.add_option("--text-encoder", cfg.text_encoder, "bytes | t5:<Hugging Face T5 folder, e.g. t5-base>")->capture_default_str();
+  app.add_option("--text-encoder", cfg.text_encoder, "bytes | t5:<Hugging Face T5 folder> | t5:t5-base (downloaded)")->capture_default_str();
   app.add_option("--text-width", cfg.text_width, "Width of the byte-level text encoder")->capture_default_str();
   app.add_option("--text-length", cfg.text_length, "Tokens per caption (padded/truncated)")->capture_default_str();
   app.add_option("--segment-seconds", cfg.segment_seconds, "Training crop length")->capture_default_str();
@@ -98,6 +100,25 @@ inline void add_sr_trainer_options(CLI::App& app, SrConfig& cfg, std::string& co
 }
 
 /// Where the trainer stopped and where its results are.
+/// `oobleck:<name>` and `t5:<name>` naming published models (chord-fetch --list) become the paths they
+/// stand for, fetched into the Hugging Face cache (the run's config.json then records those paths).
+inline void use_published_parts(SrConfig& cfg, const std::string& program) {
+  const std::string oobleck = "oobleck:", t5 = "t5:";
+  auto names_no_file = [](const std::string& value, const std::string& prefix) {
+    return value.starts_with(prefix) && !std::filesystem::exists(value.substr(prefix.size()));
+  };
+  if (!names_no_file(cfg.pretransform, oobleck) && !names_no_file(cfg.text_encoder, t5)) return;
+  // A download can take a while: the checks that cost nothing come first.
+  cfg.check();
+  CHORD_CHECK(!cfg.manifest.empty(), "--manifest is required (JSONL with \"audio\" and \"text\" per line)");
+  require_input_file(cfg.manifest, "--manifest");
+  io::require_output_folder(cfg.out, "--out");
+  if (cfg.pretransform.starts_with(oobleck))
+    cfg.pretransform = oobleck + published_path_or_value(cfg.pretransform.substr(oobleck.size()), "--pretransform " + oobleck, "weights", program);
+  if (cfg.text_encoder.starts_with(t5))
+    cfg.text_encoder = t5 + published_path_or_value(cfg.text_encoder.substr(t5.size()), "--text-encoder " + t5, "folder", program);
+}
+
 inline void report_sr_training(const SrTrainResult& result, const SrConfig& cfg, const std::string& program) {
   std::cout << "[" << program << "] " << (result.interrupted ? "interrupted" : "completed")
             << " at step " << result.steps << ", final loss " << result.final_loss << "\n"
@@ -128,6 +149,7 @@ int run_sr_trainer(int argc, char** argv, const std::string& program) {
   CLI11_PARSE(app, argc, argv);
   try {
     keep_freed_tensor_memory();
+    detail::use_published_parts(cfg, program);
     const TrainingProcesses processes(cfg.device, program);  // joins a torchrun job before any long work
     const auto result = train_super_resolution<Spec>(cfg, program, processes.group(), processes.device());
     if (processes.is_main()) detail::report_sr_training(result, cfg, program);

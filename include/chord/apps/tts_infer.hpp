@@ -148,7 +148,7 @@ inline void add_tts_infer_options(CLI::App& app, TtsInferConfig& c) {
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--edit", c.edit, "Regenerate these spans of the reference audio: start:end[,start:end] in seconds");
   app.add_option("--vocoder", c.vocoder, "griffinlim (no weights) or vocos")->check(CLI::IsMember({"griffinlim", "vocos"}))->capture_default_str();
-  app.add_option("--vocos", c.vocos, "Vocos weights (.safetensors from scripts/convert_vocos.py)");
+  app.add_option("--vocos", c.vocos, "Vocos weights (.safetensors from scripts/convert_vocos.py; the name vocos-mel-24khz says how to make it)");
   app.add_option("--griffin-lim-iterations", c.griffin_lim_iterations, "Iterations of the Griffin-Lim vocoder")
       ->check(CLI::Range(int64_t{1}, int64_t{10000}))->capture_default_str();
   add_device_option(app, c.device);
@@ -259,6 +259,7 @@ int run_tts_infer(int argc, char** argv, const std::string& program) {
   try {
     keep_freed_tensor_memory();
     if (!c.model.name.empty()) detail::use_published_model(c, program);
+    c.vocos = published_path_or_value(c.vocos, "--vocos", "weights", program);
     detail::check_tts_infer_arguments(c);
     const auto edit_spans = c.edit.empty() ? std::vector<f5::EditSpan>{} : detail::parse_spans(c.edit);
     const bool editing = !edit_spans.empty();

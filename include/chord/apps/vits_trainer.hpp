@@ -9,6 +9,7 @@
 /// work, and prints.
 
 #include "chord/apps/cli.hpp"
+#include "chord/apps/published_models.hpp"
 #include "chord/apps/training_processes.hpp"
 #include "chord/apps/vits_config.hpp"
 #include "chord/audio/io.hpp"
@@ -590,6 +591,7 @@ inline int run_vits_training(VitsTrainerConfig cli, const std::string& program) 
   require_input_file(cli.filelist, "--filelist");
   if (!cli.valid_filelist.empty()) require_input_file(cli.valid_filelist, "--valid-filelist");
   if (!cli.no_wavlm) {
+    cli.wavlm_weights = published_path_or_value(cli.wavlm_weights, "--wavlm-weights", "weights", program);
     CHORD_CHECK(!cli.wavlm_weights.empty(), "--wavlm-weights <wavlm-base-plus.safetensors> is required for the WavLM discriminator "
                 "(or pass --no-wavlm to train without it, as Bert-VITS2 did before 2.3)");
     require_input_file(cli.wavlm_weights, "--wavlm-weights");
