@@ -26,6 +26,7 @@ rm -rf "$out"
 mkdir -p "$out"
 export OMP_NUM_THREADS=1
 args=(train --model flow --batch 2 --steps 8 --checkpoint-every 2)
+reference="$out/reference"
 
 # The uninterrupted run, and the list of its checkpoint steps.
 CHORD_FAULT_LOG="$out/steps.log" LD_PRELOAD="$injector" "$worker" "${args[@]}" --out "$out/reference" >"$out/reference.out" 2>&1
@@ -64,7 +65,7 @@ trial() {  # <label> <run folder> [expected step | "fresh" | "any"]: resume afte
     failed=$((failed + 1))
     return
   fi
-  if "$worker" compare "$out/reference/params.safetensors" "$dir/params.safetensors" --tolerance 0 >"$dir.compare.out" 2>&1 &&
+  if "$worker" compare "$reference/params.safetensors" "$dir/params.safetensors" --tolerance 0 >"$dir.compare.out" 2>&1 &&
      ! ls "$dir/checkpoints" | grep -q "tmp"; then
     echo "ok   $label: $resumed, bitwise equal"
     passed=$((passed + 1))
@@ -78,7 +79,7 @@ for index in "${trials[@]}"; do
   dir="$out/trial_$index"
   step=$(awk -v i="$index" '$1 == i { print $2 " " $3 }' "$out/steps.log")
   # (in a subshell: the kill is expected, bash need not announce it)
-  if (CHORD_FAULT_AT=$index LD_PRELOAD="$injector" exec "$worker" "${args[@]}" --out "$dir" >"$dir.killed.out" 2>&1) 2>/dev/null; then
+  if { (CHORD_FAULT_AT=$index LD_PRELOAD="$injector" exec "$worker" "${args[@]}" --out "$dir" >"$dir.killed.out" 2>&1); } 2>/dev/null; then
     echo "FAIL step $index ($step): the process was not killed"
     failed=$((failed + 1))
     continue
@@ -87,16 +88,31 @@ for index in "${trials[@]}"; do
   trial "killed after step $index/$total ($(basename "${step%% *}") $(basename "${step##* }"))" "$dir" "${expected:-fresh}"
 done
 
+# Kills at random times need a run long enough for them to land while it trains and checkpoints (the
+# 8-update run is over within a second of start-up): 48 updates, a checkpoint every 4, its own
+# reference. Each kill lands uniformly between a tenth of the reference's duration and its end; the
+# resumed run must start from the newest checkpoint complete in its folder when it was killed.
+if ((random_kills > 0)); then
+  args=(train --model flow --batch 2 --steps 48 --checkpoint-every 4)
+  reference="$out/reference_long"
+  started=$(date +%s%N)
+  "$worker" "${args[@]}" --out "$reference" >"$reference.out" 2>&1
+  duration_ms=$((($(date +%s%N) - started) / 1000000))
+  echo "random kills over the ${duration_ms} ms of a ${args[*]:1} run"
+fi
 for ((k = 0; k < random_kills; k++)); do
   dir="$out/random_$k"
-  delay=$(awk -v seed=$((k + 1)) 'BEGIN { srand(seed); printf "%.2f", 0.8 + 2.5 * rand() }')
+  delay=$(awk -v seed=$((k + 1)) -v ms="$duration_ms" 'BEGIN { srand(seed); printf "%.2f", ms / 1000 * (0.1 + 0.9 * rand()) }')
   "$worker" "${args[@]}" --out "$dir" >"$dir.killed.out" 2>&1 &
   pid=$!
   sleep "$delay"
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  trial "killed at ${delay} s" "$dir"
+  newest=$( (ls "$dir/checkpoints" 2>/dev/null || true) | sed -n 's/^checkpoint_0*\([0-9][0-9]*\)\.pt$/\1/p' | sort -n | tail -1)
+  trial "killed at ${delay} s (newest complete checkpoint: ${newest:-none})" "$dir" "${newest:-fresh}"
 done
+args=(train --model flow --batch 2 --steps 8 --checkpoint-every 2)
+reference="$out/reference"
 
 # A full disk during the second checkpoint: a clear error, a non-zero exit, the first checkpoint intact
 # (the same command then resumes from it and ends equal to the uninterrupted run).
