@@ -5,6 +5,7 @@
 # the trainer must have written its checkpoint.
 #
 #   interrupt_demo.sh <repository root> <build dir> <output dir>
+. "$(dirname "$0")/wait_for_log.sh"
 root=$1 build=$2 out=$3
 rm -rf "$out/f5tts_tiny" && mkdir -p "$out" || exit 1
 log="$out/demo.log"
@@ -13,12 +14,7 @@ log="$out/demo.log"
 CHORD_BUILD_DIR="$build" CHORD_OUT="$out" setsid perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die' \
   "$root/scripts/demo.sh" --steps 100000 > "$log" 2>&1 &
 leader=$!
-for _ in $(seq 1 600); do
-  grep -q "starting at step" "$log" && break
-  kill -0 "$leader" 2>/dev/null || break
-  sleep 0.5
-done
-grep -q "starting at step" "$log" || { cat "$log"; echo "interrupt_demo.sh: the trainer never started"; kill -KILL -"$leader" 2>/dev/null; exit 1; }
+wait_for_log "$log" "$leader" "starting at step" 300 || { cat "$log"; echo "interrupt_demo.sh: the trainer never started"; kill -KILL -"$leader" 2>/dev/null; exit 1; }
 kill -INT -"$leader"
 wait "$leader"
 status=$?

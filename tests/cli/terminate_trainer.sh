@@ -4,18 +4,15 @@
 # resumes from that checkpoint.
 #
 #   terminate_trainer.sh <output dir> <trainer> <trainer arguments...>   (the trainer gets --out <output dir>)
+. "$(dirname "$0")/wait_for_log.sh"
 out=$1
 shift
 rm -rf "$out" && mkdir -p "$out" || exit 1
 log="$out.log"
 "$@" --out "$out" > "$log" 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do
-  grep -Eq "step [0-9]+:| [0-9]+/[0-9]+ \(" "$log" && break  # the first logged update (a log line or the progress bar)
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.2
-done
-grep -Eq "step [0-9]+:| [0-9]+/[0-9]+ \(" "$log" || { cat "$log"; echo "terminate_trainer.sh: the trainer never logged an update"; kill -KILL "$pid" 2>/dev/null; exit 1; }
+# the first logged update (a log line or the progress bar)
+wait_for_log "$log" "$pid" "step [0-9]+:| [0-9]+/[0-9]+ \(" || { cat "$log"; echo "terminate_trainer.sh: the trainer never logged an update"; kill -KILL "$pid" 2>/dev/null; exit 1; }
 sent=$(date +%s.%N)
 kill -TERM "$pid"
 wait "$pid"
@@ -28,12 +25,9 @@ awk -v e="$elapsed" 'BEGIN { exit !(e < 30) }' || { echo "terminate_trainer.sh: 
 ls "$out/checkpoints/checkpoint_"*"$step.pt" > /dev/null 2>&1 || { ls -R "$out"; echo "terminate_trainer.sh: no checkpoint of step $step"; exit 1; }
 "$@" --out "$out" > "$log.resume" 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do
-  grep -q "resumed from .* at step $step" "$log.resume" && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.2
-done
+wait_for_log "$log.resume" "$pid" "resumed from .* at step $step"
+resumed=$?
 kill -KILL "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
-grep -q "resumed from .* at step $step" "$log.resume" || { tail -5 "$log.resume"; echo "terminate_trainer.sh: the same command did not resume at step $step"; exit 1; }
+[ "$resumed" -eq 0 ] || { tail -5 "$log.resume"; echo "terminate_trainer.sh: the same command did not resume at step $step"; exit 1; }
 echo "terminate_trainer.sh: stopped ${elapsed} s after SIGTERM at step $step, resumed there: ok"

@@ -38,6 +38,15 @@ requests() { grep -Ec -- "$1" "$out/server.log" || true; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 repo_dir() { echo "$cache/models--${1//\//--}"; }
 
+# A Python with huggingface_hub: CHORD_HUB_PYTHON, else the one given; the case is skipped without.
+find_hf_python() {
+  local candidate
+  for candidate in "${CHORD_HUB_PYTHON:-}" "$hf_python"; do
+    if [[ -n $candidate ]] && "$candidate" -c 'import huggingface_hub' 2>/dev/null; then hf_python=$candidate; return; fi
+  done
+  skip "no Python with huggingface_hub configured (set CHORD_HUB_PYTHON or -DCHORD_HUB_PYTHON=...)"
+}
+
 case $case_name in
   fresh)  # a fresh download: layout, symlinks, refs, sha256; the second run is served by the cache
     run first "$fetch" --repo chord-test/tiny --file config.json --file weights.bin --file sub/dir/vocab.txt
@@ -166,11 +175,7 @@ case $case_name in
     [[ $(sha "$weights") == "${blob##*/}" ]] || fail "the file is wrong"
     ;;
   python_reads_chord)  # what chord downloaded, Python's huggingface_hub finds offline (same paths)
-    for candidate in "${CHORD_HUB_PYTHON:-}" "$hf_python"; do
-      if [[ -n $candidate ]] && "$candidate" -c 'import huggingface_hub' 2>/dev/null; then hf_python=$candidate; break; fi
-      hf_python=
-    done
-    [[ -n $hf_python ]] || skip "no Python with huggingface_hub configured (set CHORD_HUB_PYTHON or -DCHORD_HUB_PYTHON=...)"
+    find_hf_python
     run chord "$fetch" --repo chord-test/tiny --file weights.bin --file sub/dir/vocab.txt
     run chord_tag "$fetch" --repo chord-test/tiny --file config.json --revision v1.0
     [[ $status -eq 0 ]] || fail "chord's downloads failed"
@@ -184,6 +189,22 @@ print(hf_hub_download("chord-test/tiny", "config.json", revision="v1.0"))'
     [[ $status -eq 0 ]] || fail "Python did not find chord's files offline"
     [[ $(sed -n 2,3p "$out/python.out") == "$(grep '^/' "$out/chord.out")" ]] || fail "Python resolved other paths"
     [[ $(tail -1 "$out/python.out") == "$(tail -1 "$out/chord_tag.out")" ]] || fail "Python resolved v1.0 elsewhere"
+    ;;
+  python_cache_fixture)  # tests/fixtures/hub_cache is what Python's huggingface_hub makes: regenerated, compared
+    # (to refresh the fixture after a change to the test server: rm -r tests/fixtures/hub_cache and copy
+    # $out/python_made there, .locks/ left out)
+    find_hf_python
+    HF_HUB_CACHE="$out/python_made" run python "$hf_python" -c '
+from huggingface_hub import hf_hub_download, __version__
+print("huggingface_hub", __version__)
+for name in ["weights.bin", "sub/dir/vocab.txt", "config.json"]:
+    print(hf_hub_download("chord-test/tiny", name))
+print(hf_hub_download("chord-test/tiny", "config.json", revision="v1.0"))'
+    [[ $status -eq 0 ]] || fail "Python's downloads failed"
+    rm -rf "$out/python_made/.locks"
+    listing() { (cd "$1" && find . -printf '%y %p %l\n' | sort); }
+    diff <(listing "$here/../fixtures/hub_cache") <(listing "$out/python_made") || fail "the fixture's layout differs from Python's"
+    diff -r "$here/../fixtures/hub_cache" "$out/python_made" || fail "the fixture's contents differ from Python's"
     ;;
   model_flag)  # --model on chord-f5tts-infer: resolved through the cache at the pinned commit, its sha256 checked
     [[ -n $infer ]] || skip "chord-f5tts-infer was not given"

@@ -12,6 +12,7 @@
 #include "chord/apps/cli.hpp"
 #include "chord/apps/manifest_check.hpp"
 #include "chord/apps/published_models.hpp"
+#include "chord/apps/run_report.hpp"
 #include "chord/apps/training_processes.hpp"
 #include "chord/audio/io.hpp"
 #include "chord/core/allocator.hpp"
@@ -120,14 +121,11 @@ inline void use_published_parts(SrConfig& cfg, const std::string& program) {
 }
 
 inline void report_sr_training(const SrTrainResult& result, const SrConfig& cfg, const std::string& program) {
-  std::cout << "[" << program << "] " << (result.interrupted ? "interrupted" : "completed")
-            << " at step " << result.steps << ", final loss " << result.final_loss << "\n"
-            << "[" << program << "] EMA weights: " << result.weights.string() << "\n"
-            << "[" << program << "] loss curve:  "
-            << (result.loss_curve ? (std::filesystem::path(cfg.out) / "loss.png").string() : "none yet (no update logged)") << "\n";
-  if (result.interrupted) {  // the same words as every trainer's
-    std::cout << "[" << program << "] interrupted: checkpointed at step " << result.steps << "; the same command resumes\n";
-  }
+  report_run_end(program, result.interrupted ? "interrupted" : "completed", result.steps,
+                 {{"final loss", c10::str(result.final_loss)},
+                  {"EMA weights", result.weights.string()},
+                  {"loss curve", result.loss_curve ? (std::filesystem::path(cfg.out) / "loss.png").string() : "none yet (no update logged)"}},
+                 result.interrupted);
 }
 }  // namespace detail
 

@@ -5,6 +5,7 @@
 /// for a spec struct. Manifest in, checkpoints, logs, EMA export and a loss curve out.
 
 #include "chord/apps/cli.hpp"
+#include "chord/apps/run_report.hpp"
 #include "chord/apps/manifest_check.hpp"
 #include "chord/apps/training_processes.hpp"
 #include "chord/audio/mel.hpp"
@@ -321,14 +322,12 @@ void export_tts_run(const TtsTrainerConfig& cfg, const FlowModelOptions<Spec>& o
   io::save_safetensors(out / "model_ema.safetensors", ema.state_dict(), metadata);
   const bool plotted = viz::save_training_curves_png(out / "log.jsonl", out / "loss.png", {"loss", "valid/loss"},
                                                      {.title = program + " loss", .y_label = "loss", .log_y = true});
-  std::cout << "[" << program << "] " << train::to_string(result.reason) << " at step " << result.step << "\n"
-            << "[" << program << "] EMA weights: " << (out / "model_ema.safetensors").string() << "\n"
-            << "[" << program << "] vocab:       " << (out / "vocab.txt").string() << "\n"
-            << "[" << program << "] loss curve:  " << (plotted ? (out / "loss.png").string() : "none yet (no update logged)") << "\n"
-            << "[" << program << "] logs:        " << (out / "log.jsonl").string() << ", " << (out / "tensorboard").string() << "\n";
-  if (result.reason == train::StopReason::interrupted) {
-    std::cout << "[" << program << "] interrupted: checkpointed at step " << result.step << "; the same command resumes\n";
-  }
+  report_run_end(program, train::to_string(result.reason), result.step,
+                 {{"EMA weights", (out / "model_ema.safetensors").string()},
+                  {"vocab", (out / "vocab.txt").string()},
+                  {"loss curve", plotted ? (out / "loss.png").string() : "none yet (no update logged)"},
+                  {"logs", (out / "log.jsonl").string() + ", " + (out / "tensorboard").string()}},
+                 result.reason == train::StopReason::interrupted);
 }
 
 /// Trains the model of `cfg` and exports the run; the exit status (1 when the losses went non-finite).

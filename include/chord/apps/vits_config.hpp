@@ -100,37 +100,29 @@ inline void require_flag(const nlohmann::json& model, const char* key, bool supp
 }
 }  // namespace detail
 
-/// Reads a Bert-VITS2 config (already parsed; `name` goes into messages). The base is the `chord.preset`
-/// the config names, else `preset` (v2.3); every key present overrides it.
-inline VitsRunConfig vits_config_from_json(const nlohmann::json& config, const std::string& name, const std::string& preset = "v2.3") {
-  namespace bv2 = systems::bert_vits2;
-  using detail::json_value;
-  CHORD_CHECK(config.is_object(), name, ": a JSON object with train, data and model sections expected");
-  std::string base = preset;
-  if (config.contains("chord") && config["chord"].contains("preset")) base = config["chord"]["preset"].get<std::string>();
-  auto c = VitsRunConfig::from_preset(base);
-  const auto empty = nlohmann::json::object();
-  const auto& train = config.contains("train") ? config["train"] : empty;
-  const auto& data = config.contains("data") ? config["data"] : empty;
-  const auto& model = config.contains("model") ? config["model"] : empty;
+namespace detail {
 
-  // data: the spectrogram, the speakers, the text filter.
-  auto spectrogram = c.synthesizer.spectrogram();
-  if (!data.empty()) {
-    try {
-      auto merged = nlohmann::json::object();
-      merged["sampling_rate"] = spectrogram.sampling_rate;
-      merged["filter_length"] = spectrogram.filter_length;
-      merged["hop_length"] = spectrogram.hop_length;
-      merged["win_length"] = spectrogram.win_length;
-      merged["n_mel_channels"] = spectrogram.n_mel_channels;
-      merged["mel_fmin"] = spectrogram.mel_fmin;
-      merged.update(data);
-      spectrogram = bv2::SpectrogramConfig::from_json(merged);
-    } catch (const Error& error) {
-      CHORD_FAIL(name, ": ", error.what());
-    }
+/// The spectrogram of the `data` section (the preset's where a key is absent).
+inline systems::bert_vits2::SpectrogramConfig read_spectrogram(const nlohmann::json& data, systems::bert_vits2::SpectrogramConfig spectrogram,
+                                                               const std::string& name) {
+  if (data.empty()) return spectrogram;
+  try {
+    auto merged = nlohmann::json::object();
+    merged["sampling_rate"] = spectrogram.sampling_rate;
+    merged["filter_length"] = spectrogram.filter_length;
+    merged["hop_length"] = spectrogram.hop_length;
+    merged["win_length"] = spectrogram.win_length;
+    merged["n_mel_channels"] = spectrogram.n_mel_channels;
+    merged["mel_fmin"] = spectrogram.mel_fmin;
+    merged.update(data);
+    return systems::bert_vits2::SpectrogramConfig::from_json(merged);
+  } catch (const Error& error) {
+    CHORD_FAIL(name, ": ", error.what());
   }
+}
+
+/// `data`: the text filter, the filelists and the speakers; returns the speaker count the model needs.
+inline int64_t read_data_section(VitsRunConfig& c, const nlohmann::json& config, const nlohmann::json& data, const std::string& name) {
   c.add_blank = json_value(data, "data", "add_blank", c.add_blank);
   CHORD_CHECK(json_value(data, "data", "cleaned_text", true), name, ": data.cleaned_text = false is not supported (chord reads "
               "cleaned filelists: wav|speaker|language|text|phones|tones|word2ph)");
@@ -138,11 +130,15 @@ inline VitsRunConfig vits_config_from_json(const nlohmann::json& config, const s
   c.max_text_len = json_value(data, "data", "max_text_len", c.max_text_len);
   c.training_files = json_value(data, "data", "training_files", std::string());
   c.validation_files = json_value(data, "data", "validation_files", std::string());
-  if (data.contains("spk2id")) c.speakers = bv2::speaker_map_from_config(config, name);
+  if (data.contains("spk2id")) c.speakers = systems::bert_vits2::speaker_map_from_config(config, name);
   int64_t n_speakers = json_value(data, "data", "n_speakers", c.synthesizer.n_speakers());
   for (const auto& [speaker, id] : c.speakers) n_speakers = std::max(n_speakers, id + 1);
+  return n_speakers;
+}
 
-  // train
+/// `train`: the loop's settings, loss weights and frozen parameters; returns the segment in samples.
+inline int64_t read_train_section(VitsRunConfig& c, systems::bert_vits2::SynthesizerOptions& s, const nlohmann::json& train,
+                                  int64_t hop_length, const std::string& name) {
   c.log_interval = json_value(train, "train", "log_interval", c.log_interval);
   c.eval_interval = json_value(train, "train", "eval_interval", c.eval_interval);
   c.seed = json_value(train, "train", "seed", c.seed);
@@ -153,10 +149,9 @@ inline VitsRunConfig vits_config_from_json(const nlohmann::json& config, const s
   c.eps = json_value(train, "train", "eps", c.eps);
   c.bf16_run = json_value(train, "train", "bf16_run", c.bf16_run);
   CHORD_CHECK(c.betas.size() == 2, name, ": train.betas must hold two numbers");
-  int64_t segment_samples = json_value(train, "train", "segment_size", c.synthesizer.segment_samples());
-  CHORD_CHECK(segment_samples > 0 && segment_samples % spectrogram.hop_length == 0, name, ": train.segment_size ", segment_samples,
-              " must be a positive multiple of data.hop_length ", spectrogram.hop_length);
-  auto s = c.synthesizer;
+  const int64_t segment_samples = json_value(train, "train", "segment_size", s.segment_samples());
+  CHORD_CHECK(segment_samples > 0 && segment_samples % hop_length == 0, name, ": train.segment_size ", segment_samples,
+              " must be a positive multiple of data.hop_length ", hop_length);
   s.c_mel(json_value(train, "train", "c_mel", s.c_mel())).c_kl(json_value(train, "train", "c_kl", s.c_kl()));
   for (const char* key : {"epochs", "init_lr_ratio", "warmup_epochs", "c_commit", "skip_optimizer"}) {
     if (train.contains(key)) c.ignored.push_back(std::string("train.") + key);
@@ -167,23 +162,26 @@ inline VitsRunConfig vits_config_from_json(const nlohmann::json& config, const s
     if (json_value(train, "train", key, false)) c.freeze.emplace_back(prefix);
   }
   for (const auto& prefix : json_value(train, "train", "freeze", std::vector<std::string>{})) c.freeze.push_back(prefix);
+  return segment_samples;
+}
 
-  // model: refuse what chord does not build, then map the sizes.
-  std::vector<std::string> unknown;
+/// Refuses `model` options chord does not build: they would change the architecture.
+inline void refuse_unbuilt_model_options(const nlohmann::json& model, const std::string& name) {
+  std::string unknown;
   for (const auto& [key, value] : model.items()) {
-    if (!detail::known_model_keys().count(key)) unknown.push_back(key);
+    if (!known_model_keys().count(key)) unknown += (unknown.empty() ? "" : ", ") + key;
   }
-  if (!unknown.empty()) {
-    std::string list;
-    for (const auto& key : unknown) list += (list.empty() ? "" : ", ") + key;
-    CHORD_FAIL(name, ": model option(s) chord does not know: ", list, ". They would change the architecture; remove them or "
-               "implement them (chord's Bert-VITS2 is config 2.3's SynthesizerTrn)");
-  }
-  detail::require_flag(model, "use_spk_conditioned_encoder", true, "the text encoder always takes the speaker embedding");
-  detail::require_flag(model, "use_mel_posterior_encoder", false, "the posterior encoder reads linear spectrograms");
-  detail::require_flag(model, "use_spectral_norm", false, "the multi-period discriminator uses weight norm");
-  detail::require_flag(model, "flow_share_parameter", false, "each coupling layer has its own transformer");
-  detail::require_flag(model, "use_sdp", true, "Bert-VITS2 2.3 always has the stochastic duration predictor");
+  CHORD_CHECK(unknown.empty(), name, ": model option(s) chord does not know: ", unknown, ". They would change the architecture; remove them or "
+              "implement them (chord's Bert-VITS2 is config 2.3's SynthesizerTrn)");
+  require_flag(model, "use_spk_conditioned_encoder", true, "the text encoder always takes the speaker embedding");
+  require_flag(model, "use_mel_posterior_encoder", false, "the posterior encoder reads linear spectrograms");
+  require_flag(model, "use_spectral_norm", false, "the multi-period discriminator uses weight norm");
+  require_flag(model, "flow_share_parameter", false, "each coupling layer has its own transformer");
+  require_flag(model, "use_sdp", true, "Bert-VITS2 2.3 always has the stochastic duration predictor");
+}
+
+/// `model`: the generator's sizes and its HiFi-GAN decoder, and the WavLM discriminator's `slm` part.
+inline void read_model_section(VitsRunConfig& c, systems::bert_vits2::SynthesizerOptions& s, const nlohmann::json& model) {
   c.use_duration_discriminator = json_value(model, "model", "use_duration_discriminator", c.use_duration_discriminator);
   s.use_noise_scaled_mas(json_value(model, "model", "use_noise_scaled_mas", s.use_noise_scaled_mas()))
       .mas_noise_scale_initial(json_value(model, "model", "mas_noise_scale_initial", s.mas_noise_scale_initial()))
@@ -198,11 +196,7 @@ inline VitsRunConfig vits_config_from_json(const nlohmann::json& config, const s
       .gin_channels(json_value(model, "model", "gin_channels", s.gin_channels()))
       .n_flow_layer(json_value(model, "model", "n_flow_layer", s.n_flow_layer()))
       .n_layers_trans_flow(json_value(model, "model", "n_layers_trans_flow", s.n_layers_trans_flow()))
-      .use_transformer_flow(json_value(model, "model", "use_transformer_flow", s.use_transformer_flow()))
-      .n_speakers(n_speakers)
-      .spectrogram(spectrogram)
-      .spec_channels(spectrogram.n_freqs())
-      .segment_frames(segment_samples / spectrogram.hop_length);
+      .use_transformer_flow(json_value(model, "model", "use_transformer_flow", s.use_transformer_flow()));
   if (model.contains("n_layers_q")) c.ignored.push_back("model.n_layers_q (SynthesizerTrn 2.3 does not read it)");
   auto decoder = s.decoder();
   decoder.initial_channel(s.inter_channels())
@@ -222,6 +216,29 @@ inline VitsRunConfig vits_config_from_json(const nlohmann::json& config, const s
     c.slm_sample_rate = json_value(slm, "model.slm", "sr", c.slm_sample_rate);
     if (slm.contains("model")) c.ignored.push_back("model.slm.model (give the WavLM weights with --wavlm-weights)");
   }
+}
+
+}  // namespace detail
+
+/// Reads a Bert-VITS2 config (already parsed; `name` goes into messages). The base is the `chord.preset`
+/// the config names, else `preset` (v2.3); every key present overrides it.
+inline VitsRunConfig vits_config_from_json(const nlohmann::json& config, const std::string& name, const std::string& preset = "v2.3") {
+  CHORD_CHECK(config.is_object(), name, ": a JSON object with train, data and model sections expected");
+  std::string base = preset;
+  if (config.contains("chord") && config["chord"].contains("preset")) base = config["chord"]["preset"].get<std::string>();
+  auto c = VitsRunConfig::from_preset(base);
+  const auto empty = nlohmann::json::object();
+  const auto& train = config.contains("train") ? config["train"] : empty;
+  const auto& data = config.contains("data") ? config["data"] : empty;
+  const auto& model = config.contains("model") ? config["model"] : empty;
+
+  auto s = c.synthesizer;
+  const auto spectrogram = detail::read_spectrogram(data, s.spectrogram(), name);
+  const int64_t n_speakers = detail::read_data_section(c, config, data, name);
+  const int64_t segment_samples = detail::read_train_section(c, s, train, spectrogram.hop_length, name);
+  detail::refuse_unbuilt_model_options(model, name);
+  detail::read_model_section(c, s, model);
+  s.n_speakers(n_speakers).spectrogram(spectrogram).spec_channels(spectrogram.n_freqs()).segment_frames(segment_samples / spectrogram.hop_length);
   try {
     s.validate();
   } catch (const Error& error) {

@@ -10,6 +10,7 @@
 
 #include "chord/apps/cli.hpp"
 #include "chord/apps/vits_config.hpp"
+#include "chord/apps/vits_pictures.hpp"
 #include "chord/audio/io.hpp"
 #include "chord/core/allocator.hpp"
 #include "chord/core/random.hpp"
@@ -164,6 +165,42 @@ inline systems::bert_vits2::FilelistEntry vits_input(const VitsInferConfig& c) {
 }
 }  // namespace detail
 
+namespace detail {
+
+/// The model's text inputs for `entry`: ids, tones, languages and the BERT features (from `bert_file`,
+/// else zeros, as the reference's inference does for languages without a BERT model).
+inline systems::bert_vits2::TextFeatures vits_text_inputs(const systems::bert_vits2::FilelistEntry& entry, bool add_blank,
+                                                          const std::string& bert_file) {
+  namespace bv2 = systems::bert_vits2;
+  const int64_t n = add_blank ? 2 * static_cast<int64_t>(entry.phones.size()) + 1 : static_cast<int64_t>(entry.phones.size());
+  const auto zeros = torch::zeros({bv2::bert_feature_dim, n});
+  const auto bert = bert_file.empty() ? zeros : *bv2::load_bert(bert_file, n);
+  return bv2::get_text(entry.phones, entry.tones, entry.word2ph, entry.language, bert, add_blank, zeros, zeros);
+}
+
+/// Checks the files before the model is loaded: inputs readable, outputs writable (the mel PNG beside
+/// the WAV unless --png says otherwise); returns where the alignment PNG goes.
+inline std::filesystem::path check_vits_infer_files(VitsInferConfig& c) {
+  if (!c.bert.empty()) require_input_file(c.bert, "--bert");
+  if (!c.config.empty()) require_input_file(c.config, "--config");
+  if (c.png.empty()) c.png = std::filesystem::path(c.out).replace_extension(".png").string();
+  auto alignment_png = std::filesystem::path(c.png);
+  alignment_png.replace_filename(alignment_png.stem().string() + "_alignment.png");
+  require_output_file(c.out, "--out");
+  require_output_file(c.png, "--png");
+  return alignment_png;
+}
+
+/// The mel spectrogram of `audio` and the predicted alignment, as PNGs.
+inline void save_vits_pictures(const std::filesystem::path& mel_png, const std::filesystem::path& alignment_png, const torch::Tensor& audio,
+                               const torch::Tensor& attention, const VitsRunConfig& config) {
+  const systems::bert_vits2::MelProcessing mel(config.synthesizer.spectrogram());
+  viz::save_spectrogram_png(mel_png, mel.mel_spectrogram(audio.unsqueeze(0))[0], "generated", {});
+  viz::save_spectrogram_png(alignment_png, attention.t().cpu(), "alignment", alignment_picture_options());
+}
+
+}  // namespace detail
+
 /// `main` of chord-vits-infer.
 inline int run_vits_infer(int argc, char** argv, const std::string& program) {
   namespace bv2 = systems::bert_vits2;
@@ -173,26 +210,16 @@ inline int run_vits_infer(int argc, char** argv, const std::string& program) {
   CLI11_PARSE(app, argc, argv);
   try {
     keep_freed_tensor_memory();
-    // Checked before the model is loaded: the input, the outputs.
     const auto entry = detail::vits_input(c);
-    if (!c.bert.empty()) require_input_file(c.bert, "--bert");
-    if (!c.config.empty()) require_input_file(c.config, "--config");
-    if (c.png.empty()) c.png = std::filesystem::path(c.out).replace_extension(".png").string();
-    auto alignment_png = std::filesystem::path(c.png);
-    alignment_png.replace_filename(alignment_png.stem().string() + "_alignment.png");
-    require_output_file(c.out, "--out");
-    require_output_file(c.png, "--png");
+    const auto alignment_png = detail::check_vits_infer_files(c);
     const auto device = announce_device(c.device, program);
 
     auto loaded = load_vits_generator(c.checkpoint, c.config, device);
     const auto& config = loaded.config;
     const auto speaker_name = !c.speaker.empty() ? c.speaker : (!c.line.empty() ? entry.speaker : std::string("0"));
     const int64_t speaker = resolve_speaker(speaker_name, config.speakers, config.synthesizer.n_speakers());
-    const int64_t n = config.add_blank ? 2 * static_cast<int64_t>(entry.phones.size()) + 1 : static_cast<int64_t>(entry.phones.size());
-    torch::Tensor bert = torch::zeros({bv2::bert_feature_dim, n});
-    if (!c.bert.empty()) bert = *bv2::load_bert(c.bert, n);
-    const auto zeros = torch::zeros({bv2::bert_feature_dim, n});
-    const auto text = bv2::get_text(entry.phones, entry.tones, entry.word2ph, entry.language, bert, config.add_blank, zeros, zeros);
+    const auto text = detail::vits_text_inputs(entry, config.add_blank, c.bert);
+    const int64_t n = text.phones.size(0);
 
     const uint64_t seed = c.seed >= 0 ? static_cast<uint64_t>(c.seed) : std::random_device{}();
     auto gen = make_generator(seed, device);
@@ -212,16 +239,7 @@ inline int run_vits_infer(int argc, char** argv, const std::string& program) {
     const int64_t rate = config.sampling_rate(), hop = config.hop_length();
     const int64_t frames = result.y_mask.sum().item<int64_t>();
     audio::write_audio(c.out, audio.clamp(-1.0, 1.0), rate);
-    const bv2::MelProcessing mel(config.synthesizer.spectrogram());
-    viz::save_spectrogram_png(c.png, mel.mel_spectrogram(audio.unsqueeze(0))[0], "generated", {});
-    viz::SpectrogramOptions alignment;
-    alignment.colormap = viz::Colormap::viridis;
-    alignment.y_label = "phone (blanks included)";
-    alignment.vmin = 0.0;
-    alignment.vmax = 1.0;
-    alignment.pixels_per_frame = 4;  // a few dozen phones and frames: drawn larger than a mel
-    alignment.pixels_per_bin = 8;
-    viz::save_spectrogram_png(alignment_png, result.attn[0][0].t().cpu(), "alignment", alignment);
+    detail::save_vits_pictures(c.png, alignment_png, audio, result.attn[0][0], config);
     const double audio_seconds = static_cast<double>(audio.size(0)) / static_cast<double>(rate);
     std::cout << "[" << program << "] " << frames << " frames x hop " << hop << " = " << audio.size(0) << " samples (" << audio_seconds
               << " s at " << rate << " Hz) in " << seconds << " s (RTF " << seconds / std::max(audio_seconds, 1e-9) << "), seed " << seed

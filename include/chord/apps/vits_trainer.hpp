@@ -10,6 +10,8 @@
 
 #include "chord/apps/cli.hpp"
 #include "chord/apps/published_models.hpp"
+#include "chord/apps/run_report.hpp"
+#include "chord/apps/vits_pictures.hpp"
 #include "chord/apps/training_processes.hpp"
 #include "chord/apps/vits_config.hpp"
 #include "chord/audio/io.hpp"
@@ -264,13 +266,7 @@ std::vector<std::filesystem::path> vits_evaluate(GanModel<Spec>& model, const sy
   char digits[32];
   std::snprintf(digits, sizeof digits, "%08lld", static_cast<long long>(step));
   const std::string stem = digits, at_step = " (step " + std::to_string(step) + ")";
-  viz::SpectrogramOptions alignment;
-  alignment.colormap = viz::Colormap::viridis;
-  alignment.y_label = "phone (blanks included)";
-  alignment.vmin = 0.0;
-  alignment.vmax = 1.0;
-  alignment.pixels_per_frame = 4;  // a few dozen phones and frames: drawn larger than a mel
-  alignment.pixels_per_bin = 8;
+  const auto alignment = alignment_picture_options();
   std::vector<std::filesystem::path> written;
   std::vector<viz::SpectrogramPanel> mels;
   for (size_t i = 0; i < results.size(); ++i) {
@@ -483,16 +479,14 @@ void finish_vits_run(GanModel<Spec>& model, const train::TrainResult& result, co
                 << skipped.messages.front() << "\n";
     }
   }
-  std::cout << "[" << program << "] " << train::to_string(result.reason) << " at step " << result.step << "\n"
-            << "[" << program << "] generator:   " << (out / "generator.safetensors").string() << "\n"
-            << "[" << program << "] checkpoint:  " << (result.checkpoint ? result.checkpoint->string() : std::string("none")) << "\n"
-            << "[" << program << "] model files: " << (out / "models").string() << " (G_<step>, then each discriminator's)\n"
-            << "[" << program << "] evaluation:  " << (out / "eval").string() << "\n"
-            << "[" << program << "] loss curve:  " << (plotted ? (out / "loss.png").string() : "none yet (no update logged)") << "\n"
-            << "[" << program << "] logs:        " << (out / "log.jsonl").string() << ", " << (out / "tensorboard").string() << "\n";
-  if (result.reason == train::StopReason::interrupted) {
-    std::cout << "[" << program << "] interrupted: checkpointed at step " << result.step << "; the same command resumes\n";
-  }
+  report_run_end(program, train::to_string(result.reason), result.step,
+                 {{"generator", (out / "generator.safetensors").string()},
+                  {"checkpoint", result.checkpoint ? result.checkpoint->string() : std::string("none")},
+                  {"model files", (out / "models").string() + " (G_<step>, then each discriminator's)"},
+                  {"evaluation", (out / "eval").string()},
+                  {"loss curve", plotted ? (out / "loss.png").string() : "none yet (no update logged)"},
+                  {"logs", (out / "log.jsonl").string() + ", " + (out / "tensorboard").string()}},
+                 result.reason == train::StopReason::interrupted);
 }
 
 /// Trains `Spec` on the checked data and exports the run; returns the exit status.
