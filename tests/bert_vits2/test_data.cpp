@@ -296,6 +296,39 @@ TEST_CASE("get_text doubles word2ph, pads BERT-less items with zeros or refuses 
   CHORD_REQUIRE_THROWS_WITH_TEXT(bv2::load_item(wrong_rate, {{"s", 5}}, processing, bv2::ItemOptions{}, gen), "sampled at 22050 Hz");
 }
 
+TEST_CASE("linear spectrograms are cached per file and STFT setting, and a damaged entry is recomputed", "[bert_vits2][data]") {
+  const auto dir = chord::test::scratch_dir("bert_vits2_spectrogram_cache");
+  write_pcm16_wav(dir / "x.wav", (torch::randn({5000}, chord::make_generator(3)) * 3000).to(torch::kShort), 44100);
+  const auto wav = dir / "x.wav";
+  bv2::MelProcessing processing;
+  const auto uncached = bv2::get_audio(wav, processing).second;
+  const chord::data::FeatureCache cache(dir / "cache", bv2::spectrogram_cache_key(processing.config()));
+  const auto entry = cache.cache_path(wav);
+  REQUIRE_FALSE(std::filesystem::exists(entry));
+  REQUIRE(torch::equal(bv2::get_audio(wav, processing, &cache).second, uncached));  // a miss: computed and stored
+  REQUIRE(std::filesystem::exists(entry));
+  // A hit reads the stored tensor: replaced by a marked one of the right shape, the marked one comes back.
+  chord::io::save_safetensors(entry, {{"features", torch::full_like(uncached, 7.0f)}});
+  REQUIRE(bv2::get_audio(wav, processing, &cache).second.eq(7.0f).all().item<bool>());
+  // A damaged entry is recomputed and replaced; one of another shape is refused, naming the entry.
+  std::ofstream(entry, std::ios::binary | std::ios::trunc) << "not a safetensors file";
+  REQUIRE(torch::equal(bv2::get_audio(wav, processing, &cache).second, uncached));
+  chord::io::save_safetensors(entry, {{"features", torch::zeros({1025, 2})}});
+  CHORD_REQUIRE_THROWS_WITH_TEXT(bv2::get_audio(wav, processing, &cache), "remove " + entry.string());
+  // Another STFT setting is another key: never served the first setting's spectrogram.
+  auto other_config = processing.config();
+  other_config.hop_length = 256;
+  REQUIRE(bv2::spectrogram_cache_key(other_config) != bv2::spectrogram_cache_key(processing.config()));
+  REQUIRE(chord::data::FeatureCache(dir / "cache", bv2::spectrogram_cache_key(other_config)).cache_path(wav) != entry);
+  // Through the dataset: the items' spectrograms equal the uncached ones.
+  bv2::ItemOptions options;
+  options.spectrogram_cache = std::make_shared<const chord::data::FeatureCache>(dir / "dataset_cache", bv2::spectrogram_cache_key(processing.config()));
+  auto gen = chord::make_generator(0);
+  const auto line = bv2::parse_filelist_line("x.wav|s|EN|t|_ aa _|0 1 0|1 1 1", dir / "l.list", 1, dir);
+  for (int load = 0; load < 2; ++load) REQUIRE(torch::equal(bv2::load_item(line, {{"s", 0}}, processing, options, gen).spec, uncached));
+  REQUIRE(std::distance(std::filesystem::directory_iterator(dir / "dataset_cache"), std::filesystem::directory_iterator{}) == 1);
+}
+
 TEST_CASE("the reference's torch.save'd .bert.pt files are read too", "[bert_vits2][data][parity]") {
   auto f = chord::test::fixture_tensors(kFixture);
   const auto dir = chord::test::scratch_dir("bert_vits2_data_bert_pt");
@@ -310,6 +343,14 @@ TEST_CASE("the reference's torch.save'd .bert.pt files are read too", "[bert_vit
   REQUIRE(torch::equal(*bv2::find_bert(dir / "z.wav", 3, 4), torch::ones({4, 3})));
   std::ofstream(dir / "bad.bert.pt", std::ios::binary) << "not a zip";
   CHORD_REQUIRE_THROWS_WITH_TEXT(bv2::find_bert(dir / "bad.wav", 3, 4), "is not a file written by torch.save");
+  // Found by fuzzing: a zip whose directory records point past the end of the file made LibTorch's
+  // in-memory reader (pickle_load) read out of bounds; read from the file, it is refused.
+  for (const std::string name : {"zip_central_directory_past_end", "zip_central_directory_cut"}) {
+    INFO(name);
+    const auto found = chord::test::fixture("../fuzz/regressions/bert_features") / name;
+    std::filesystem::copy_file(found, dir / (name + ".bert.pt"), std::filesystem::copy_options::overwrite_existing);
+    CHORD_REQUIRE_THROWS_WITH_TEXT(bv2::find_bert(dir / (name + ".wav"), 4, 8), "is not a file written by torch.save");
+  }
 }
 
 TEST_CASE("collate sorts by spectrogram length and zero-pads", "[bert_vits2][data]") {

@@ -120,6 +120,13 @@ TEST_CASE("WavLM: output frames, config parsing, refused variants", "[bert_vits2
   auto stable = config;
   stable["do_stable_layer_norm"] = true;
   CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::WavLMOptions::from_config(stable), "do_stable_layer_norm");
+  // Numbers that do not fit their field are refused by name (they were converted with undefined behaviour).
+  auto huge = config;
+  huge["num_buckets"] = 4.6e96;
+  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::WavLMOptions::from_config(huge), "num_buckets = 4.6e+96 has the wrong type or is out of range");
+  auto fractional_conv = config;
+  fractional_conv["conv_dim"][2] = 512.5;
+  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::WavLMOptions::from_config(fractional_conv), "conv_dim = ");
   CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::WavLMModel(chord::nn::WavLMOptions().hidden_size(100)), "num_attention_heads");
   CHORD_REQUIRE_THROWS_WITH_TEXT(wavlm->forward(torch::zeros({2, 5})), "needs N >= 10");
 }

@@ -10,16 +10,33 @@
 #include <chord/systems/bert_vits2/filelist.hpp>
 #include <chord/systems/bert_vits2/symbols.hpp>
 
+#include <sndfile.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace {
 namespace bv2 = chord::systems::bert_vits2;
+
+// A 32-bit float WAV written sample for sample, NaN included (chord's writer refuses NaN).
+void write_float_wav_as_is(const std::filesystem::path& path, const std::vector<float>& samples, int rate) {
+  SF_INFO info{};
+  info.samplerate = rate;
+  info.channels = 1;
+  info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
+  SNDFILE* file = sf_open(path.c_str(), SFM_WRITE, &info);
+  if (file == nullptr) throw std::runtime_error("cannot write " + path.string());
+  sf_command(file, SFC_SET_CLIPPING, nullptr, SF_FALSE);
+  const auto written = sf_writef_float(file, samples.data(), static_cast<sf_count_t>(samples.size()));
+  sf_close(file);
+  if (written != static_cast<sf_count_t>(samples.size())) throw std::runtime_error("short write to " + path.string());
+}
 
 struct Utterance {
   const char* speaker;
@@ -69,7 +86,8 @@ int write_inputs(const std::filesystem::path& dir) {
   std::ofstream(dir / "one_speaker.list") << one_speaker_lines << one_speaker_lines;
   // Line 3: a phone that is not in the symbol table.
   bad << std::filesystem::absolute(dir / "wavs" / "utt0.wav").string() << "|alice|EN|hello|_ hh qq l ow _|0 0 1 0 2 0|1 2 2 1\n";
-  // The four training lines, then a WAV at another rate (line 5) and one shorter than a training segment (line 6).
+  // The four training lines, then a WAV at another rate (line 5), one shorter than a training segment
+  // (line 6) and one with a NaN sample far into it (line 7: only decoding the whole file finds it).
   {
     std::ofstream with_bad(dir / "with_bad_audio.list");
     with_bad << train_lines;
@@ -77,8 +95,14 @@ int write_inputs(const std::filesystem::path& dir) {
     const auto short_wav = std::filesystem::absolute(dir / "wavs" / "short.wav");
     chord::audio::write_audio(rate_16k, voice(1.0, 150.0, 30).narrow(0, 0, 16000), 16000);
     chord::audio::write_audio(short_wav, voice(0.1, 150.0, 31), 22050);
+    const auto nan_wav = std::filesystem::absolute(dir / "wavs" / "nan.wav");
+    const auto nan_voice = voice(1.0, 150.0, 32).to(torch::kFloat32).contiguous();
+    std::vector<float> with_nan(nan_voice.data_ptr<float>(), nan_voice.data_ptr<float>() + nan_voice.numel());
+    with_nan[20000] = NAN;
+    write_float_wav_as_is(nan_wav, with_nan, 22050);
     with_bad << rate_16k.string() << "|bob|EN|hello|_ hh ah l ow _|0 0 1 0 2 0|1 2 2 1\n"
-             << short_wav.string() << "|alice|EN|hello|_ hh ah l ow _|0 0 1 0 2 0|1 2 2 1\n";
+             << short_wav.string() << "|alice|EN|hello|_ hh ah l ow _|0 0 1 0 2 0|1 2 2 1\n"
+             << nan_wav.string() << "|bob|EN|hello|_ hh ah l ow _|0 0 1 0 2 0|1 2 2 1\n";
   }
   // A config.json with a model option chord does not know.
   std::ofstream(dir / "unknown_option.json") << R"({"model": {"use_duration_discriminator": true, "foo_layers": 3}})" << "\n";

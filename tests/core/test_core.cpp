@@ -1,9 +1,10 @@
-// Masks, explicit randomness and the autocast guard.
+// Masks, explicit randomness, the autocast guard and numbers read from outside text.
 #include "support.hpp"
 
 #include <chord/core/autocast.hpp>
 #include <chord/core/error.hpp>
 #include <chord/core/mask.hpp>
+#include <chord/core/parse.hpp>
 #include <chord/core/random.hpp>
 
 using chord::test::max_abs_diff;
@@ -129,4 +130,22 @@ TEST_CASE("CHORD_CHECK throws chord::Error with the formatted message", "[core]"
   REQUIRE_NOTHROW(check(1));
   REQUIRE_THROWS_AS(check(-3), chord::Error);
   REQUIRE_THROWS_WITH(check(-3), "value must be > 0, got -3");
+}
+
+TEST_CASE("parse_number takes only text that is all one number that fits", "[core][parse]") {
+  using chord::parse_number;
+  REQUIRE(parse_number<uint64_t>("18446744073709551615") == std::optional<uint64_t>(18446744073709551615ULL));
+  REQUIRE_FALSE(parse_number<uint64_t>("18446744073709551616"));  // std::stoull throws out_of_range
+  REQUIRE_FALSE(parse_number<uint64_t>("-1"));                    // std::stoull wraps it to 2^64 - 1
+  REQUIRE_FALSE(parse_number<uint64_t>("abc"));                   // std::stoull throws invalid_argument
+  REQUIRE_FALSE(parse_number<uint64_t>("12abc"));                 // std::stoull reads 12
+  REQUIRE_FALSE(parse_number<uint64_t>(" 12"));
+  REQUIRE_FALSE(parse_number<uint64_t>("+12"));
+  REQUIRE_FALSE(parse_number<int64_t>(""));
+  REQUIRE(parse_number<int64_t>("-42") == std::optional<int64_t>(-42));
+  REQUIRE_FALSE(parse_number<int32_t>("2147483648"));
+  REQUIRE(parse_number<double>("0.25") == std::optional<double>(0.25));
+  REQUIRE(parse_number<double>("1e-3") == std::optional<double>(1e-3));
+  REQUIRE_FALSE(parse_number<double>("1e999"));
+  REQUIRE_FALSE(parse_number<double>("0.25 "));
 }

@@ -2,7 +2,9 @@
 # Generates a corpus twice, once as the test suite runs programs and once in a perturbed environment,
 # and compares the two file by file. The perturbed run differs in every way a user's machine may:
 # another HOME, working directory (and a relative --out), locale, thread counts, libsoxr variables, a
-# preloaded library that disturbs the C library's rand() state, and a lower scheduling priority.
+# preloaded library that disturbs the C library's rand() state, a lower scheduling priority, and the
+# vector units of an older CPU: glibc's libm and LibTorch's kernels told to use no AVX, AVX2, FMA or
+# AVX-512 (GLIBC_TUNABLES, ATEN_CPU_CAPABILITY), so that a result which depended on them differs here.
 #
 #   regenerate_and_compare.sh <work-dir> <perturber.so> <generator> [generator args...]
 #
@@ -17,6 +19,7 @@ reference="$work/plain"
   cd "$work/cwd" || exit 1
   env HOME="$work/home" LC_ALL=C LANG= TZ=Pacific/Chatham OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
       SOXR_USE_SIMD=0 SOXR_COEF_INTERP=1 LD_PRELOAD="$perturber" \
+      GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX2_Usable,-FMA,-FMA4,-AVX512F ATEN_CPU_CAPABILITY=default \
       nice -n 5 "$@" --out corpus > "$work/generator.log" 2>&1
 ) || { echo "the generator failed in the perturbed environment:"; cat "$work/generator.log"; exit 1; }
 again="$work/cwd/corpus"

@@ -87,7 +87,7 @@ PY
     launched 2 "$out/two" --model flow --optimizer sgd --lr 0.05 --batch 2 --accumulation 2 --steps 3
     same_parameters "$out/one" "$out/two"
     ;;
-  resume)  # stop a 2-process run at step 3; resume it with 2 processes, and with 1 (2 micro-steps)
+  resume)  # stop a 2-process run at step 3; resume it with 2 processes, and with 1 (2 micro-steps); a 1-process run resumed by 2
     launched 2 "$out/whole" --model flow --batch 2 --steps 6
     launched 2 "$out/again2" --model flow --batch 2 --steps 3 --checkpoint-every 3
     cp -r "$out/again2" "$out/again1"
@@ -97,6 +97,10 @@ PY
     grep -q "written by 2 process(es), resumed by 1" "$out/again1.out" || fail "the 1-process resume did not say so"
     same_parameters "$out/whole" "$out/again2"
     same_parameters "$out/whole" "$out/again1"
+    single "$out/grow" --model flow --batch 2 --accumulation 2 --steps 3 --checkpoint-every 3
+    launched 2 "$out/grow" --model flow --batch 2 --steps 6
+    grep -q "written by 1 process(es), resumed by 2" "$out/grow.rank0.out" || fail "the 2-process resume of a 1-process run did not say so"
+    same_parameters "$out/whole" "$out/grow"
     ;;
   fault)  # rank 1 dies mid-step: rank 0 exits non-zero within the timeout, naming it
     start=$SECONDS

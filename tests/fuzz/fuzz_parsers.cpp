@@ -9,16 +9,28 @@
 //   tokenizer    text::UnigramTokenizer::from_file (tokenizer.json) + encode
 //   filelist     Bert-VITS2 filelist lines (parse_filelist_line, read_filelist) and the English front end
 //   utf8         text::utf8_characters, the F5 front end's tokens and normalisation, ByT5 bytes
-//   vits_config  a Bert-VITS2 config.json (apps::read_vits_config)
+//   vits_config  a Bert-VITS2 config.json (bert_vits2::read_vits_config)
+//   bert_features  BERT features as the reference's bert_gen.py writes them (torch.save: a zip holding a
+//                pickle), read by LibTorch's unpickler and checked by bert_vits2::load_bert
+//   model_config the other JSON configs chord reads: stable-audio-tools model_config.json and its DiT
+//                "config", Hugging Face T5 and WavLM config.json, the F5-TTS and SAGA-SR trainers'
+//                --config / run-folder config.json
 //
 // A parser may refuse an input with chord::Error, c10::Error or nlohmann's exceptions (a clear message
 // is the correct answer to bad input); anything else — a crash, a sanitizer report, an unexpected
 // exception type, a hang — is a finding.
-#include <chord/apps/vits_config.hpp>
+#include <chord/apps/tts_trainer.hpp>
 #include <chord/audio/io.hpp>
 #include <chord/data/manifest.hpp>
+#include <chord/io/json_config.hpp>
 #include <chord/io/safetensors.hpp>
+#include <chord/nn/stable_audio_config.hpp>
+#include <chord/nn/t5_encoder.hpp>
+#include <chord/nn/wavlm.hpp>
 #include <chord/systems/bert_vits2/filelist.hpp>
+#include <chord/systems/bert_vits2/item.hpp>
+#include <chord/systems/bert_vits2/run_config.hpp>
+#include <chord/systems/saga_sr/config.hpp>
 #include <chord/systems/f5tts/checkpoint.hpp>
 #include <chord/systems/f5tts/presets.hpp>
 #include <chord/text/f5_frontend.hpp>
@@ -41,6 +53,29 @@
 namespace {
 
 using Target = std::function<void(const std::filesystem::path& file, std::string_view bytes)>;
+
+bool refused_cleanly(const std::exception& error) {
+  return dynamic_cast<const chord::Error*>(&error) != nullptr || dynamic_cast<const c10::Error*>(&error) != nullptr ||
+         dynamic_cast<const nlohmann::json::exception*>(&error) != nullptr;
+}
+
+/// Runs one reader of a target that tries several on the same input: a clean refusal goes on to the
+/// next reader, anything else propagates.
+template <class Read>
+void each_reader(Read&& read) {
+  try {
+    read();
+  } catch (const std::exception& error) {
+    if (!refused_cleanly(error)) throw;
+  }
+}
+
+/// A config read the way the programs read theirs: keys and types checked against the defaults, then converted.
+template <class Config>
+void read_checked_config(const nlohmann::json& config) {
+  chord::io::check_config_json(nlohmann::json(Config{}), config, "fuzz");
+  (void)config.get<Config>();
+}
 
 const std::map<std::string, Target>& targets() {
   static const std::map<std::string, Target> all = {
@@ -84,18 +119,27 @@ const std::map<std::string, Target>& targets() {
          (void)chord::text::f5tts::chunk_text(std::string(bytes));
          (void)chord::text::ByT5Tokenizer{}.encode(bytes);
        }},
-      {"vits_config", [](const std::filesystem::path& file, std::string_view) { (void)chord::apps::read_vits_config(file); }},
+      {"vits_config", [](const std::filesystem::path& file, std::string_view) { (void)chord::systems::bert_vits2::read_vits_config(file); }},
+      {"bert_features",
+       [](const std::filesystem::path& file, std::string_view) {
+         (void)chord::systems::bert_vits2::load_bert(file, /*n=*/4, /*dim=*/8);  // not .safetensors: the torch.save path
+       }},
+      {"model_config",
+       [](const std::filesystem::path&, std::string_view bytes) {
+         const auto config = nlohmann::json::parse(bytes);
+         each_reader([&] { (void)chord::nn::stable_audio_model_dit_options(config); });
+         each_reader([&] { (void)chord::nn::stable_audio_dit_options(config); });
+         each_reader([&] { (void)chord::nn::T5EncoderOptions::from_config(config); });
+         each_reader([&] { (void)chord::nn::WavLMOptions::from_config(config); });
+         each_reader([&] { read_checked_config<chord::systems::saga_sr::SrConfig>(config); });
+         each_reader([&] { read_checked_config<chord::apps::TtsTrainerConfig>(config); });
+       }},
   };
   return all;
 }
 
 const Target* selected = nullptr;
 std::filesystem::path scratch;
-
-bool refused_cleanly(const std::exception& error) {
-  return dynamic_cast<const chord::Error*>(&error) != nullptr || dynamic_cast<const c10::Error*>(&error) != nullptr ||
-         dynamic_cast<const nlohmann::json::exception*>(&error) != nullptr;
-}
 
 }  // namespace
 

@@ -1,7 +1,7 @@
 """Writes the fuzzers' seed corpora (tests/fuzz/corpus/<target>/): small valid inputs of every parser,
 plus a few near-misses, so libFuzzer starts from the formats' structure. Deterministic but for the order
-of safetensors metadata keys (the Rust writer's hash map); run with the set-up venv (numpy, safetensors;
-soundfile for the FLAC seeds, e.g. the reference venv):
+of safetensors metadata keys (the Rust writer's hash map) and the serialisation id torch.save records;
+run with the set-up venv (numpy, safetensors, torch; soundfile for the FLAC seeds, e.g. the reference venv):
 
     ~/.cache/chord/torch-2.11.0/bin/python tests/fuzz/make_seed_corpus.py
 """
@@ -99,6 +99,41 @@ def main():
                         "use_spectral_norm": False, "gin_channels": 512}}
     put("vits_config", "config.json", json.dumps(config, indent=1))
     put("vits_config", "minimal.json", json.dumps({"train": {}, "data": {}, "model": {}}))
+    # BERT features as bert_gen.py writes them: torch.save of one float tensor [dim, n] (the target reads
+    # dim 8, n 4), and near-misses (another shape, an integer tensor, a container, a legacy pickle)
+    try:
+        import torch
+        def saved(value, **kwargs):
+            buffer = io.BytesIO()
+            torch.save(value, buffer, **kwargs)
+            return buffer.getvalue()
+        generator = torch.Generator().manual_seed(0)
+        put("bert_features", "float_8x4.bert.pt", saved(torch.randn(8, 4, generator=generator)))
+        put("bert_features", "other_shape.bert.pt", saved(torch.randn(8, 3, generator=generator)))
+        put("bert_features", "int64.bert.pt", saved(torch.arange(32).reshape(8, 4)))
+        put("bert_features", "dict.bert.pt", saved({"bert": torch.zeros(8, 4)}))
+        put("bert_features", "legacy.bert.pt", saved(torch.zeros(8, 4), _use_new_zipfile_serialization=False))
+    except ImportError:
+        print("torch is not installed: the bert_features seeds are left as they are")
+    # The other JSON configs: stable-audio-tools model_config.json (a small DiT), its "config" object,
+    # Hugging Face T5 and WavLM config.json, the trainers' --config files
+    dit = {"io_channels": 8, "embed_dim": 32, "depth": 1, "num_heads": 2, "cond_token_dim": 16, "global_cond_dim": 8,
+           "project_cond_tokens": False, "transformer_type": "continuous_transformer", "attn_kwargs": {"qk_norm": "ln"},
+           "ff_kwargs": {"mult": 2}}
+    put("model_config", "stable_audio.json", json.dumps({"model_type": "diffusion_cond", "sample_rate": 44100, "model": {
+        "diffusion": {"type": "dit", "diffusion_objective": "rectified_flow", "cross_attention_cond_ids": ["prompt"],
+                      "config": dit}}}))
+    put("model_config", "dit_config.json", json.dumps(dit))
+    put("model_config", "t5_config.json", json.dumps({"d_model": 16, "d_kv": 4, "d_ff": 32, "num_layers": 1, "num_heads": 2,
+                                                      "vocab_size": 40, "relative_attention_num_buckets": 8,
+                                                      "relative_attention_max_distance": 16, "feed_forward_proj": "relu",
+                                                      "layer_norm_epsilon": 1e-6}))
+    put("model_config", "wavlm_config.json", json.dumps({"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+                                                         "intermediate_size": 32, "conv_dim": [8, 8], "conv_kernel": [10, 3],
+                                                         "conv_stride": [5, 2], "feat_extract_norm": "group",
+                                                         "num_buckets": 8, "max_bucket_distance": 16}))
+    put("model_config", "sr_trainer.json", json.dumps({"manifest": "train.jsonl", "preset": "tiny", "steps": 10, "batch_size": 2}))
+    put("model_config", "tts_trainer.json", json.dumps({"manifest": "train.jsonl", "preset": "tiny", "steps": 10, "lr": 0.001}))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,12 @@ Repositories (small generated files, the same on every run):
   chord-test/corrupt   weights.bin (LFS): the bytes served do not match the sha256 announced
   chord-test/gated     weights.bin (LFS): 401 without a token, 403 with one other than `hf_chordAcceptedToken1234`
   chord-test/slow      weights.bin (LFS, 2 MB) served over about 2 s (for the concurrent-download test)
+  chord-test/badsize   weights.bin (LFS): X-Linked-Size is "12abc", not a byte count
+  chord-test/short     weights.bin (LFS): X-Linked-Size announces 100 bytes more than the blob has
+  chord-test/busy      weights.bin (LFS): the first two HEADs answer 429 (rate limited)
+  (any other repo)     401 RepoNotFound, as the Hub answers for a private or missing repository
+  charactr/vocos-mel-24khz  the registry's Vocos files (a pickle that needs conversion), stand-in bytes, at
+                       main and at the registry's pinned commit
   SWivid/F5-TTS        the registry's F5TTS_v1_Base paths, with stand-in bytes (for --model), at main and
                        at the registry's pinned commit
   stabilityai/stable-audio-open-1.0, google-t5/t5-base   the registry's files at its pins, stand-in bytes
@@ -49,17 +55,19 @@ def commit(name):
 
 
 class File:
-    def __init__(self, data, lfs, served=None):
+    def __init__(self, data, lfs, served=None, size_header=None):
         self.data = data
         self.lfs = lfs
         self.served = data if served is None else served  # the corrupt repository serves other bytes
         self.etag = hashlib.sha256(data).hexdigest() if lfs else blob_id(data)
+        self.size_header = str(len(data)) if size_header is None else size_header  # what X-Linked-Size says
 
 
 # The commits chord's registry pins (include/chord/hub/registry.hpp).
 F5_PINNED = "84e5a410d9cead4de2f847e7c9369a6440bdfaca"
 SAO_PINNED = "f21265c1e2710b3bd2386596943f0007f55f802e"
 T5_PINNED = "a9723ea7f1b39c1eae772870f3b547bf6ef7e6c1"
+VOCOS_PINNED = "0feb3fdd929bcd6649e0e7c5a688cf7dd012ef21"
 
 
 def make_repos():
@@ -87,12 +95,19 @@ def make_repos():
         "chord-test/corrupt": {"main": commit("corrupt"), "commits": {commit("corrupt"): {"weights.bin": File(good, lfs=True, served=bytes(bad))}}},
         "chord-test/gated": {"main": commit("gated"), "commits": {commit("gated"): {"weights.bin": File(generated(6, 10_000), lfs=True)}}},
         "chord-test/slow": {"main": commit("slow"), "commits": {commit("slow"): {"weights.bin": File(generated(7, 2_000_000), lfs=True)}}},
+        "chord-test/badsize": {"main": commit("badsize"), "commits": {commit("badsize"): {
+            "weights.bin": File(generated(9, 5_000), lfs=True, size_header="12abc")}}},
+        "chord-test/short": {"main": commit("short"), "commits": {commit("short"): {
+            "weights.bin": File(generated(10, 30_000), lfs=True, size_header="30100")}}},
+        "chord-test/busy": {"main": commit("busy"), "commits": {commit("busy"): {"weights.bin": File(generated(11, 8_000), lfs=True)}}},
         # The registry's F5-TTS paths (not a real checkpoint: the --model test checks where paths lead),
         # at main and at the commit the registry pins, whose real files have other sha256s.
         "SWivid/F5-TTS": {"main": commit("f5"), "commits": {commit("f5"): f5_files, F5_PINNED: f5_files}},
         # The registry's SAGA-SR parts at their pins: Stable Audio Open gated, a stand-in T5 folder.
         "stabilityai/stable-audio-open-1.0": {"main": SAO_PINNED, "commits": {SAO_PINNED: {
             "model.safetensors": File(generated(8, 1000), lfs=True), "model_config.json": File(b"{}\n", lfs=False)}}},
+        "charactr/vocos-mel-24khz": {"main": commit("vocos"), "commits": dict.fromkeys((commit("vocos"), VOCOS_PINNED), {
+            "config.yaml": File(b"feature_extractor: {}\n", lfs=False), "pytorch_model.bin": File(generated(12, 3_000), lfs=True)})},
         "google-t5/t5-base": {"main": T5_PINNED, "commits": {T5_PINNED: {
             "config.json": File(b'{"d_model": 8}\n', lfs=False), "model.safetensors": File(b"not a safetensors file", lfs=True),
             "tokenizer.json": File(b"{}\n", lfs=False)}}},
@@ -109,7 +124,7 @@ for _repo, _info in REPOS.items():
             if _file.lfs:
                 BLOBS[_file.etag] = (_repo, _file)
 
-STATE = {"flaky_dropped": False, "unstable_heads": 0}
+STATE = {"flaky_dropped": False, "unstable_heads": 0, "busy_heads": 0}
 LOCK = threading.Lock()
 
 
@@ -174,6 +189,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 failing = STATE["unstable_heads"] <= 2
             if failing:
                 return self.error(503, "ServiceUnavailable", "try again later")
+        if repo == "chord-test/busy" and self.command == "HEAD":
+            with LOCK:
+                STATE["busy_heads"] += 1
+                failing = STATE["busy_heads"] <= 2
+            if failing:
+                return self.error(429, "TooManyRequests", "rate limited", {"Retry-After": "0"})
         commit_id = info.get(revision, revision)
         files = info["commits"].get(commit_id)
         if files is None:
@@ -184,7 +205,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         headers = {"X-Repo-Commit": commit_id, "Accept-Ranges": "bytes"}
         if file.lfs:
             headers.update({
-                "X-Linked-Etag": f'"{file.etag}"', "X-Linked-Size": str(len(file.data)),
+                "X-Linked-Etag": f'"{file.etag}"', "X-Linked-Size": file.size_header,
                 "ETag": f'"{blob_id(file.data)}"',  # the pointer file's id, as the Hub sends
                 "Location": f"http://localhost:{self.server.server_port}/blobs/{file.etag}?signature=x",  # another host, like the CDN
             })

@@ -254,6 +254,48 @@ print(hf_hub_download("chord-test/tiny", "config.json", revision="v1.0"))'
     run wrong_part "$sr_train" --manifest "$out/manifest.jsonl" --pretransform oobleck:t5-base --out "$out/run"
     must_say wrong_part "is for --text-encoder t5:"
     ;;
+  server_faults)  # answers a Hub should not give, or gives under load: named, retried, nothing half-cached
+    run badsize "$fetch" --repo chord-test/badsize --file weights.bin
+    [[ $status -ne 0 ]] || fail "a size of '12abc' was accepted"
+    must_say badsize "gives the file's size as '12abc', not a byte count"
+    must_not_say badsize "stoull"
+    run short "$fetch" --repo chord-test/short --file weights.bin
+    [[ $status -ne 0 ]] || fail "a file shorter than announced was accepted"
+    must_say short "received 30000 bytes, the Hub announced 30100; the download was deleted"
+    [[ -z $(ls -A "$(repo_dir chord-test/short)/blobs") ]] || fail "something was left in blobs/: $(ls "$(repo_dir chord-test/short)/blobs")"
+    run busy "$fetch" --repo chord-test/busy --file weights.bin
+    [[ $status -eq 0 ]] || fail "429 twice then 200 did not succeed"
+    must_say busy "weights.bin: downloaded"
+    [[ $(requests '^HEAD /chord-test/busy/') -eq 3 ]] || fail "expected 3 HEADs (two rate-limited), got $(requests '^HEAD /chord-test/busy/')"
+    run private "$fetch" --repo chord-test/private --file weights.bin
+    [[ $status -ne 0 ]] || fail "a private repository's file was not an error"
+    must_say private "'weights.bin' of chord-test/private at revision 'main': access refused"
+    must_say private "The repository is private or gated \(or does not exist\)"
+    must_say private "no token was sent"
+    ;;
+  fetch_by_name)  # chord-fetch <published name>: the registry's files, their checks at the pin, the conversion to run
+    run unknown "$fetch" no-such-model
+    [[ $status -ne 0 ]] || fail "an unknown name was not an error"
+    must_say unknown "no-such-model"
+    must_say unknown "--list"
+    pinned=0feb3fdd929bcd6649e0e7c5a688cf7dd012ef21
+    run at_pin "$fetch" vocos-mel-24khz
+    [[ $status -ne 0 ]] || fail "stand-in bytes were taken for the pinned Vocos files"
+    must_say at_pin "at the pinned commit $pinned is not the file chord's registry names for vocos-mel-24khz"
+    run at_main "$fetch" vocos-mel-24khz --revision main
+    [[ $status -eq 0 ]] || fail "vocos-mel-24khz at main failed"
+    snapshot="$(repo_dir charactr/vocos-mel-24khz)/snapshots/$(cat "$(repo_dir charactr/vocos-mel-24khz)/refs/main")"
+    grep -qx "$snapshot/config.yaml" "$out/at_main.out" || fail "config.yaml's path was not printed"
+    grep -qx "$snapshot/pytorch_model.bin" "$out/at_main.out" || fail "pytorch_model.bin's path was not printed"
+    must_say at_main "vocos-mel-24khz needs a conversion for chord"
+    must_say at_main "python scripts/convert_vocos.py --local-dir $snapshot --out vocos-mel-24khz.safetensors"
+    must_say at_main "use: chord-f5tts-infer ... --vocoder vocos --vocos vocos-mel-24khz.safetensors"
+    must_not_say at_main "sha256 as pinned"
+    run t5 "$fetch" t5-base
+    [[ $status -eq 0 ]] || fail "t5-base at its pin failed"
+    must_say t5 "use: chord-saga-sr-train ... --text-encoder t5:t5-base"
+    [[ -L $cache/models--t5-base/snapshots/a9723ea7f1b39c1eae772870f3b547bf6ef7e6c1/model.safetensors ]] || fail "t5-base's weights are not in the cache"
+    ;;
   *) fail "unknown case" ;;
 esac
 echo "ok: $case_name"

@@ -8,6 +8,7 @@
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/linear.h>
 
+#include <algorithm>
 #include <fstream>
 
 namespace {
@@ -176,6 +177,36 @@ TEST_CASE("temporary files of writers killed mid-write are removed; a live write
   REQUIRE_FALSE(std::filesystem::exists(dead));
   REQUIRE(std::filesystem::exists(live));
   REQUIRE(std::filesystem::exists(other));
+}
+
+TEST_CASE("stale temporaries of any atomic output are found by name pattern", "[io][checkpoint]") {
+  const auto dir = chord::test::scratch_dir("atomic_stale");
+  const auto dead_model = dir / "G_12.safetensors.tmp.999999999";
+  const auto dead_best = dir / "generator_best.safetensors.tmp.999999998";
+  const auto live = dir / ("D_12.safetensors.tmp." + std::to_string(::getppid()));
+  const auto unmatched = dir / "notes.safetensors.tmp.999999999";       // another name
+  const auto huge_pid = dir / "G_13.safetensors.tmp.99999999999999999999";  // no process id: not AtomicFile's
+  const auto finished = dir / "G_11.safetensors";
+  for (const auto& p : {dead_model, dead_best, live, unmatched, huge_pid, finished}) std::ofstream(p, std::ios::binary) << std::string(300, 'x');
+  const auto removed = chord::io::remove_stale_temporaries(dir, "[A-Z]+_[0-9]+\\.safetensors|generator(_best)?\\.safetensors");
+  auto files = removed.files;
+  std::sort(files.begin(), files.end());
+  REQUIRE(files == std::vector<std::filesystem::path>{dead_model, dead_best});
+  REQUIRE(removed.bytes == 600);
+  REQUIRE(removed.describe() == "removed 2 temporary file(s) (0 MB) in " + dir.string() + " left by a run killed while writing");
+  for (const auto& kept : {live, unmatched, huge_pid, finished}) REQUIRE(std::filesystem::exists(kept));
+  REQUIRE(chord::io::remove_stale_temporaries(dir / "absent", ".*").describe().empty());
+}
+
+TEST_CASE("a checkpoint name whose step does not fit int64 is not taken for one of the run's", "[io][checkpoint]") {
+  const auto dir = chord::test::scratch_dir("checkpoints_huge_step");
+  chord::io::CheckpointManager manager(dir, "checkpoint", 3);
+  manager.save(3, [](torch::serialize::OutputArchive& a) { a.write("value", torch::full({1}, 3.0)); });
+  std::ofstream(dir / "checkpoint_99999999999999999999.pt", std::ios::binary) << "not a checkpoint";
+  torch::Tensor value;
+  auto resumed = manager.load_latest([&](torch::serialize::InputArchive& a) { a.read("value", value); });  // std::stoll threw here
+  REQUIRE(resumed.loaded->step == 3);
+  REQUIRE(value.item<double>() == 3.0);
 }
 
 TEST_CASE("a trainer checkpoint's weights read back for inference, with the EMA's averages", "[io][checkpoint]") {

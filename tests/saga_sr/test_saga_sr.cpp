@@ -579,18 +579,69 @@ TEST_CASE("a stable-audio config or checkpoint with an option chord lacks is ref
            {"timestep_cond_type", "input_concat", "needs timestep_embed_dim 1"},
            {"diffusion_objective", "v", "diffusion_objective = \"v\" is not supported"},
            {"diffusion_objective", "rf_denoiser", "diffusion_objective = \"rf_denoiser\" is not supported"},
+           {"rotary_pos_emb", false, "rotary_pos_emb = false"},
+           {"use_sinusoidal_emb", true, "use_sinusoidal_emb = true"},
+           {"remove_norms", true, "remove_norms = true"},
+           {"add_rope", true, "add_rope = true"},
+           {"final_cross_attn_ix", 0, "final_cross_attn_ix = 0"},
+           {"causal", true, "causal = true"},
+           {"zero_init_branch_outputs", false, "zero_init_branch_outputs = false"},
+           {"attn_kwargs", {{"feat_scale", true}}, "attn_kwargs.feat_scale = true"},
+           {"ff_kwargs", {{"no_bias", true}}, "ff_kwargs.no_bias = true"},
+           {"ff_kwargs", {{"use_conv", true}}, "ff_kwargs.use_conv = true"},
+           {"norm_kwargs", {{"eps", 1e-6}}, "norm_kwargs = {\"eps\":1e-06}"},
+           {"dim_heads", 16, "dim_heads = 16 differs from embed_dim / num_heads = 32"},
+           {"global_cond_type", "film", "global_cond_type = \"film\""},
            {"frobnicate", 1, "unknown option 'frobnicate'"}}) {
     INFO(key);
     auto config = base;
     config[key] = value;
     CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::stable_audio_dit_options(config), message);
   }
+  // A whole model_config.json: the objective lives at model.diffusion, where "v" is the default.
+  const nlohmann::json sao_like = {{"model_type", "diffusion_cond"},
+                                   {"model", {{"diffusion", {{"type", "dit"}, {"config", base}}}}}};
+  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::stable_audio_model_dit_options(sao_like),
+                                 "diffusion_objective = \"v\" (stable-audio-tools' default when absent) is not supported");
+  auto rectified = sao_like;
+  rectified["model"]["diffusion"]["diffusion_objective"] = "rectified_flow";
+  REQUIRE(chord::nn::stable_audio_model_dit_options(rectified).embed_dim() == 32);
+  auto denoiser = rectified;
+  denoiser["model"]["diffusion"]["diffusion_objective"] = "rf_denoiser";
+  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::stable_audio_model_dit_options(denoiser), "diffusion_objective = \"rf_denoiser\" is not");
+  auto other_model = rectified;
+  other_model["model_type"] = "autoencoder";
+  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::stable_audio_model_dit_options(other_model), "model_type = \"autoencoder\"");
+  auto unet = rectified;
+  unet["model"]["diffusion"]["type"] = "adp_cfg_1d";
+  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::stable_audio_model_dit_options(unet), "model.diffusion.type = \"adp_cfg_1d\"");
   // Keys betray options too: a layer-scale checkpoint.
   auto r = load_option_reference("qkln");
   auto tensors = r.io;
   tensors.emplace("model.transformer.layers.0.self_attn_scale.scale", torch::ones({32}));
   const auto options = r.dit->options;
   CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::check_stable_audio_state_dict(tensors, "model.", options), "layer_scale");
+  for (const auto& [key, message] : std::vector<std::pair<std::string, std::string>>{
+           {"model.transformer.layers.0.conformer.ff1.weight", "conformer blocks"},
+           {"model.transformer.layers.0.pre_norm.alpha", "remove_norms"},
+           {"model.transformer.layers.0.rope.inv_freq", "add_rope"},
+           {"model.transformer.pos_emb.emb.weight", "an absolute or sinusoidal position embedding"},
+           {"model.transformer.layers.0.self_attn.lambda_dc", "attention feat_scale"},
+           {"model.transformer.layers.0.ff.ff.0.1.weight", "a feed-forward without GLU"}}) {
+    INFO(key);
+    auto with_key = r.io;
+    with_key.emplace(key, torch::ones({2}));
+    CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::check_stable_audio_state_dict(with_key, "model.", options), message);
+  }
+  auto no_rotary = r.io;
+  no_rotary.erase("model.transformer.rotary_pos_emb.inv_freq");
+  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::check_stable_audio_state_dict(no_rotary, "model.", options), "without the rotary embedding");
+  auto other_patch = options;
+  other_patch.patch_size(options.patch_size() * 2);
+  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::check_stable_audio_state_dict(r.io, "model.", other_patch), "× patch_size");
+  auto with_memory = options;
+  with_memory.num_memory_tokens(options.num_memory_tokens() + 4);
+  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::check_stable_audio_state_dict(r.io, "model.", with_memory), "vs num_memory_tokens");
   auto without_norm = options;
   without_norm.qk_norm(chord::nn::QkNorm::none);
   CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::check_stable_audio_state_dict(r.io, "model.", without_norm), "q/k normalisation (ln)");

@@ -112,6 +112,27 @@ TEST_CASE("the T5 encoder matches transformers' T5EncoderModel", "[saga_sr][pari
   }
 }
 
+TEST_CASE("a T5 config.json is read field by field; numbers that do not fit are refused by name", "[saga_sr][text]") {
+  const auto config = nlohmann::json::parse(R"({"vocab_size": 40, "d_model": 16, "d_kv": 4, "d_ff": 32, "num_layers": 1,
+    "num_heads": 2, "relative_attention_num_buckets": 8, "feed_forward_proj": "gated-gelu"})");
+  const auto o = chord::nn::T5EncoderOptions::from_config(config, "t5/config.json");
+  CHECK(o.d_model() == 16);
+  CHECK(o.relative_attention_num_buckets() == 8);
+  CHECK(o.relative_attention_max_distance() == 128);  // transformers' default
+  CHECK(o.gated_gelu());
+  // The fuzzer's input (tests/fuzz/regressions/model_config): d_kv 4.6e96 was cast to int64 with undefined behaviour.
+  auto huge = config;
+  huge["d_kv"] = 4.6e96;
+  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::T5EncoderOptions::from_config(huge, "t5/config.json"),
+                                 "t5/config.json: d_kv = 4.6e+96 has the wrong type or is out of range");
+  auto fractional = config;
+  fractional["relative_attention_num_buckets"] = 8.5;
+  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::T5EncoderOptions::from_config(fractional), "relative_attention_num_buckets = 8.5");
+  auto missing = config;
+  missing.erase("num_heads");
+  CHORD_REQUIRE_THROWS_WITH_TEXT(chord::nn::T5EncoderOptions::from_config(missing, "t5/config.json"), "t5/config.json: not a T5 config");
+}
+
 TEST_CASE("T5 relative-position buckets by hand", "[saga_sr][text]") {
   // 32 buckets, max distance 128: 16 per direction, exact below 8, then 8 + ⌊log(n/8)/log(16)·8⌋ (15 → 9, 16 → 10), at most 15.
   auto rel = torch::tensor({0, -1, -7, -8, -15, -16, -127, -500, 1, 8, 16, 127}, torch::kLong);

@@ -98,6 +98,69 @@ TEST_CASE("each optimiser's backward leaves gradients in its own parameters only
   REQUIRE(leak_size > 1e-3);
 }
 
+TEST_CASE("add_gan clips per optimiser; every gradient norm is logged, clipped or not", "[train][gan][clipping]") {
+  // Bert-VITS2 under bf16: D clipped at 200, G at 500, the others not; the norms logged in every run.
+  // Here G is clipped to a tiny norm, D not at all; learning rates 0 keep the gradients comparable.
+  auto model = make_toy_gan<toy_gan::OneCritic>(0.0);
+  train::TrainerOptions options;
+  options.max_steps = 1;
+  options.log_every = 1;
+  options.log_grad_norms = true;
+  train::Trainer trainer(options);
+  train::add_gan(trainer, model, std::make_shared<torch::optim::SGD>(model->generator->parameters(), torch::optim::SGDOptions(0.0)), {},
+                 {{"G", 1e-6}});
+  auto recorder = std::make_shared<Recorder>();
+  trainer.add_observer(recorder);
+  trainer.fit<toy_gan::Batch>(toy_gan_source(), [&](const toy_gan::Batch& batch, train::StepContext& context) {
+    return train::gan_step(model, batch, context);
+  });
+
+  torch::Generator unused = chord::make_generator(0);
+  const auto batch = toy_gan_source().load(0, 0);
+  const auto outputs = model->generate(batch, unused);
+  auto total_norm = [](const std::vector<torch::Tensor>& grads) {
+    double sum = 0.0;
+    for (const auto& g : grads) sum += g.to(torch::kFloat64).pow(2).sum().item<double>();
+    return std::sqrt(sum);
+  };
+  const auto critic_parameters = model->discriminators.at("D")->parameters();
+  const auto generator_parameters = model->generator->parameters();
+  const double critic_norm = total_norm(gradients(model->discriminator_losses(outputs).at("D"), critic_parameters));
+  const double generator_norm = total_norm(gradients(model->generator_loss(batch, outputs), generator_parameters));
+  REQUIRE(generator_norm > 1e-3);
+  REQUIRE(critic_norm > 1e-3);
+  REQUIRE(recorder->steps.size() == 1);
+  const auto& logged = recorder->steps.front().scalars;
+  REQUIRE(logged.count("grad_norm/G"));
+  REQUIRE(logged.count("grad_norm/D"));
+  CHECK(logged.at("grad_norm/G") == Approx(generator_norm).epsilon(1e-5));  // measured before clipping
+  CHECK(logged.at("grad_norm/D") == Approx(critic_norm).epsilon(1e-5));
+  std::vector<torch::Tensor> critic_left, generator_left;
+  for (const auto& p : critic_parameters) critic_left.push_back(p.grad());
+  for (const auto& p : generator_parameters) generator_left.push_back(p.grad());
+  CHECK(total_norm(critic_left) == Approx(critic_norm).epsilon(1e-5));  // D: not clipped
+  CHECK(total_norm(generator_left) == Approx(1e-6).epsilon(1e-3));      // G: clipped to its norm
+
+  // Without log_grad_norms and clipping, no norm is logged (and none computed).
+  auto quiet_model = make_toy_gan<toy_gan::OneCritic>(0.0);
+  train::TrainerOptions quiet_options = options;
+  quiet_options.log_grad_norms = false;
+  train::Trainer quiet(quiet_options);
+  train::add_gan(quiet, quiet_model);
+  auto quiet_recorder = std::make_shared<Recorder>();
+  quiet.add_observer(quiet_recorder);
+  quiet.fit<toy_gan::Batch>(toy_gan_source(), [&](const toy_gan::Batch& b, train::StepContext& context) {
+    return train::gan_step(quiet_model, b, context);
+  });
+  CHECK_FALSE(quiet_recorder->steps.front().scalars.count("grad_norm/G"));
+
+  // A name that is neither "G" nor a member's prefix is refused by name.
+  auto other = make_toy_gan<toy_gan::OneCritic>(0.0);
+  train::Trainer other_trainer(options);
+  CHORD_REQUIRE_THROWS_WITH_TEXT(train::add_gan(other_trainer, other, nullptr, {}, {{"DUR", 1.0}}),
+                                 "max_grad_norms names 'DUR', which is neither \"G\" nor one of the discriminator prefixes");
+}
+
 TEST_CASE("GradScaler scales, unscales, backs off on overflow and grows after clean updates", "[train][gan][grad_scaler]") {
   train::GradScaler scaler({/*init_scale=*/8.0, /*growth_factor=*/2.0, /*backoff_factor=*/0.25, /*growth_interval=*/2});
   REQUIRE(scaler.scaled(torch::tensor(3.0)).item<double>() == 24.0);

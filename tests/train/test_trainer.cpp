@@ -402,8 +402,8 @@ TEST_CASE("a run started after a kill mid-write removes the stale temporary file
   run.trainer->add_observer(recorder);
   run.trainer->fit<ToyBatch>(toy_source(), [&](const ToyBatch& b, train::StepContext& c) { return toy_step(run.model, b, c); });
   REQUIRE_FALSE(std::filesystem::exists(dir / "ckpt" / "checkpoint_000000002.pt.tmp.999999999"));
-  REQUIRE(std::any_of(recorder->infos.begin(), recorder->infos.end(), [](const std::string& text) {
-    return text.find("removed 1 temporary file(s) (2 MB) left by a run killed while writing a checkpoint") != std::string::npos;
+  REQUIRE(std::any_of(recorder->infos.begin(), recorder->infos.end(), [&](const std::string& text) {
+    return text == "removed 1 temporary file(s) (2 MB) in " + (dir / "ckpt").string() + " left by a run killed while writing";
   }));
 }
 

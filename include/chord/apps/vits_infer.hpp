@@ -1,7 +1,8 @@
 #pragma once
 /// @file
-/// `chord-vits-infer`: Bert-VITS2 inference (fishaudio/Bert-VITS2 8f7fbd8 `infer.py` on cleaned input):
-/// phones, tones and a language (a filelist line, or `--phones`/`--tones`/`--language`), a speaker and
+/// `chord-vits-infer`: Bert-VITS2 inference (fishaudio/Bert-VITS2 8f7fbd8 `infer.py`): English text
+/// (`--text`, through chord's espeak-ng front end, as the demo's filelists are made), or cleaned input —
+/// phones, tones and a language (a filelist line, or `--phones`/`--tones`/`--language`) —, a speaker and
 /// the four controls in; a WAV and PNGs of its mel spectrogram and of the alignment out. BERT features
 /// are zeros unless `--bert` gives a file (`.bert.safetensors` or the reference's `.bert.pt`); the two
 /// inactive language streams are zeros, as infer.py makes them. The model comes from a run folder of
@@ -9,7 +10,7 @@
 /// with its config.json.
 
 #include "chord/apps/cli.hpp"
-#include "chord/apps/vits_config.hpp"
+#include "chord/systems/bert_vits2/run_config.hpp"
 #include "chord/apps/vits_pictures.hpp"
 #include "chord/audio/io.hpp"
 #include "chord/core/allocator.hpp"
@@ -19,6 +20,8 @@
 #include "chord/io/state_dict.hpp"
 #include "chord/systems/bert_vits2/item.hpp"
 #include "chord/systems/bert_vits2/synthesizer.hpp"
+#include "chord/text/arpabet.hpp"
+#include "chord/text/phonemizer.hpp"
 #include "chord/viz/plots.hpp"
 
 #include <CLI/CLI.hpp>
@@ -36,7 +39,7 @@
 namespace chord::apps {
 
 struct VitsInferConfig {
-  std::string checkpoint, config, line, phones, tones, language = "EN", speaker, bert, out = "out/vits.wav", png, device = "auto";
+  std::string checkpoint, config, text, line, phones, tones, language = "EN", speaker, bert, out = "out/vits.wav", png, device = "auto";
   double sdp_ratio = 0.0, noise_scale = 0.667, noise_scale_w = 0.8, length_scale = 1.0;  ///< SynthesizerTrn.infer's defaults
   int64_t seed = 0;
 };
@@ -47,6 +50,8 @@ inline void add_vits_infer_options(CLI::App& app, VitsInferConfig& c) {
                  "The model: a chord-vits-train run folder, one of its checkpoints (.pt), or a generator .safetensors "
                  "(G_<step> keys: enc_p.*, dec.*, ...)")->required();
   app.add_option("--config", c.config, "Bert-VITS2 config.json (default: the run folder's, or config.json beside --checkpoint)");
+  app.add_option("--text", c.text, "English text to say: phonemized by espeak-ng (en-us) and mapped to Bert-VITS2's phones and tones "
+                 "as chord-vits-make-filelist does");
   app.add_option("--line", c.line, "A cleaned filelist line: wav|speaker|language|text|phones|tones|word2ph (only the speaker and "
                  "the last four fields are used)");
   app.add_option("--phones", c.phones, "Space-separated phones of the symbol table (e.g. \"_ hh ah l ow _\")");
@@ -70,7 +75,7 @@ inline void add_vits_infer_options(CLI::App& app, VitsInferConfig& c) {
 /// A generator ready for inference and the configuration it was trained with.
 struct LoadedVitsGenerator {
   systems::bert_vits2::Synthesizer model{nullptr};
-  VitsRunConfig config;
+  systems::bert_vits2::VitsRunConfig config;
   std::filesystem::path weights;
   std::string step;  ///< as far as known
 };
@@ -108,7 +113,7 @@ inline LoadedVitsGenerator load_vits_generator(const std::filesystem::path& chec
   CHORD_CHECK(std::filesystem::exists(config_path), "no config for --checkpoint '", checkpoint.string(), "': give --config <config.json> (looked for '",
               config_path.string(), "')");
   LoadedVitsGenerator loaded;
-  loaded.config = read_vits_config(config_path);
+  loaded.config = systems::bert_vits2::read_vits_config(config_path);
   loaded.weights = weights;
   io::TensorMap tensors;
   if (weights.extension() == ".safetensors") {
@@ -143,13 +148,32 @@ inline systems::bert_vits2::FilelistEntry parse_vits_input(const std::string& li
   }
 }
 
-/// The utterance to say: a filelist line or --phones/--tones/--language (word2ph is not needed here).
+/// "a b c" from {a, b, c}.
+template <class T>
+std::string joined_with_spaces(const std::vector<T>& items) {
+  std::ostringstream out;
+  for (size_t i = 0; i < items.size(); ++i) out << (i ? " " : "") << items[i];
+  return out.str();
+}
+
+/// The utterance to say: English text, a filelist line or --phones/--tones/--language (word2ph is not
+/// needed here).
 inline systems::bert_vits2::FilelistEntry vits_input(const VitsInferConfig& c) {
+  if (!c.text.empty()) {
+    CHORD_CHECK(c.line.empty() && c.phones.empty() && c.tones.empty(), "give one of --text, --line or --phones/--tones");
+    CHORD_CHECK(c.language == "EN", "--text goes through the English front end (espeak-ng en-us); for --language ", c.language,
+                " give --phones/--tones or a --line cleaned by the reference's text/cleaner.py");
+    const text::EspeakPhonemizer phonemizer("en-us");
+    const auto cleaned = text::english_g2p(c.text, phonemizer);
+    return parse_vits_input("-|-|EN|-|" + joined_with_spaces(cleaned.phones) + "|" + joined_with_spaces(cleaned.tones) + "|" +
+                                joined_with_spaces(cleaned.word2ph),
+                            "--text");
+  }
   if (!c.line.empty()) {
     CHORD_CHECK(c.phones.empty() && c.tones.empty(), "give either --line or --phones/--tones, not both");
     return parse_vits_input(c.line, "--line");
   }
-  CHORD_CHECK(!c.phones.empty(), "nothing to say: give --line or --phones with --tones");
+  CHORD_CHECK(!c.phones.empty(), "nothing to say: give --text, --line or --phones with --tones");
   CHORD_CHECK(!c.tones.empty(), "--phones needs --tones (one tone per phone)");
   std::istringstream in(c.phones);
   std::string phone, word2ph;
@@ -193,7 +217,7 @@ inline std::filesystem::path check_vits_infer_files(VitsInferConfig& c) {
 
 /// The mel spectrogram of `audio` and the predicted alignment, as PNGs.
 inline void save_vits_pictures(const std::filesystem::path& mel_png, const std::filesystem::path& alignment_png, const torch::Tensor& audio,
-                               const torch::Tensor& attention, const VitsRunConfig& config) {
+                               const torch::Tensor& attention, const systems::bert_vits2::VitsRunConfig& config) {
   const systems::bert_vits2::MelProcessing mel(config.synthesizer.spectrogram());
   viz::save_spectrogram_png(mel_png, mel.mel_spectrogram(audio.unsqueeze(0))[0], "generated", {});
   viz::save_spectrogram_png(alignment_png, attention.t().cpu(), "alignment", alignment_picture_options());
@@ -217,7 +241,7 @@ inline int run_vits_infer(int argc, char** argv, const std::string& program) {
     auto loaded = load_vits_generator(c.checkpoint, c.config, device);
     const auto& config = loaded.config;
     const auto speaker_name = !c.speaker.empty() ? c.speaker : (!c.line.empty() ? entry.speaker : std::string("0"));
-    const int64_t speaker = resolve_speaker(speaker_name, config.speakers, config.synthesizer.n_speakers());
+    const int64_t speaker = systems::bert_vits2::resolve_speaker(speaker_name, config.speakers, config.synthesizer.n_speakers());
     const auto text = detail::vits_text_inputs(entry, config.add_blank, c.bert);
     const int64_t n = text.phones.size(0);
 
@@ -225,6 +249,7 @@ inline int run_vits_infer(int argc, char** argv, const std::string& program) {
     auto gen = make_generator(seed, device);
     const auto controls = bv2::InferOptions().sdp_ratio(c.sdp_ratio).noise_scale(c.noise_scale).noise_scale_w(c.noise_scale_w).length_scale(c.length_scale);
     auto one = [&](const torch::Tensor& t) { return t.unsqueeze(0).to(device); };
+    if (!c.text.empty()) std::cerr << "[" << program << "] --text phones: " << detail::joined_with_spaces(entry.phones) << "\n";
     std::cerr << "[" << program << "] " << entry.phones.size() << " phones (" << n << " with blanks), speaker " << speaker_name << " (id "
               << speaker << "), " << loaded.weights.string() << "\n";
     const auto start = std::chrono::steady_clock::now();

@@ -13,9 +13,9 @@
 #include "chord/apps/run_report.hpp"
 #include "chord/apps/vits_pictures.hpp"
 #include "chord/apps/training_processes.hpp"
-#include "chord/apps/vits_config.hpp"
 #include "chord/audio/io.hpp"
 #include "chord/core/allocator.hpp"
+#include "chord/core/parse.hpp"
 #include "chord/core/random.hpp"
 #include "chord/io/checkpoint.hpp"
 #include "chord/io/safetensors.hpp"
@@ -23,6 +23,8 @@
 #include "chord/systems/bert_vits2.hpp"
 #include "chord/systems/bert_vits2/checkpoints.hpp"
 #include "chord/systems/bert_vits2/item.hpp"
+#include "chord/systems/bert_vits2/run_config.hpp"
+#include "chord/systems/bert_vits2/training_data.hpp"
 #include "chord/train/gan_training.hpp"
 #include "chord/train/observers.hpp"
 #include "chord/train/samplers.hpp"
@@ -36,7 +38,7 @@
 
 #include <array>
 #include <atomic>
-#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -115,89 +117,18 @@ inline std::vector<int64_t> parse_boundaries(const std::string& text) {
   std::stringstream in(text);
   std::string part;
   while (std::getline(in, part, ',')) {
-    int64_t value = 0;
-    const auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), value);
-    CHORD_CHECK(error == std::errc() && end == part.data() + part.size(), "--boundaries: '", part, "' is not an integer");
-    CHORD_CHECK(out.empty() || value > out.back(), "--boundaries must be ascending, got '", text, "'");
-    out.push_back(value);
+    const auto value = parse_number<int64_t>(part);
+    CHORD_CHECK(value.has_value(), "--boundaries: '", part, "' is not an integer");
+    CHORD_CHECK(out.empty() || *value > out.back(), "--boundaries must be ascending, got '", text, "'");
+    out.push_back(*value);
   }
   CHORD_CHECK(out.size() >= 2, "--boundaries needs at least two values, got '", text, "'");
   return out;
 }
 
-/// One filelist read, prepared like the reference's loader and checked item by item.
-struct VitsData {
-  std::filesystem::path path;
-  systems::bert_vits2::PreparedFilelist prepared;
-  std::vector<std::string> bad;  ///< "file:line: wav: problem"
-};
-
-/// What the audio of an entry must be for training: readable, mono, at the config's rate, at least one
-/// segment long. Header reads only (no decoding). Returns the problem, or empty.
-inline std::string vits_audio_problem(const systems::bert_vits2::FilelistEntry& entry, const VitsRunConfig& config) {
-  audio::AudioInfo info;
-  try {
-    info = audio::audio_info(entry.wav);
-  } catch (const std::exception& error) {
-    return error_message(error);
-  }
-  if (info.sample_rate != config.sampling_rate()) {
-    return "sampled at " + std::to_string(info.sample_rate) + " Hz, the config expects " + std::to_string(config.sampling_rate());
-  }
-  if (info.channels != 1) return std::to_string(info.channels) + " channels, expected mono";
-  const int64_t segment = config.synthesizer.segment_samples();
-  if (info.frames < segment) {
-    return std::to_string(info.frames) + " samples, shorter than one training segment (" + std::to_string(segment) + ")";
-  }
-  return {};
-}
-
-/// Reads, prepares (shuffle and text filter of the reference) and checks a filelist. Entries whose WAV
-/// does not exist are checked here, before prepare_filelist (which would stop at the first one).
-inline VitsData read_vits_filelist(const std::filesystem::path& path, const VitsRunConfig& config,
-                                   const systems::bert_vits2::SpeakerMap& speakers) {
-  namespace bv2 = systems::bert_vits2;
-  VitsData data;
-  data.path = path;
-  auto entries = bv2::read_filelist(path);  // whole-file checks: every problem names file and line
-  std::vector<bv2::FilelistEntry> usable;
-  for (auto& entry : entries) {
-    if (!speakers.count(entry.speaker)) {
-      CHORD_FAIL(entry.where(), ": speaker '", entry.speaker, "' is not in the config's data.spk2id");
-    }
-    const auto problem = vits_audio_problem(entry, config);
-    if (problem.empty()) usable.push_back(std::move(entry));
-    else data.bad.push_back(entry.where() + ": " + entry.wav.string() + ": " + problem);
-  }
-  bv2::FilelistOptions options;
-  options.hop_length = config.hop_length();
-  options.min_text_len = config.min_text_len;
-  options.max_text_len = config.max_text_len;
-  data.prepared = bv2::prepare_filelist(std::move(usable), options, &speakers);
-  data.prepared.report.read += data.bad.size();
-  return data;
-}
-
-/// Every speaker of the filelists, numbered in sorted order (a run without a config's spk2id).
-inline systems::bert_vits2::SpeakerMap speakers_of(const std::vector<std::filesystem::path>& filelists) {
-  std::set<std::string> names;
-  for (const auto& path : filelists) {
-    for (const auto& entry : systems::bert_vits2::read_filelist(path)) names.insert(entry.speaker);
-  }
-  systems::bert_vits2::SpeakerMap map;
-  for (const auto& name : names) map.emplace(name, static_cast<int64_t>(map.size()));
-  return map;
-}
-
-/// Items that failed to load during training (after the up-front checks): skipped, counted, reported.
-struct SkippedItems {
-  std::mutex mutex;
-  std::vector<std::string> messages;
-};
-
 /// The sizes of the discriminators: the reference's, or for the tiny preset small enough for two cores.
 template <class Spec>
-GanModelOptions<Spec> vits_model_options(const VitsRunConfig& config, const VitsTrainerConfig& cli, double lr) {
+GanModelOptions<Spec> vits_model_options(const systems::bert_vits2::VitsRunConfig& config, const VitsTrainerConfig& cli, double lr) {
   GanModelOptions<Spec> options(config.synthesizer);
   auto& set = options.discriminators;
   using Set = typename Spec::discriminators;
@@ -303,78 +234,15 @@ inline void freeze_by_prefix(torch::nn::Module& generator, const std::vector<std
   }
 }
 
-/// The training batches: DistributedBucketSampler over the reference's lengths (each rank its share of
-/// every epoch's buckets), items built on demand; items that fail to load are skipped and collected.
-struct VitsBatches {
-  std::shared_ptr<const systems::bert_vits2::TextAudioSpeakerDataset> dataset;
-  std::shared_ptr<const train::DistributedBucketSampler> sampler;
-  std::shared_ptr<SkippedItems> skipped = std::make_shared<SkippedItems>();
-  train::BatchSource<systems::bert_vits2::Batch> source;
-};
-
-/// Builds the batches of `train_data` and prints (main process) what each of the reference's filters
-/// dropped, which users otherwise lose silently.
-inline VitsBatches make_vits_batches(const VitsRunConfig& config, const VitsData& train_data, int64_t batch_size, int64_t seed,
-                                     const std::vector<int64_t>& boundaries, const TrainingProcesses& processes,
-                                     const std::string& program) {
-  namespace bv2 = systems::bert_vits2;
-  VitsBatches b;
-  bv2::ItemOptions item_options;
-  item_options.add_blank = config.add_blank;
-  b.dataset = std::make_shared<const bv2::TextAudioSpeakerDataset>(train_data.prepared, config.speakers,
-                                                                   config.synthesizer.spectrogram(), item_options);
-  const auto drops = bv2::count_bucket_drops(b.dataset->lengths(), boundaries);
-  const auto& report = train_data.prepared.report;
-  if (processes.is_main()) {
-    std::cout << "[" << program << "] " << train_data.path.string() << ": " << report.read << " lines; dropped " << train_data.bad.size()
-              << " with unusable audio, " << report.too_short << " with a phone field shorter than " << config.min_text_len << ", "
-              << report.too_long << " longer than " << config.max_text_len << " characters, " << drops.too_short
-              << " at or below the first bucket boundary (" << boundaries.front() << "), " << drops.too_long
-              << " above the last (" << boundaries.back() << "); " << report.kept - drops.too_short - drops.too_long << " train\n";
-  }
-  CHORD_CHECK(report.kept > drops.too_short + drops.too_long, "no training item is left (see the drop counts above); lower the first "
-              "--boundaries value or check the filelist");
-  b.sampler = std::make_shared<const train::DistributedBucketSampler>(b.dataset->lengths(), batch_size, boundaries,
-                                                                      processes.world_size(), processes.rank());
-  struct EpochOrder {
-    std::mutex mutex;
-    int64_t epoch = -1;
-    std::vector<std::vector<int64_t>> batches;
-  };
-  auto order = std::make_shared<EpochOrder>();
-  b.source = train::BatchSource<bv2::Batch>{
-      [sampler = b.sampler](int64_t) { return sampler->size(); },
-      [sampler = b.sampler, dataset = b.dataset, order, skipped = b.skipped, seed](int64_t epoch, size_t index) {
-        std::vector<int64_t> indices;
-        {
-          std::lock_guard<std::mutex> lock(order->mutex);
-          if (order->epoch != epoch) {
-            order->batches = sampler->batches(epoch);
-            order->epoch = epoch;
-          }
-          indices = order->batches.at(index);
-        }
-        // The inactive BERT streams' noise: a pure function of (seed, epoch, batch), so resume is exact.
-        auto gen = make_generator(static_cast<uint64_t>(seed) * 1000003ULL + static_cast<uint64_t>(epoch) * 100003ULL + index);
-        std::vector<bv2::Item> items;
-        for (auto i : indices) {
-          try {
-            items.push_back(dataset->get(static_cast<size_t>(i), gen));
-          } catch (const std::exception& error) {
-            std::lock_guard<std::mutex> lock(skipped->mutex);
-            skipped->messages.push_back(error_message(error));
-          }
-        }
-        CHORD_CHECK(!items.empty(), "every item of a batch failed to load; the first: ", skipped->messages.back());
-        return bv2::collate(items);
-      },
-      /*per_rank=*/true,
-      [sampler = b.sampler, dataset = b.dataset](int64_t epoch, size_t index) {  // names a bad batch's files
-        std::string files;
-        for (auto i : sampler->batches(epoch).at(index)) files += (files.empty() ? "" : ", ") + dataset->entry(static_cast<size_t>(i)).wav.string();
-        return files;
-      }};
-  return b;
+/// What each of the reference's filters dropped, which users otherwise lose silently.
+inline void print_data_split(const systems::bert_vits2::CheckedFilelist& data, const systems::bert_vits2::DataSplit& split,
+                             const systems::bert_vits2::VitsRunConfig& config, const std::vector<int64_t>& boundaries,
+                             const std::string& program) {
+  std::cout << "[" << program << "] " << data.path.string() << ": " << split.read << " lines; dropped " << split.unusable_audio
+            << " with unusable audio, " << split.text_too_short << " with a phone field shorter than " << config.min_text_len << ", "
+            << split.text_too_long << " longer than " << config.max_text_len << " characters, " << split.below_first_boundary
+            << " at or below the first bucket boundary (" << boundaries.front() << "), " << split.above_last_boundary << " above the last ("
+            << boundaries.back() << "); " << split.trained << " train\n";
 }
 
 /// --keep-best: the validation filelist's items, and the best generator so far (its score survives a resume).
@@ -384,7 +252,7 @@ struct BestGenerator {
   std::vector<systems::bert_vits2::Item> items;  ///< empty: --keep-best is off (or not the main process)
 };
 
-inline BestGenerator load_best_generator(const VitsTrainerConfig& cli, const VitsRunConfig& config, const std::optional<VitsData>& valid_data,
+inline BestGenerator load_best_generator(const VitsTrainerConfig& cli, const systems::bert_vits2::VitsRunConfig& config, const std::optional<systems::bert_vits2::CheckedFilelist>& valid_data,
                                          const systems::bert_vits2::MelProcessing& mel, torch::Generator& gen, bool main_process,
                                          const std::string& program) {
   namespace bv2 = systems::bert_vits2;
@@ -400,7 +268,10 @@ inline BestGenerator load_best_generator(const VitsTrainerConfig& cli, const Vit
     const auto& metadata = saved.metadata();
     const auto found = metadata.find("valid_mel");
     CHORD_CHECK(found != metadata.end(), best.path.string(), " has no valid_mel entry: move it away or pass --fresh");
-    best.mel = std::stod(found->second);
+    const auto mel_term = parse_number<double>(found->second);
+    CHORD_CHECK(mel_term.has_value() && std::isfinite(*mel_term), best.path.string(), ": valid_mel '", found->second,
+                "' is not a finite number: move the file away or pass --fresh");
+    best.mel = *mel_term;
     const auto saved_step = metadata.find("step");
     std::cout << "[" << program << "] --keep-best: " << best.path.string() << " holds step "
               << (saved_step != metadata.end() ? saved_step->second : "?") << " (valid mel " << found->second
@@ -429,7 +300,7 @@ void load_base_model(GanModel<Spec>& model, const VitsTrainerConfig& cli, bool m
 template <class Spec>
 void evaluate_vits_step(GanModel<Spec>& model, train::Trainer& trainer, int64_t step, const systems::bert_vits2::Item& eval_item,
                         const systems::bert_vits2::MelProcessing& mel, BestGenerator& best, const VitsTrainerConfig& cli,
-                        const VitsRunConfig& config, double lr, int64_t batch_size, c10::Device device) {
+                        const systems::bert_vits2::VitsRunConfig& config, double lr, int64_t batch_size, c10::Device device) {
   namespace bv2 = systems::bert_vits2;
   const std::filesystem::path out = cli.out;
   const auto written = vits_evaluate(model, eval_item, mel, out / "eval", step, device);
@@ -465,7 +336,7 @@ void evaluate_vits_step(GanModel<Spec>& model, train::Trainer& trainer, int64_t 
 
 /// The exports and the summary of a finished (or interrupted) run, on the main process.
 template <class Spec>
-void finish_vits_run(GanModel<Spec>& model, const train::TrainResult& result, const VitsRunConfig& config, SkippedItems& skipped,
+void finish_vits_run(GanModel<Spec>& model, const train::TrainResult& result, const systems::bert_vits2::VitsRunConfig& config, systems::bert_vits2::SkippedItems& skipped,
                      const std::filesystem::path& out, const std::string& program) {
   // The generator alone, with the reference's G_<step> keys (enc_p.*, dec.*, ...).
   io::save_safetensors(out / "generator.safetensors", io::state_dict(*model->generator),
@@ -491,7 +362,7 @@ void finish_vits_run(GanModel<Spec>& model, const train::TrainResult& result, co
 
 /// Trains `Spec` on the checked data and exports the run; returns the exit status.
 template <class Spec>
-int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsData& train_data, const std::optional<VitsData>& valid_data,
+int train_vits(const VitsTrainerConfig& cli, systems::bert_vits2::VitsRunConfig config, const systems::bert_vits2::CheckedFilelist& train_data, const std::optional<systems::bert_vits2::CheckedFilelist>& valid_data,
                const TrainingProcesses& processes, const std::string& program) {
   namespace bv2 = systems::bert_vits2;
   const auto device = processes.device();
@@ -502,7 +373,10 @@ int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsDat
   const int64_t validate_every = cli.validate_every.value_or(config.eval_interval);
   const int64_t seed = cli.seed.value_or(config.seed);
 
-  auto batches = make_vits_batches(config, train_data, batch_size, seed, parse_boundaries(cli.boundaries), processes, program);
+  const auto boundaries = parse_boundaries(cli.boundaries);
+  auto batches = bv2::training_batches(config, train_data, batch_size, seed, boundaries, out / "spectrogram_cache", processes.world_size(),
+                                       processes.rank());
+  if (main_process) print_data_split(train_data, bv2::data_split(train_data, batches), config, boundaries, program);
   const bv2::MelProcessing& mel = batches.dataset->processing();
   // The evaluation utterance: the validation filelist's first (in the reference's order), else training's.
   const auto& eval_entries = valid_data && !valid_data->prepared.entries.empty() ? valid_data->prepared : train_data.prepared;
@@ -527,11 +401,16 @@ int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsDat
   trainer_options.keep_checkpoints = static_cast<int>(cli.keep_checkpoints);
   trainer_options.checkpoint_dir = out / "checkpoints";
   trainer_options.seed = static_cast<uint64_t>(seed);
-  processes.configure(trainer_options, vits_config_to_json(config).dump() + " " + std::string(Spec::name) + " steps " +
+  processes.configure(trainer_options, systems::bert_vits2::vits_config_to_json(config).dump() + " " + std::string(Spec::name) + " steps " +
                                            std::to_string(cli.steps) + " lr " + std::to_string(lr) + " batch " + std::to_string(batch_size) +
                                            (cli.fused_adamw ? " fused-adamw" : ""));
   trainer_options.find_unused_parameters = true;  // a loss need not reach every parameter of its optimiser (a member switched off)
-  if (cli.bf16 || config.bf16_run) trainer_options.autocast_dtype = torch::kBFloat16;
+  const bool bf16 = cli.bf16 || config.bf16_run;
+  if (bf16) {  // train_ms.py: GradScaler(enabled=bf16_run), one for all four optimisers
+    trainer_options.autocast_dtype = torch::kBFloat16;
+    trainer_options.grad_scaler = train::GradScalerOptions{};
+  }
+  trainer_options.log_grad_norms = true;  // grad_norm_d / grad_norm_g are logged in fp32 runs too
   trainer_options.fused_adamw = cli.fused_adamw;
   train::Trainer trainer(trainer_options);
   freeze_by_prefix(*model->generator, config.freeze, main_process, program);
@@ -542,7 +421,10 @@ int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsDat
   auto generator_optimizer = std::make_shared<torch::optim::AdamW>(
       generator_trainable,
       torch::optim::AdamWOptions(lr).betas({config.betas[0], config.betas[1]}).eps(config.eps).weight_decay(0.01));
-  train::add_gan(trainer, model, generator_optimizer, train::exponential_per_epoch(lr, config.lr_decay));
+  // The reference clips only under bf16: the multi-period discriminator at 200, the generator at 500.
+  const std::map<std::string, double> max_grad_norms = bf16 ? std::map<std::string, double>{{"D", 200.0}, {"G", 500.0}}
+                                                            : std::map<std::string, double>{};
+  train::add_gan(trainer, model, generator_optimizer, train::exponential_per_epoch(lr, config.lr_decay), max_grad_norms);
   processes.add_observers(trainer, out, program, !cli.fresh);
   trainer.set_after_update([&](int64_t step) {
     if ((step % validate_every != 0 && step != cli.steps) || !main_process) return;
@@ -561,7 +443,7 @@ int train_vits(const VitsTrainerConfig& cli, VitsRunConfig config, const VitsDat
 }
 
 /// Lists unusable items; stops unless --skip-bad-items.
-inline void report_bad_items(const VitsData& data, bool skip, const std::string& flag, const std::string& program) {
+inline void report_bad_items(const systems::bert_vits2::CheckedFilelist& data, bool skip, const std::string& flag, const std::string& program) {
   if (data.bad.empty()) return;
   std::cerr << "[" << program << "] " << data.bad.size() << " item(s) of " << flag << " '" << data.path.string() << "' are unusable:\n";
   for (const auto& line : data.bad) std::cerr << "  " << line << "\n";
@@ -572,12 +454,12 @@ inline void report_bad_items(const VitsData& data, bool skip, const std::string&
 /// Everything checked before the model is built: the config, the filelists, the output folder.
 inline int run_vits_training(VitsTrainerConfig cli, const std::string& program) {
   CHORD_CHECK(!cli.config.empty() || !cli.preset.empty(), "give --config <config.json> (Bert-VITS2's format) or --preset tiny|v2.3");
-  VitsRunConfig config;
+  systems::bert_vits2::VitsRunConfig config;
   if (!cli.config.empty()) {
     require_input_file(cli.config, "--config");
-    config = read_vits_config(cli.config, cli.preset.empty() ? "v2.3" : cli.preset);
+    config = systems::bert_vits2::read_vits_config(cli.config, cli.preset.empty() ? "v2.3" : cli.preset);
   } else {
-    config = VitsRunConfig::from_preset(cli.preset);
+    config = systems::bert_vits2::VitsRunConfig::from_preset(cli.preset);
   }
   for (const auto& key : config.ignored) std::cerr << "[" << program << "] note: config " << key << " has no effect in chord\n";
   if (cli.filelist.empty()) cli.filelist = config.training_files;
@@ -600,16 +482,16 @@ inline int run_vits_training(VitsTrainerConfig cli, const std::string& program) 
   if (config.speakers.empty()) {
     std::vector<std::filesystem::path> lists{cli.filelist};
     if (!cli.valid_filelist.empty()) lists.push_back(cli.valid_filelist);
-    config.speakers = speakers_of(lists);
+    config.speakers = systems::bert_vits2::speakers_of(lists);
     config.synthesizer.n_speakers(std::max<int64_t>(static_cast<int64_t>(config.speakers.size()), 1));
   }
   config.training_files = std::filesystem::absolute(cli.filelist).string();
   config.validation_files = cli.valid_filelist.empty() ? "" : std::filesystem::absolute(cli.valid_filelist).string();
-  auto train_data = read_vits_filelist(cli.filelist, config, config.speakers);
+  auto train_data = systems::bert_vits2::read_checked_filelist(cli.filelist, config, config.speakers, program);
   report_bad_items(train_data, cli.skip_bad_items, "--filelist", program);
-  std::optional<VitsData> valid_data;
+  std::optional<systems::bert_vits2::CheckedFilelist> valid_data;
   if (!cli.valid_filelist.empty()) {
-    valid_data = read_vits_filelist(cli.valid_filelist, config, config.speakers);
+    valid_data = systems::bert_vits2::read_checked_filelist(cli.valid_filelist, config, config.speakers, program);
     report_bad_items(*valid_data, cli.skip_bad_items, "--valid-filelist", program);
   }
   CHORD_CHECK(!train_data.prepared.entries.empty(), "--filelist '", cli.filelist, "' has no usable item");
@@ -621,7 +503,11 @@ inline int run_vits_training(VitsTrainerConfig cli, const std::string& program) 
       std::filesystem::remove_all(out / "checkpoints");
       std::filesystem::remove_all(out / "models");  // older steps would outrank the new run's in the keep budget
     }
-    std::ofstream(out / "config.json") << vits_config_to_json(config).dump(2) << "\n";
+    for (const auto& [folder, names] : {std::pair{out / "models", std::string("[A-Z]+_[0-9]+\\.safetensors")},
+                                        std::pair{out, std::string("generator(_best)?\\.safetensors")}}) {
+      if (const auto stale = io::remove_stale_temporaries(folder, names).describe(); !stale.empty()) std::cout << "[" << program << "] " << stale << "\n";
+    }
+    std::ofstream(out / "config.json") << systems::bert_vits2::vits_config_to_json(config).dump(2) << "\n";
   }
   processes.barrier();  // no rank looks for checkpoints before --fresh removed them
 

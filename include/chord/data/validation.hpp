@@ -59,6 +59,20 @@ struct ManifestReport {
   }
 };
 
+/// What is wrong with the samples of `audio` (a truncated file, NaN / Inf samples, naming the frame),
+/// found by decoding all of it; empty when nothing is. The file's name is left to the caller's line.
+inline std::string sample_problem(const std::filesystem::path& audio) {
+  try {
+    audio::read_audio(audio);
+  } catch (const Error& error) {
+    std::string what = error.what();
+    const std::string quoted = "'" + audio.string() + "' ";
+    if (const auto at = what.find(quoted); at != std::string::npos) what.erase(0, at + quoted.size());
+    return what;
+  }
+  return {};
+}
+
 /// The problem with one item, or an empty string.
 inline std::string check_item(const ManifestItem& item, const AudioRequirements& requirements) {
   if (!std::filesystem::exists(item.audio)) return "the audio file does not exist";
@@ -83,16 +97,7 @@ inline std::string check_item(const ManifestItem& item, const AudioRequirements&
     problem << "the manifest says " << item.duration << " s but the file lasts " << seconds << " s";
     return problem.str();
   }
-  if (requirements.check_samples) {
-    try {
-      audio::read_audio(item.audio);  // refuses truncated files and NaN / Inf samples, naming the frame
-    } catch (const Error& error) {
-      std::string what = error.what();
-      const std::string quoted = "'" + item.audio.string() + "' ";
-      if (const auto at = what.find(quoted); at != std::string::npos) what.erase(0, at + quoted.size());
-      return what;
-    }
-  }
+  if (requirements.check_samples) return sample_problem(item.audio);
   return {};
 }
 

@@ -19,6 +19,7 @@
 /// multi-GB transfer cut short resumes. It is written only under the lock, and Python ignores it.
 /// A file whose bytes do not match the Hub's sha256 is deleted, never cached, and reported.
 
+#include "chord/core/parse.hpp"
 #include "chord/hub/cache.hpp"
 #include "chord/hub/http.hpp"
 #include "chord/hub/sha256.hpp"
@@ -309,7 +310,12 @@ inline FetchedFile fetch_file(const std::string& repo_id, const std::string& fil
               "the answer of ", options.endpoint, " for ", request.what(), " has no usable ETag: the file cannot be cached reliably");
   const auto size_text = !response.header("x-linked-size").empty() ? response.header("x-linked-size")
                                                                    : (redirect ? std::string{} : response.header("content-length"));
-  if (!size_text.empty()) meta.size = std::stoull(size_text);
+  if (!size_text.empty()) {
+    const auto size = parse_number<uint64_t>(size_text);
+    CHORD_CHECK(size.has_value(), "the answer of ", options.endpoint, " for ", request.what(), " gives the file's size as '", size_text,
+                "', not a byte count: it is not a Hugging Face Hub endpoint (check HF_ENDPOINT, proxies)");
+    meta.size = *size;
+  }
   meta.url = response.header("location").empty() ? head_url : http::resolve_location(head_url, response.header("location"));
 
   const auto pointer = cache.pointer(meta.commit, filename);

@@ -5,13 +5,19 @@
 
 #include "chord/core/error.hpp"
 
+#include "chord/core/parse.hpp"
+
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <regex>
 #include <string>
+#include <vector>
 
 namespace chord::io {
 
@@ -81,5 +87,44 @@ class AtomicFile {
   std::filesystem::path temporary_;
   int fd_ = -1;
 };
+
+/// What remove_stale_temporaries removed.
+struct RemovedTemporaries {
+  std::vector<std::filesystem::path> files;
+  uintmax_t bytes = 0;
+
+  /// "removed 2 temporary file(s) (137 MB) in <folder> left by a run killed while writing", or empty.
+  std::string describe() const {
+    if (files.empty()) return {};
+    return "removed " + std::to_string(files.size()) + " temporary file(s) (" + std::to_string(bytes / 1000000) + " MB) in " +
+           files.front().parent_path().string() + " left by a run killed while writing";
+  }
+};
+
+/// Removes the temporary files (`<name>.tmp.<pid>`) that AtomicFile writers killed mid-write left in
+/// `directory`, for names matching `name_pattern` (a regular expression over the whole target name).
+/// A file whose writer is still running is kept; so is anything that is not such a temporary.
+inline RemovedTemporaries remove_stale_temporaries(const std::filesystem::path& directory, const std::string& name_pattern) {
+  RemovedTemporaries removed;
+  std::error_code error;
+  if (!std::filesystem::is_directory(directory, error)) return removed;
+  const std::regex pattern("(?:" + name_pattern + ")\\.tmp\\.([0-9]+)");
+  for (const auto& file : std::filesystem::directory_iterator(directory, error)) {
+    std::smatch match;
+    const std::string name = file.path().filename().string();
+    if (!file.is_regular_file() || !std::regex_match(name, match, pattern)) continue;
+    const auto pid = parse_number<pid_t>(match[match.size() - 1].str());  // the last group: the pattern may have its own
+    if (!pid || *pid <= 0) continue;  // no process has that id: not a temporary AtomicFile wrote
+    const bool writer_alive = *pid != ::getpid() && (::kill(*pid, 0) == 0 || errno == EPERM);
+    if (writer_alive) continue;
+    const auto size = std::filesystem::file_size(file.path(), error);
+    const bool sized = !error;
+    if (std::filesystem::remove(file.path(), error)) {
+      removed.files.push_back(file.path());
+      removed.bytes += sized ? size : 0;
+    }
+  }
+  return removed;
+}
 
 }  // namespace chord::io

@@ -6,6 +6,7 @@
 /// inference.
 
 #include "chord/core/error.hpp"
+#include "chord/core/parse.hpp"
 #include "chord/io/atomic_file.hpp"
 #include "chord/io/tensor_map.hpp"
 
@@ -113,9 +114,9 @@ class CheckpointManager {
     for (const auto& file : std::filesystem::directory_iterator(directory_)) {
       std::smatch match;
       const std::string name = file.path().filename().string();
-      if (file.is_regular_file() && std::regex_match(name, match, pattern)) {
-        entries.push_back({file.path(), std::stoll(match[1].str())});
-      }
+      if (!file.is_regular_file() || !std::regex_match(name, match, pattern)) continue;
+      // A step past int64 (a name chord never writes) is not a checkpoint of this run: left alone.
+      if (const auto step = parse_number<int64_t>(match[1].str())) entries.push_back({file.path(), *step});
     }
     std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.step < b.step; });
     return entries;
@@ -133,27 +134,9 @@ class CheckpointManager {
   }
 
   /// Removes the temporary files (`<prefix>_<step>.pt.tmp.<pid>`) that writers killed mid-write
-  /// left behind; a file whose writer is still running is kept. Returns the paths and bytes removed.
-  std::pair<std::vector<std::filesystem::path>, uintmax_t> remove_stale_temporaries() const {
-    std::vector<std::filesystem::path> removed;
-    uintmax_t bytes = 0;
-    if (!std::filesystem::is_directory(directory_)) return {removed, bytes};
-    const std::regex pattern(escape(prefix_) + "_[0-9]+\\.pt\\.tmp\\.([0-9]+)");
-    for (const auto& file : std::filesystem::directory_iterator(directory_)) {
-      std::smatch match;
-      const std::string name = file.path().filename().string();
-      if (!file.is_regular_file() || !std::regex_match(name, match, pattern)) continue;
-      const auto pid = static_cast<pid_t>(std::stoll(match[1].str()));
-      const bool writer_alive = pid != ::getpid() && (::kill(pid, 0) == 0 || errno == EPERM);
-      if (writer_alive) continue;
-      std::error_code error;
-      const auto size = std::filesystem::file_size(file.path(), error);
-      if (std::filesystem::remove(file.path(), error)) {
-        removed.push_back(file.path());
-        bytes += error ? 0 : size;
-      }
-    }
-    return {removed, bytes};
+  /// left behind; a file whose writer is still running is kept.
+  RemovedTemporaries remove_stale_temporaries() const {
+    return io::remove_stale_temporaries(directory_, escape(prefix_) + "_[0-9]+\\.pt");
   }
 
   /// Writes the checkpoint for `step` (temp file, fsync, rename), then deletes all but the newest

@@ -4,12 +4,15 @@
 /// converts a JSON float to an integer with a cast, which is undefined behaviour when the value does not
 /// fit (`1e50` as `long`: found by fuzzing the config and tokenizer readers); check first, then get.
 
+#include "chord/core/error.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -55,6 +58,23 @@ bool json_holds(const nlohmann::json& value) {
   } else {
     return true;
   }
+}
+
+/// `object[key]` as a T, checked by json_holds first; a missing key is nlohmann's `out_of_range` (callers
+/// that catch JSON errors report it with their file), a value that does not hold a T is a chord::Error
+/// naming `source`, the key and the value.
+template <class T>
+T json_checked(const nlohmann::json& object, const std::string& key, const std::string& source) {
+  const auto& value = object.at(key);
+  CHORD_CHECK(json_holds<T>(value), source, ": ", key, " = ", value.dump(), " has the wrong type or is out of range");
+  return value.get<T>();
+}
+
+/// json_checked, or `fallback` when `object` has no `key` (or is not an object).
+template <class T>
+T json_checked_or(const nlohmann::json& object, const std::string& key, T fallback, const std::string& source) {
+  if (!object.is_object() || !object.contains(key)) return fallback;
+  return json_checked<T>(object, key, source);
 }
 
 }  // namespace chord::io

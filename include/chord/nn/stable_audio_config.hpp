@@ -4,9 +4,10 @@
 /// allow. Every option chord implements is read; every other one — a value chord would silently
 /// compute differently — is refused by name, from the config or from the state dict.
 ///
-/// The config is the `"config"` object of a `"diffusion"` model in stable-audio-tools'
+/// stable_audio_dit_options reads the `"config"` object of a `"diffusion"` model in stable-audio-tools'
 /// `model_config.json` (e.g. Stable Audio Open's): `DiffusionTransformer` arguments plus the
-/// `ContinuousTransformer` / `TransformerBlock` keyword arguments it forwards.
+/// `ContinuousTransformer` / `TransformerBlock` keyword arguments it forwards. Give a whole
+/// `model_config.json` to stable_audio_model_dit_options, which also checks the diffusion objective.
 
 #include "chord/core/error.hpp"
 #include "chord/io/tensor_map.hpp"
@@ -29,25 +30,10 @@ inline void require_reference_default(const nlohmann::json& config, const std::s
 }
 }  // namespace detail
 
-/// The DiT options of a stable-audio-tools diffusion config; unsupported options are refused by name.
-inline StableAudioDiTOptions stable_audio_dit_options(const nlohmann::json& config) {
-  CHORD_CHECK(config.is_object(), "stable-audio config: an object of DiffusionTransformer arguments expected");
-  auto integer = [&](const char* key, int64_t fallback) {
-    if (!config.contains(key) || config.at(key).is_null()) return fallback;
-    CHORD_CHECK(config.at(key).is_number_integer(), "stable-audio config: ", key, " must be an integer, got ", config.at(key).dump());
-    return config.at(key).get<int64_t>();
-  };
-  auto boolean = [&](const char* key, bool fallback) {
-    if (!config.contains(key) || config.at(key).is_null()) return fallback;
-    CHORD_CHECK(config.at(key).is_boolean(), "stable-audio config: ", key, " must be true or false, got ", config.at(key).dump());
-    return config.at(key).get<bool>();
-  };
-  auto text = [&](const char* key, const std::string& fallback) {
-    if (!config.contains(key) || config.at(key).is_null()) return fallback;
-    CHORD_CHECK(config.at(key).is_string(), "stable-audio config: ", key, " must be a string, got ", config.at(key).dump());
-    return config.at(key).get<std::string>();
-  };
-
+namespace detail {
+/// Every option chord reads, and the refusals of those it does not implement (at any value but the
+/// reference's default).
+inline void refuse_unsupported_dit_options(const nlohmann::json& config) {
   static const std::set<std::string> known{
       "io_channels", "patch_size", "embed_dim", "cond_token_dim", "project_cond_tokens", "global_cond_dim", "project_global_cond",
       "input_concat_dim", "prepend_cond_dim", "depth", "num_heads", "transformer_type", "global_cond_type", "timestep_cond_type",
@@ -58,7 +44,6 @@ inline StableAudioDiTOptions stable_audio_dit_options(const nlohmann::json& conf
     CHORD_CHECK(known.count(key), "stable-audio config: unknown option '", key, "' (chord reads the DiffusionTransformer and "
                 "ContinuousTransformer arguments of stable-audio-tools 0.0.19)");
   }
-  using detail::require_reference_default;
   require_reference_default(config, "transformer_type", "continuous_transformer", "only the continuous transformer is implemented");
   require_reference_default(config, "rotary_pos_emb", true, "chord always uses the rotary position embedding");
   require_reference_default(config, "conformer", false, "no conformer blocks");
@@ -81,34 +66,13 @@ inline StableAudioDiTOptions stable_audio_dit_options(const nlohmann::json& conf
   if (config.contains("norm_kwargs") && !config.at("norm_kwargs").is_null() && !config.at("norm_kwargs").empty()) {
     CHORD_FAIL("stable-audio config: norm_kwargs = ", config.at("norm_kwargs").dump(), " is not supported (the reference's LayerNorm only)");
   }
+}
 
-  StableAudioDiTOptions o(integer("embed_dim", 768), integer("depth", 12), integer("num_heads", 8));
-  o.io_channels(integer("io_channels", 32))
-      .patch_size(integer("patch_size", 1))
-      .cond_token_dim(integer("cond_token_dim", 0))
-      .project_cond_tokens(boolean("project_cond_tokens", true))
-      .global_cond_dim(integer("global_cond_dim", 0))
-      .project_global_cond(boolean("project_global_cond", true))
-      .input_concat_dim(integer("input_concat_dim", 0))
-      .prepend_cond_dim(integer("prepend_cond_dim", 0))
-      .num_memory_tokens(integer("num_memory_tokens", 0));
-  if (config.contains("dim_heads")) {
-    CHORD_CHECK(integer("dim_heads", 0) == o.embed_dim() / o.num_heads(), "stable-audio config: dim_heads = ", config.at("dim_heads").dump(),
-                " differs from embed_dim / num_heads = ", o.embed_dim() / o.num_heads(), ", which the DiT passes");
-  }
-  const auto global_type = text("global_cond_type", "prepend");
-  CHORD_CHECK(global_type == "prepend" || global_type == "adaLN", "stable-audio config: global_cond_type = \"", global_type,
-              "\" is not one of \"prepend\", \"adaLN\"");
-  o.global_cond_type(global_type == "adaLN" ? GlobalCondition::adaptive_layer_norm : GlobalCondition::prepend);
-  const auto timestep_type = text("timestep_cond_type", "global");
-  CHORD_CHECK(timestep_type == "global" || timestep_type == "input_concat", "stable-audio config: timestep_cond_type = \"",
-              timestep_type, "\" is not one of \"global\", \"input_concat\"");
-  o.timestep_cond_type(timestep_type == "input_concat" ? TimestepCondition::input_concat : TimestepCondition::global);
-  o.timestep_embed_dim(integer("timestep_embed_dim", 0));
-
+/// `attn_kwargs` (the q/k normalisation; the switches chord implements only off) and `ff_kwargs` (the
+/// SwiGLU width) into `o`.
+inline void read_block_kwargs(const nlohmann::json& config, StableAudioDiTOptions& o) {
   if (config.contains("attn_kwargs") && !config.at("attn_kwargs").is_null()) {
-    const auto& attn = config.at("attn_kwargs");
-    for (const auto& [key, value] : attn.items()) {
+    for (const auto& [key, value] : config.at("attn_kwargs").items()) {
       if (key == "qk_norm") {
         const auto kind = value.is_string() ? value.get<std::string>() : value.dump();
         if (kind == "none") o.qk_norm(QkNorm::none);
@@ -135,8 +99,80 @@ inline StableAudioDiTOptions stable_audio_dit_options(const nlohmann::json& conf
       }
     }
   }
+}
+}  // namespace detail
+
+/// The DiT options of a stable-audio-tools diffusion config; unsupported options are refused by name.
+inline StableAudioDiTOptions stable_audio_dit_options(const nlohmann::json& config) {
+  CHORD_CHECK(config.is_object(), "stable-audio config: an object of DiffusionTransformer arguments expected");
+  auto integer = [&](const char* key, int64_t fallback) {
+    if (!config.contains(key) || config.at(key).is_null()) return fallback;
+    CHORD_CHECK(config.at(key).is_number_integer(), "stable-audio config: ", key, " must be an integer, got ", config.at(key).dump());
+    return config.at(key).get<int64_t>();
+  };
+  auto boolean = [&](const char* key, bool fallback) {
+    if (!config.contains(key) || config.at(key).is_null()) return fallback;
+    CHORD_CHECK(config.at(key).is_boolean(), "stable-audio config: ", key, " must be true or false, got ", config.at(key).dump());
+    return config.at(key).get<bool>();
+  };
+  auto text = [&](const char* key, const std::string& fallback) {
+    if (!config.contains(key) || config.at(key).is_null()) return fallback;
+    CHORD_CHECK(config.at(key).is_string(), "stable-audio config: ", key, " must be a string, got ", config.at(key).dump());
+    return config.at(key).get<std::string>();
+  };
+  detail::refuse_unsupported_dit_options(config);
+
+  StableAudioDiTOptions o(integer("embed_dim", 768), integer("depth", 12), integer("num_heads", 8));
+  o.io_channels(integer("io_channels", 32))
+      .patch_size(integer("patch_size", 1))
+      .cond_token_dim(integer("cond_token_dim", 0))
+      .project_cond_tokens(boolean("project_cond_tokens", true))
+      .global_cond_dim(integer("global_cond_dim", 0))
+      .project_global_cond(boolean("project_global_cond", true))
+      .input_concat_dim(integer("input_concat_dim", 0))
+      .prepend_cond_dim(integer("prepend_cond_dim", 0))
+      .num_memory_tokens(integer("num_memory_tokens", 0));
+  if (config.contains("dim_heads")) {
+    CHORD_CHECK(integer("dim_heads", 0) == o.embed_dim() / o.num_heads(), "stable-audio config: dim_heads = ", config.at("dim_heads").dump(),
+                " differs from embed_dim / num_heads = ", o.embed_dim() / o.num_heads(), ", which the DiT passes");
+  }
+  const auto global_type = text("global_cond_type", "prepend");
+  CHORD_CHECK(global_type == "prepend" || global_type == "adaLN", "stable-audio config: global_cond_type = \"", global_type,
+              "\" is not one of \"prepend\", \"adaLN\"");
+  o.global_cond_type(global_type == "adaLN" ? GlobalCondition::adaptive_layer_norm : GlobalCondition::prepend);
+  const auto timestep_type = text("timestep_cond_type", "global");
+  CHORD_CHECK(timestep_type == "global" || timestep_type == "input_concat", "stable-audio config: timestep_cond_type = \"",
+              timestep_type, "\" is not one of \"global\", \"input_concat\"");
+  o.timestep_cond_type(timestep_type == "input_concat" ? TimestepCondition::input_concat : TimestepCondition::global);
+  o.timestep_embed_dim(integer("timestep_embed_dim", 0));
+
+  detail::read_block_kwargs(config, o);
   o.validate();
   return o;
+}
+
+/// The DiT options of a whole stable-audio-tools `model_config.json` (`"model_type": "diffusion_cond"`,
+/// the DiT under `model.diffusion`). The objective is read where stable-audio-tools reads it, from
+/// `model.diffusion.diffusion_objective`, whose default is "v" (Stable Audio Open 1.0 states none):
+/// such a model is refused, since chord would sample it by rectified flow.
+inline StableAudioDiTOptions stable_audio_model_dit_options(const nlohmann::json& model_config) {
+  CHORD_CHECK(model_config.is_object(), "stable-audio model config: a JSON object expected");
+  const auto model_type = model_config.value("model_type", std::string{});
+  CHORD_CHECK(model_type == "diffusion_cond", "stable-audio model config: model_type = \"", model_type,
+              "\" is not supported (chord reads \"diffusion_cond\" models)");
+  CHORD_CHECK(model_config.contains("model") && model_config.at("model").is_object() && model_config.at("model").contains("diffusion") &&
+                  model_config.at("model").at("diffusion").is_object(),
+              "stable-audio model config: no model.diffusion object");
+  const auto& diffusion = model_config.at("model").at("diffusion");
+  const auto type = diffusion.value("type", std::string{});
+  CHORD_CHECK(type == "dit", "stable-audio model config: model.diffusion.type = \"", type, "\" is not supported (the DiT only)");
+  const auto& objective = diffusion.contains("diffusion_objective") ? diffusion.at("diffusion_objective") : nlohmann::json("v");
+  CHORD_CHECK(objective == "rectified_flow", "stable-audio model config: model.diffusion.diffusion_objective = ", objective.dump(),
+              diffusion.contains("diffusion_objective") ? "" : " (stable-audio-tools' default when absent)",
+              " is not supported: chord samples the Stable Audio DiT by rectified flow, and a \"v\" or \"rf_denoiser\" model would be "
+              "sampled with the wrong parameterisation");
+  CHORD_CHECK(diffusion.contains("config") && diffusion.at("config").is_object(), "stable-audio model config: no model.diffusion.config object");
+  return stable_audio_dit_options(diffusion.at("config"));
 }
 
 /// Refuses a state dict (keys under `prefix`, e.g. "model.model." in Stable Audio Open's checkpoint)

@@ -10,6 +10,7 @@
 /// ByT5-style byte ids, small enough to train with the diffusion model.
 
 #include "chord/core/error.hpp"
+#include "chord/io/json_checks.hpp"
 #include "chord/io/safetensors.hpp"
 #include "chord/io/state_dict.hpp"
 
@@ -52,16 +53,18 @@ struct T5EncoderOptions {
   /// From a Hugging Face `config.json` (T5Config keys).
   static T5EncoderOptions from_config(const nlohmann::json& c, const std::string& source = "config.json") {
     T5EncoderOptions o;
+    std::string projection;
     try {
-      o.vocab_size(c.at("vocab_size")).d_model(c.at("d_model")).d_kv(c.at("d_kv")).d_ff(c.at("d_ff"))
-          .num_layers(c.at("num_layers")).num_heads(c.at("num_heads"))
-          .relative_attention_num_buckets(c.value("relative_attention_num_buckets", 32))
-          .relative_attention_max_distance(c.value("relative_attention_max_distance", 128))
-          .layer_norm_epsilon(c.value("layer_norm_epsilon", 1e-6));
+      auto integer = [&](const char* key) { return io::json_checked<int64_t>(c, key, source); };
+      o.vocab_size(integer("vocab_size")).d_model(integer("d_model")).d_kv(integer("d_kv")).d_ff(integer("d_ff"))
+          .num_layers(integer("num_layers")).num_heads(integer("num_heads"))
+          .relative_attention_num_buckets(io::json_checked_or<int64_t>(c, "relative_attention_num_buckets", 32, source))
+          .relative_attention_max_distance(io::json_checked_or<int64_t>(c, "relative_attention_max_distance", 128, source))
+          .layer_norm_epsilon(io::json_checked_or<double>(c, "layer_norm_epsilon", 1e-6, source));
+      projection = c.value("feed_forward_proj", std::string("relu"));
     } catch (const nlohmann::json::exception& error) {
       CHORD_FAIL(source, ": not a T5 config (", error.what(), ")");
     }
-    const std::string projection = c.value("feed_forward_proj", std::string("relu"));
     CHORD_CHECK(projection == "relu" || projection == "gated-gelu", source, ": feed_forward_proj '", projection,
                 "' is not supported (relu, gated-gelu)");
     o.gated_gelu(projection == "gated-gelu");

@@ -23,6 +23,7 @@
 /// (same tensors): `wavlm_state_dict_from_transformers()` renames those.
 
 #include "chord/core/error.hpp"
+#include "chord/io/json_checks.hpp"
 #include "chord/io/tensor_map.hpp"
 
 #include <ATen/ops/_weight_norm.h>
@@ -82,22 +83,24 @@ struct WavLMOptions {
         const auto act = c.value(key, std::string("gelu"));
         CHORD_CHECK(act == "gelu", source, ": ", key, " \"", act, "\" is not supported (only \"gelu\")");
       }
-      o.hidden_size(c.value("hidden_size", int64_t{768}))
-          .num_hidden_layers(c.value("num_hidden_layers", int64_t{12}))
-          .num_attention_heads(c.value("num_attention_heads", int64_t{12}))
-          .intermediate_size(c.value("intermediate_size", int64_t{3072}))
-          .conv_dim(c.value("conv_dim", o.conv_dim()))
-          .conv_kernel(c.value("conv_kernel", o.conv_kernel()))
-          .conv_stride(c.value("conv_stride", o.conv_stride()))
-          .conv_bias(c.value("conv_bias", false))
-          .num_conv_pos_embeddings(c.value("num_conv_pos_embeddings", int64_t{128}))
-          .num_conv_pos_embedding_groups(c.value("num_conv_pos_embedding_groups", int64_t{16}))
-          .num_buckets(c.value("num_buckets", int64_t{320}))
-          .max_bucket_distance(c.value("max_bucket_distance", int64_t{800}))
-          .layer_norm_eps(c.value("layer_norm_eps", 1e-5))
-          .masked_spec_embed(c.value("mask_time_prob", 0.05) > 0.0 || c.value("mask_feature_prob", 0.0) > 0.0);
+      auto integer = [&](const char* key, int64_t fallback) { return io::json_checked_or<int64_t>(c, key, fallback, source); };
+      auto number = [&](const char* key, double fallback) { return io::json_checked_or<double>(c, key, fallback, source); };
+      o.hidden_size(integer("hidden_size", 768))
+          .num_hidden_layers(integer("num_hidden_layers", 12))
+          .num_attention_heads(integer("num_attention_heads", 12))
+          .intermediate_size(integer("intermediate_size", 3072))
+          .conv_dim(io::json_checked_or(c, "conv_dim", o.conv_dim(), source))
+          .conv_kernel(io::json_checked_or(c, "conv_kernel", o.conv_kernel(), source))
+          .conv_stride(io::json_checked_or(c, "conv_stride", o.conv_stride(), source))
+          .conv_bias(io::json_checked_or(c, "conv_bias", false, source))
+          .num_conv_pos_embeddings(integer("num_conv_pos_embeddings", 128))
+          .num_conv_pos_embedding_groups(integer("num_conv_pos_embedding_groups", 16))
+          .num_buckets(integer("num_buckets", 320))
+          .max_bucket_distance(integer("max_bucket_distance", 800))
+          .layer_norm_eps(number("layer_norm_eps", 1e-5))
+          .masked_spec_embed(number("mask_time_prob", 0.05) > 0.0 || number("mask_feature_prob", 0.0) > 0.0);
       if (c.contains("num_feat_extract_layers")) {
-        const auto n = c.at("num_feat_extract_layers").get<int64_t>();
+        const auto n = io::json_checked<int64_t>(c, "num_feat_extract_layers", source);
         CHORD_CHECK(n == static_cast<int64_t>(o.conv_dim().size()), source, ": num_feat_extract_layers ", n,
                     " but conv_dim has ", o.conv_dim().size(), " entries");
       }

@@ -11,6 +11,7 @@
 
 #include <torch/optim/adamw.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -24,9 +25,21 @@ inline std::shared_ptr<torch::optim::Optimizer> vits_adamw(const std::vector<tor
 /// Registers `model` with `trainer`: the whole model as module "model" (less the members' pretrained
 /// parts, e.g. the WavLM encoder, which checkpoints leave out), "G" over the generator's trainable
 /// parameters, and each member's optimiser under its prefix.
+/// @param max_grad_norms the clipping norm per optimiser name ("G" or a member's prefix); an
+///   optimiser not named does not clip (Bert-VITS2 under bf16: {{"D", 200}, {"G", 500}}).
 template <class Spec>
 void add_gan(Trainer& trainer, GanModel<Spec>& model, std::shared_ptr<torch::optim::Optimizer> generator_optimizer = nullptr,
-             LrSchedule generator_schedule = {}, double max_grad_norm = 0.0) {
+             LrSchedule generator_schedule = {}, const std::map<std::string, double>& max_grad_norms = {}) {
+  for (const auto& [name, norm] : max_grad_norms) {
+    bool known = name == "G";
+    model->options.discriminators.for_each([&](const auto& member) { known = known || name == std::string_view(member.prefix); });
+    CHORD_CHECK(known, "add_gan: max_grad_norms names '", name, "', which is neither \"G\" nor one of the discriminator prefixes");
+    CHORD_CHECK(norm >= 0.0, "add_gan: max_grad_norms['", name, "'] must be >= 0 (0: no clipping), got ", norm);
+  }
+  const auto max_norm_of = [&](const std::string& name) {
+    const auto found = max_grad_norms.find(name);
+    return found != max_grad_norms.end() ? found->second : 0.0;
+  };
   std::vector<std::string> pretrained;
   model->options.discriminators.for_each([&](const auto& member) {
     if constexpr (requires { member.pretrained_submodule; }) {
@@ -39,14 +52,15 @@ void add_gan(Trainer& trainer, GanModel<Spec>& model, std::shared_ptr<torch::opt
     if (p.requires_grad()) generator_parameters.push_back(p);
   }
   trainer.add_optimizer("G", generator_optimizer ? generator_optimizer : vits_adamw(generator_parameters), std::move(generator_schedule),
-                        max_grad_norm);
+                        max_norm_of("G"));
   model->options.discriminators.for_each([&](const auto& member) {
     auto module = model->module_of(member);
     std::vector<torch::Tensor> trainable;  // a member's frozen parts (WavLM's encoder) stay out
     for (const auto& p : module->parameters()) {
       if (p.requires_grad()) trainable.push_back(p);
     }
-    trainer.add_optimizer(std::string(member.prefix), member.make_optimizer(trainable), member.schedule(), max_grad_norm);
+    trainer.add_optimizer(std::string(member.prefix), member.make_optimizer(trainable), member.schedule(),
+                          max_norm_of(std::string(member.prefix)));
   });
 }
 

@@ -70,6 +70,9 @@ struct TrainerOptions {
   bool handle_signals = true;            ///< SIGINT/SIGTERM finish the update, checkpoint and return
   /// Loss scaling shared by every optimiser (fp16 training); nullopt = off.
   std::optional<GradScalerOptions> grad_scaler;
+  /// Log every optimiser's total gradient norm (before clipping), also where it does not clip, as
+  /// Bert-VITS2 logs `grad_norm_d` / `grad_norm_g`. A non-finite norm skips that optimiser's update.
+  bool log_grad_norms = false;
   bool prefetch = true;                  ///< load the next batch on a second thread
   /// Every torch::optim::AdamW given to add_optimizer runs as FusedAdamW (one pass over each
   /// parameter's memory; agrees with the loop to rounding, not bit for bit).
@@ -431,11 +434,8 @@ class Trainer {
   /// Restores the newest readable checkpoint (if any). Called by fit() when `options.resume`.
   bool resume() {
     if (!checkpoints_) return false;
-    const auto [stale, bytes] = is_main_process() ? checkpoints_->remove_stale_temporaries()
-                                                  : decltype(checkpoints_->remove_stale_temporaries()){};
-    if (!stale.empty()) {
-      message(MessageLevel::info, "removed " + std::to_string(stale.size()) + " temporary file(s) (" +
-                                      std::to_string(bytes / 1000000) + " MB) left by a run killed while writing a checkpoint");
+    if (is_main_process()) {
+      if (const auto stale = checkpoints_->remove_stale_temporaries().describe(); !stale.empty()) message(MessageLevel::info, stale);
     }
     auto resumed = checkpoints_->load_latest([this](torch::serialize::InputArchive& archive) { load(archive); }, options_.device);
     for (const auto& skipped : resumed.skipped) message(MessageLevel::warning, "skipped checkpoint " + skipped);
@@ -641,7 +641,7 @@ class Trainer {
       overflowed = overflowed || slot.overflowed;
       const std::string suffix = slots_.size() > 1 ? "/" + name : "";
       if (slot.used) scalars["lr" + suffix] = slot.last_lr;
-      if (slot.max_grad_norm > 0.0 && slot.used) scalars["grad_norm" + suffix] = slot.last_grad_norm;
+      if ((slot.max_grad_norm > 0.0 || options_.log_grad_norms) && slot.used) scalars["grad_norm" + suffix] = slot.last_grad_norm;
     }
     if (scaler_) {
       scaler_->update(overflowed);
@@ -754,6 +754,15 @@ class Trainer {
     }
   };
 
+  /// The 2-norm of all of `parameters`' gradients together (what clip_grad_norm_ measures).
+  static double total_grad_norm(const std::vector<torch::Tensor>& parameters) {
+    std::vector<torch::Tensor> norms;
+    for (const auto& p : parameters) {
+      if (p.grad().defined()) norms.push_back(torch::linalg_vector_norm(p.grad().detach(), 2.0, {}, false, torch::kFloat32));
+    }
+    return norms.empty() ? 0.0 : torch::linalg_vector_norm(torch::stack(norms), 2.0).item<double>();
+  }
+
   bool backward(const std::string& name, const torch::Tensor& loss, bool retain_graph, int64_t micro) {
     auto found = slots_.find(name);
     CHORD_CHECK(found != slots_.end(), "StepContext::backward: no optimizer named '", name, "'");
@@ -798,8 +807,9 @@ class Trainer {
       slot.optimizer->zero_grad();
       return;
     }
-    if (!slot.skipped && slot.max_grad_norm > 0.0) {
-      slot.last_grad_norm = torch::nn::utils::clip_grad_norm_(slot.parameters, slot.max_grad_norm);
+    if (!slot.skipped && (slot.max_grad_norm > 0.0 || options_.log_grad_norms)) {
+      slot.last_grad_norm = slot.max_grad_norm > 0.0 ? torch::nn::utils::clip_grad_norm_(slot.parameters, slot.max_grad_norm)
+                                                      : total_grad_norm(slot.parameters);
       if (!std::isfinite(slot.last_grad_norm)) slot.skipped = true;
     }
     if (slot.skipped) {

@@ -15,6 +15,7 @@
 
 #include <torch/types.h>
 
+#include <concepts>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,14 @@ struct RolloffSignal {
 };
 }  // namespace detail
 
+/// What ExtraDropout adds: `using signal = <condition signal>` (the signal dropped) and
+/// `static constexpr std::string_view name` (the composed policy's name).
+template <class E>
+concept ExtraDropSignal = requires {
+  typename E::signal;
+  { E::name } -> std::convertible_to<std::string_view>;
+} && ConditionSignal<typename E::signal>;
+
 /// Inner's rule plus a per-row training drop of one more signal (`Extra::signal`) with probability
 /// `drop_prob`, drawn after Inner's; inference is Inner's.
 /// @tparam Inner  the guidance policy underneath (a GuidancePolicy; its value is `inner`): it makes
@@ -41,7 +50,7 @@ struct RolloffSignal {
 /// @tparam Extra  what is added: a struct with `using signal = <condition signal type>` (the signal
 ///                dropped, added to `dropped_signals`) and `static constexpr std::string_view name`
 ///                (the policy's name), as `detail::LatentSignal` and `detail::RolloffSignal`.
-template <class Inner, class Extra>
+template <GuidancePolicy Inner, ExtraDropSignal Extra>
 struct ExtraDropout {
   using policy_category = guidance_policy_tag;
   static constexpr std::string_view name = Extra::name;
@@ -67,6 +76,7 @@ using LatentDropout = ExtraDropout<Inner, detail::LatentSignal>;
 template <class Inner = CrossAttentionDropout>
 using RolloffDropout = ExtraDropout<Inner, detail::RolloffSignal>;
 
+static_assert(ExtraDropSignal<detail::LatentSignal> && ExtraDropSignal<detail::RolloffSignal>);
 static_assert(GuidancePolicy<LatentDropout<>>);
 static_assert(GuidancePolicy<RolloffDropout<>>);
 

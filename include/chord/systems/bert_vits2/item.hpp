@@ -14,18 +14,21 @@
 #include "chord/audio/io.hpp"
 #include "chord/core/error.hpp"
 #include "chord/core/random.hpp"
+#include "chord/data/feature_cache.hpp"
 #include "chord/io/safetensors.hpp"
 #include "chord/systems/bert_vits2/filelist.hpp"
 #include "chord/systems/bert_vits2/spectrogram.hpp"
 #include "chord/systems/bert_vits2/symbols.hpp"
 
-#include <torch/csrc/jit/serialization/pickle.h>
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/import_read.h>
 #include <torch/types.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -128,13 +131,18 @@ inline std::filesystem::path reference_bert_path(const std::filesystem::path& wa
 
 /// A tensor written by Python's `torch.save(tensor, path)` (zip format, torch >= 1.6), read through
 /// LibTorch's unpickler, which builds tensors and containers only (no Python code runs).
+///
+/// The archive is read from the file, not from memory: `torch::jit::pickle_load(bytes)` reads through
+/// LibTorch's VectorReader, which does not bound its reads, and a zip whose central directory points
+/// past the end made it read out of bounds (fuzzing: tests/fuzz/regressions/bert_features). The file
+/// reader clamps every read to the file's size, so such a file is refused instead.
 inline torch::Tensor load_torch_saved_tensor(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  CHORD_CHECK(in, "cannot open '", path.string(), "'");
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHORD_CHECK(std::filesystem::is_regular_file(path), "cannot open '", path.string(), "'");
   torch::IValue value;
   try {
-    value = torch::jit::pickle_load(bytes);
+    caffe2::serialize::PyTorchStreamReader reader(path.string());
+    value = torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"", /*type_resolver=*/std::nullopt,
+                                              /*obj_loader=*/std::nullopt, /*device=*/std::nullopt, reader);
   } catch (const c10::Error& error) {
     CHORD_FAIL("'", path.string(), "' is not a file written by torch.save: ", error.what_without_backtrace());
   }
@@ -177,7 +185,17 @@ struct ItemOptions {
   bool add_blank = true;               ///< hps.data.add_blank
   int64_t bert_dim = bert_feature_dim;
   MissingBert missing_bert = MissingBert::zeros;
+  /// Where linear spectrograms are kept between epochs (the reference's `.spec.pt` beside each WAV;
+  /// here a folder of safetensors keyed by the WAV's path, size, time and the STFT settings, so read-only
+  /// data folders work and a changed file or setting is recomputed). Null: computed on every load.
+  std::shared_ptr<const data::FeatureCache> spectrogram_cache;
 };
+
+/// The cache key of `config`'s linear spectrogram: everything that changes its values.
+inline std::string spectrogram_cache_key(const SpectrogramConfig& config) {
+  return c10::str("bert_vits2 linear spectrogram v1: rate ", config.sampling_rate, ", n_fft ", config.filter_length, ", hop ",
+                  config.hop_length, ", win ", config.win_length, ", hann, reflect pad, not centred, magnitude");
+}
 
 /// One training item in the reference's tuple order
 /// `(phones, spec, wav, sid, tone, language, bert, ja_bert, en_bert)`.
@@ -194,8 +212,8 @@ struct Item {
 /// `get_audio`: `wav [1, L]` and its linear spectrogram `[n_fft/2+1, floor(L/hop)]`. The file must be
 /// mono at the configured rate. (The reference divides scipy's int16 samples by 32768; libsndfile's
 /// float reading does the same for 16-bit PCM, and reads float WAVs as they are.)
-inline std::pair<torch::Tensor, torch::Tensor> get_audio(const std::filesystem::path& path,
-                                                         const MelProcessing& processing) {
+inline std::pair<torch::Tensor, torch::Tensor> get_audio(const std::filesystem::path& path, const MelProcessing& processing,
+                                                         const data::FeatureCache* spectrogram_cache = nullptr) {
   auto decoded = audio::read_audio(path);
   CHORD_CHECK(decoded.sample_rate == processing.config().sampling_rate, "'", path.string(), "' is sampled at ",
               decoded.sample_rate, " Hz, the config expects ", processing.config().sampling_rate, " Hz");
@@ -204,7 +222,13 @@ inline std::pair<torch::Tensor, torch::Tensor> get_audio(const std::filesystem::
   CHORD_CHECK(decoded.frames() > pad, "'", path.string(), "' has ", decoded.frames(),
               " samples, too short for one spectrogram frame (needs more than ", pad, ")");
   auto wav = decoded.samples;  // [1, L]
-  auto spec = processing.spectrogram(wav).squeeze(0);
+  const auto compute = [&] { return processing.spectrogram(wav).squeeze(0).contiguous(); };
+  auto spec = spectrogram_cache ? spectrogram_cache->get(path, compute) : compute();
+  const int64_t frames = (decoded.frames() + 2 * pad - processing.config().filter_length) / processing.config().hop_length + 1;
+  CHORD_CHECK(spec.dim() == 2 && spec.size(0) == processing.config().filter_length / 2 + 1 && spec.size(1) == frames,
+              "the cached spectrogram of '", path.string(), "' is [", spec.sizes(), "], expected [",
+              processing.config().filter_length / 2 + 1, ", ", frames, "]: remove ",
+              spectrogram_cache ? spectrogram_cache->cache_path(path).string() : std::string("it"));
   return {wav, spec};
 }
 
@@ -224,7 +248,7 @@ inline Item load_item(const FilelistEntry& entry, const SpeakerMap& speakers, co
     bert = torch::zeros({options.bert_dim, n});
   }
   auto text = get_text(entry.phones, entry.tones, entry.word2ph, entry.language, *bert, options.add_blank, gen);
-  auto [wav, spec] = get_audio(entry.wav, processing);
+  auto [wav, spec] = get_audio(entry.wav, processing, options.spectrogram_cache.get());
   Item item;
   item.phones = text.phones;
   item.spec = spec;

@@ -24,13 +24,13 @@
 #include <string>
 #include <vector>
 
-namespace chord::apps {
+namespace chord::systems::bert_vits2 {
 
 /// Everything a Bert-VITS2 run is configured with.
 struct VitsRunConfig {
   std::string preset = "v2.3";  ///< the base the config's keys override: "v2.3" or "tiny"
-  systems::bert_vits2::SynthesizerOptions synthesizer = systems::bert_vits2::SynthesizerOptions::v2_3();
-  systems::bert_vits2::SpeakerMap speakers;  ///< data.spk2id (empty: taken from the filelists)
+  SynthesizerOptions synthesizer = SynthesizerOptions::v2_3();
+  SpeakerMap speakers;  ///< data.spk2id (empty: taken from the filelists)
   bool add_blank = true;
   int64_t min_text_len = 1, max_text_len = 384;
   bool use_duration_discriminator = true;
@@ -55,7 +55,7 @@ struct VitsRunConfig {
     c.preset = name;
     if (name == "v2.3") return c;
     CHORD_CHECK(name == "tiny", "--preset '", name, "' is not tiny or v2.3");
-    c.synthesizer = systems::bert_vits2::SynthesizerOptions::tiny();
+    c.synthesizer = SynthesizerOptions::tiny();
     c.log_interval = 10;
     c.eval_interval = 100;
     c.batch_size = 2;
@@ -103,7 +103,7 @@ inline void require_flag(const nlohmann::json& model, const char* key, bool supp
 namespace detail {
 
 /// The spectrogram of the `data` section (the preset's where a key is absent).
-inline systems::bert_vits2::SpectrogramConfig read_spectrogram(const nlohmann::json& data, systems::bert_vits2::SpectrogramConfig spectrogram,
+inline SpectrogramConfig read_spectrogram(const nlohmann::json& data, SpectrogramConfig spectrogram,
                                                                const std::string& name) {
   if (data.empty()) return spectrogram;
   try {
@@ -115,7 +115,7 @@ inline systems::bert_vits2::SpectrogramConfig read_spectrogram(const nlohmann::j
     merged["n_mel_channels"] = spectrogram.n_mel_channels;
     merged["mel_fmin"] = spectrogram.mel_fmin;
     merged.update(data);
-    return systems::bert_vits2::SpectrogramConfig::from_json(merged);
+    return SpectrogramConfig::from_json(merged);
   } catch (const Error& error) {
     CHORD_FAIL(name, ": ", error.what());
   }
@@ -130,14 +130,14 @@ inline int64_t read_data_section(VitsRunConfig& c, const nlohmann::json& config,
   c.max_text_len = json_value(data, "data", "max_text_len", c.max_text_len);
   c.training_files = json_value(data, "data", "training_files", std::string());
   c.validation_files = json_value(data, "data", "validation_files", std::string());
-  if (data.contains("spk2id")) c.speakers = systems::bert_vits2::speaker_map_from_config(config, name);
+  if (data.contains("spk2id")) c.speakers = speaker_map_from_config(config, name);
   int64_t n_speakers = json_value(data, "data", "n_speakers", c.synthesizer.n_speakers());
   for (const auto& [speaker, id] : c.speakers) n_speakers = std::max(n_speakers, id + 1);
   return n_speakers;
 }
 
 /// `train`: the loop's settings, loss weights and frozen parameters; returns the segment in samples.
-inline int64_t read_train_section(VitsRunConfig& c, systems::bert_vits2::SynthesizerOptions& s, const nlohmann::json& train,
+inline int64_t read_train_section(VitsRunConfig& c, SynthesizerOptions& s, const nlohmann::json& train,
                                   int64_t hop_length, const std::string& name) {
   c.log_interval = json_value(train, "train", "log_interval", c.log_interval);
   c.eval_interval = json_value(train, "train", "eval_interval", c.eval_interval);
@@ -181,7 +181,7 @@ inline void refuse_unbuilt_model_options(const nlohmann::json& model, const std:
 }
 
 /// `model`: the generator's sizes and its HiFi-GAN decoder, and the WavLM discriminator's `slm` part.
-inline void read_model_section(VitsRunConfig& c, systems::bert_vits2::SynthesizerOptions& s, const nlohmann::json& model) {
+inline void read_model_section(VitsRunConfig& c, SynthesizerOptions& s, const nlohmann::json& model) {
   c.use_duration_discriminator = json_value(model, "model", "use_duration_discriminator", c.use_duration_discriminator);
   s.use_noise_scaled_mas(json_value(model, "model", "use_noise_scaled_mas", s.use_noise_scaled_mas()))
       .mas_noise_scale_initial(json_value(model, "model", "mas_noise_scale_initial", s.mas_noise_scale_initial()))
@@ -298,7 +298,7 @@ inline nlohmann::json vits_config_to_json(const VitsRunConfig& c) {
 }
 
 /// Speaker name or id → embedding row: a name of the map, or a number below n_speakers.
-inline int64_t resolve_speaker(const std::string& speaker, const systems::bert_vits2::SpeakerMap& speakers, int64_t n_speakers) {
+inline int64_t resolve_speaker(const std::string& speaker, const SpeakerMap& speakers, int64_t n_speakers) {
   if (auto it = speakers.find(speaker); it != speakers.end()) return it->second;
   int64_t id = -1;
   const auto [end, error] = std::from_chars(speaker.data(), speaker.data() + speaker.size(), id);
@@ -310,4 +310,4 @@ inline int64_t resolve_speaker(const std::string& speaker, const systems::bert_v
   return id;
 }
 
-}  // namespace chord::apps
+}  // namespace chord::systems::bert_vits2
