@@ -16,7 +16,14 @@ def main(directory):
     loss = accumulator.Scalars("train/loss")
     assert [e.step for e in loss] == [1, 2, 3, 4, 5, 6], [e.step for e in loss]
     assert accumulator.Scalars("valid/loss")[0].value == 0.5
-    print(f"OK: TensorBoard read {len(tags)} scalar tags, {len(loss)} loss points: "
+    images, audio = accumulator.Tags()["images"], accumulator.Tags()["audio"]
+    assert images == ["eval/mel"] and audio == ["eval/audio"], (images, audio)
+    picture = accumulator.Images("eval/mel")[0]
+    assert (picture.step, picture.width, picture.height) == (6, 3, 2), picture
+    assert picture.encoded_image_string.startswith(b"\x89PNG"), picture.encoded_image_string[:8]
+    sound = accumulator.Audio("eval/audio")[0]
+    assert (sound.step, sound.sample_rate, sound.length_frames, sound.content_type) == (6, 22050, 441, "audio/wav"), sound
+    print(f"OK: TensorBoard read {len(tags)} scalar tags, an image and a sound; {len(loss)} loss points: "
           + ", ".join(f"{e.value:.4f}" for e in loss))
 
 

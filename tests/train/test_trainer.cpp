@@ -361,6 +361,23 @@ TEST_CASE("JSONL and TensorBoard loggers write what the trainer reports", "[trai
   run.trainer->add_observer(tensorboard);
   run.trainer->fit<ToyBatch>(toy_source(), [&](const ToyBatch& b, train::StepContext& c) { return toy_step(run.model, b, c); });
   run.trainer->report(6, {{"valid/loss", 0.5}});
+  // An evaluation's picture and sound, as the Bert-VITS2 trainer publishes them (the files' own bytes).
+  train::MediaReport picture;
+  picture.tag = "eval/mel";
+  picture.step = 6;
+  picture.bytes = std::string("\x89PNG\r\n\x1a\n", 8) + "stand-in picture bytes";
+  picture.width = 3;
+  picture.height = 2;
+  run.trainer->media(picture);
+  train::MediaReport sound;
+  sound.kind = train::MediaReport::Kind::wav;
+  sound.tag = "eval/audio";
+  sound.step = 6;
+  sound.bytes = "RIFF....WAVEstand-in sound bytes";
+  sound.sample_rate = 22050;
+  sound.channels = 1;
+  sound.frames = 441;
+  run.trainer->media(sound);
 
   auto series = train::read_jsonl_scalars(dir / "log.jsonl");
   REQUIRE(series.at("loss").size() == 6);
@@ -387,7 +404,17 @@ TEST_CASE("JSONL and TensorBoard loggers write what the trainer reports", "[trai
     offset += 12 + length + 4;
     ++records;
   }
-  REQUIRE(records == 1 + 6 * 3 + 1);
+  REQUIRE(records == 1 + 6 * 3 + 1 + 2);
+  // The last two events: Summary.Value{tag, image{height 2, width 3, colorspace 3, bytes}} and
+  // Value{tag, audio{rate, channels, frames, bytes, "audio/wav"}}, as protobuf fields.
+  const auto image_at = data.find("eval/mel"), audio_at = data.find("eval/audio");
+  REQUIRE(image_at != std::string::npos);
+  REQUIRE(audio_at > image_at);
+  const std::string image_fields = std::string("\x22") + char(30 + 2 + 6 + 0) + "\x08\x02\x10\x03\x18\x03\x22" + char(30);
+  REQUIRE(data.compare(image_at + 8, image_fields.size(), image_fields) == 0);
+  REQUIRE(data.find(picture.bytes, image_at) == image_at + 8 + image_fields.size());
+  REQUIRE(data.find(sound.bytes, audio_at) != std::string::npos);
+  REQUIRE(data.find("audio/wav", audio_at) != std::string::npos);
   // Leave a copy for tests/parity/check_tensorboard.py (the tensorboard package reads it; run outside CI).
   std::filesystem::copy_file(tensorboard->path(), std::filesystem::path(CHORD_TEST_OUTPUT) / "events.out.tfevents.chord-test",
                              std::filesystem::copy_options::overwrite_existing);

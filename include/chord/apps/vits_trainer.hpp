@@ -44,11 +44,13 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -217,6 +219,40 @@ std::vector<std::filesystem::path> vits_evaluate(GanModel<Spec>& model, const sy
   return written;
 }
 
+/// Each evaluation file to the trainer's observers (TensorBoard's images and audio, train_ms.py's
+/// `gen/mel`, `gt/mel`, `all/attn` and `gen/audio`), tagged `eval/<file name without the step>`.
+inline void publish_evaluation(train::Trainer& trainer, const std::vector<std::filesystem::path>& files, int64_t step) {
+  static const std::regex step_digits("_[0-9]{8}");
+  for (const auto& file : files) {
+    train::MediaReport media;
+    media.step = step;
+    media.tag = "eval/" + std::regex_replace(file.stem().string(), step_digits, "");
+    std::ifstream in(file, std::ios::binary);
+    media.bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (file.extension() == ".png") {
+      // IHDR, the first chunk: width and height as big-endian 32-bit numbers at bytes 16 and 20.
+      if (media.bytes.size() < 24 || media.bytes.compare(12, 4, "IHDR") != 0) continue;
+      auto big_endian = [&](size_t at) {
+        int64_t value = 0;
+        for (size_t k = 0; k < 4; ++k) value = (value << 8) | static_cast<unsigned char>(media.bytes[at + k]);
+        return value;
+      };
+      media.kind = train::MediaReport::Kind::png;
+      media.width = big_endian(16);
+      media.height = big_endian(20);
+    } else if (file.extension() == ".wav") {
+      const auto info = audio::audio_info(file);
+      media.kind = train::MediaReport::Kind::wav;
+      media.sample_rate = static_cast<double>(info.sample_rate);
+      media.channels = info.channels;
+      media.frames = info.frames;
+    } else {
+      continue;
+    }
+    trainer.media(media);
+  }
+}
+
 /// Stops the parameters of `generator` under each prefix from training, saying how many; a prefix that
 /// names no parameter is an error (a typo would otherwise train what the user meant to freeze).
 inline void freeze_by_prefix(torch::nn::Module& generator, const std::vector<std::string>& prefixes, bool report, const std::string& program) {
@@ -304,6 +340,7 @@ void evaluate_vits_step(GanModel<Spec>& model, train::Trainer& trainer, int64_t 
   namespace bv2 = systems::bert_vits2;
   const std::filesystem::path out = cli.out;
   const auto written = vits_evaluate(model, eval_item, mel, out / "eval", step, device);
+  publish_evaluation(trainer, written, step);
   std::string paths;
   for (const auto& path : written) paths += (paths.empty() ? "" : ", ") + path.string();
   trainer.message(train::MessageLevel::info, "evaluation at step " + std::to_string(step) + ": " + paths);

@@ -39,6 +39,19 @@ struct StepReport {
   bool log = false;                       ///< true on logging steps (every `log_every` updates)
 };
 
+/// A picture or a sound of the run (an evaluation's spectrogram, alignment or speech) for viewers such
+/// as TensorBoard: the encoded file's bytes as written, with what a viewer needs to know about them.
+struct MediaReport {
+  enum class Kind { png, wav };
+  Kind kind = Kind::png;
+  std::string tag;
+  int64_t step = 0;
+  std::string bytes;                 ///< the PNG or WAV file
+  int64_t width = 0, height = 0;     ///< png
+  double sample_rate = 0.0;          ///< wav
+  int64_t channels = 0, frames = 0;  ///< wav
+};
+
 /// Receives training events. Every hook has an empty default.
 class TrainingObserver {
  public:
@@ -48,6 +61,8 @@ class TrainingObserver {
   /// Scalars outside the update cadence (validation metrics, sample statistics).
   virtual void on_scalars(int64_t /*step*/, const std::map<std::string, double>& /*scalars*/) {}
   virtual void on_message(MessageLevel /*level*/, const std::string& /*text*/) {}
+  /// Pictures and sounds outside the update cadence (evaluations).
+  virtual void on_media(const MediaReport& /*media*/) {}
   virtual void on_end(int64_t /*step*/) {}
   /// In a multi-process run only rank 0 drives the observers, except those that return true here
   /// (per-rank logs).
@@ -138,8 +153,8 @@ inline void put_fixed(std::string& out, T value) {
 }
 }  // namespace detail
 
-/// Writes TensorBoard event files (`events.out.tfevents.*`) with scalar summaries: the TFRecord
-/// framing with masked CRC-32C and the `Event`/`Summary` protobufs, encoded by hand.
+/// Writes TensorBoard event files (`events.out.tfevents.*`) with scalar, image and audio summaries:
+/// the TFRecord framing with masked CRC-32C and the `Event`/`Summary` protobufs, encoded by hand.
 class TensorBoardWriter : public TrainingObserver {
  public:
   explicit TensorBoardWriter(const std::filesystem::path& directory) {
@@ -166,25 +181,47 @@ class TensorBoardWriter : public TrainingObserver {
 
   /// One scalar at `step`.
   void add_scalar(const std::string& tag, double value, int64_t step) {
-    std::string summary_value;
-    summary_value.push_back(0x0A);  // tag
-    detail::put_varint(summary_value, tag.size());
-    summary_value += tag;
-    summary_value.push_back(0x15);  // simple_value (float)
-    detail::put_fixed(summary_value, static_cast<float>(value));
-    std::string summary;
-    summary.push_back(0x0A);  // repeated Value value = 1
-    detail::put_varint(summary, summary_value.size());
-    summary += summary_value;
-    std::string event;
-    event.push_back(0x09);
-    detail::put_fixed(event, wall_time());
-    event.push_back(0x10);  // step (int64 varint)
-    detail::put_varint(event, static_cast<uint64_t>(step));
-    event.push_back(0x2A);  // summary
-    detail::put_varint(event, summary.size());
-    event += summary;
-    write_record(event);
+    std::string value_fields;
+    value_fields.push_back(0x15);  // Value.simple_value (float)
+    detail::put_fixed(value_fields, static_cast<float>(value));
+    write_summary(tag, value_fields, step);
+  }
+
+  /// A PNG picture at `step` (Summary.Image: height, width, colorspace, the encoded file).
+  void add_png(const std::string& tag, const std::string& png, int64_t width, int64_t height, int64_t step) {
+    std::string image;
+    image.push_back(0x08);  // height (int32)
+    detail::put_varint(image, static_cast<uint64_t>(height));
+    image.push_back(0x10);  // width
+    detail::put_varint(image, static_cast<uint64_t>(width));
+    image.push_back(0x18);  // colorspace: 3 = RGB
+    detail::put_varint(image, 3);
+    put_bytes(image, 0x22, png);  // encoded_image_string
+    std::string value_fields;
+    put_bytes(value_fields, 0x22, image);  // Value.image = 4
+    write_summary(tag, value_fields, step);
+  }
+
+  /// A WAV sound at `step` (Summary.Audio: rate, channels, frames, the encoded file, its type).
+  void add_wav(const std::string& tag, const std::string& wav, double sample_rate, int64_t channels, int64_t frames, int64_t step) {
+    std::string audio;
+    audio.push_back(0x0D);  // sample_rate (float)
+    detail::put_fixed(audio, static_cast<float>(sample_rate));
+    audio.push_back(0x10);  // num_channels (int64)
+    detail::put_varint(audio, static_cast<uint64_t>(channels));
+    audio.push_back(0x18);  // length_frames (int64)
+    detail::put_varint(audio, static_cast<uint64_t>(frames));
+    put_bytes(audio, 0x22, wav);           // encoded_audio_string
+    put_bytes(audio, 0x2A, "audio/wav");  // content_type
+    std::string value_fields;
+    put_bytes(value_fields, 0x32, audio);  // Value.audio = 6
+    write_summary(tag, value_fields, step);
+  }
+
+  void on_media(const MediaReport& media) override {
+    if (media.kind == MediaReport::Kind::png) add_png(media.tag, media.bytes, media.width, media.height, media.step);
+    else add_wav(media.tag, media.bytes, media.sample_rate, media.channels, media.frames, media.step);
+    out_.flush();
   }
 
   void on_step(const StepReport& report) override {
@@ -201,6 +238,27 @@ class TensorBoardWriter : public TrainingObserver {
  private:
   static double wall_time() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+  /// A length-delimited protobuf field: its key byte, the length, the bytes.
+  static void put_bytes(std::string& out, char key, const std::string& bytes) {
+    out.push_back(key);
+    detail::put_varint(out, bytes.size());
+    out += bytes;
+  }
+  /// An Event at `step` holding one Summary.Value: the tag, then `value_fields` (its value, encoded).
+  void write_summary(const std::string& tag, const std::string& value_fields, int64_t step) {
+    std::string summary_value;
+    put_bytes(summary_value, 0x0A, tag);  // Value.tag = 1
+    summary_value += value_fields;
+    std::string summary;
+    put_bytes(summary, 0x0A, summary_value);  // repeated Value value = 1
+    std::string event;
+    event.push_back(0x09);  // wall_time (double)
+    detail::put_fixed(event, wall_time());
+    event.push_back(0x10);  // step (int64 varint)
+    detail::put_varint(event, static_cast<uint64_t>(step));
+    put_bytes(event, 0x2A, summary);  // Event.summary = 5
+    write_record(event);
   }
   void write_record(const std::string& data) {
     const uint64_t length = data.size();

@@ -430,6 +430,10 @@ class Trainer {
   void message(MessageLevel level, const std::string& text) {
     notify([&](TrainingObserver& o) { o.on_message(level, text); });
   }
+  /// Forwards a picture or sound (an evaluation's) to the observers (TensorBoard).
+  void media(const MediaReport& report) {
+    notify([&](TrainingObserver& o) { o.on_media(report); });
+  }
 
   /// Restores the newest readable checkpoint (if any). Called by fit() when `options.resume`.
   bool resume() {
