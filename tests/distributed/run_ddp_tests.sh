@@ -73,10 +73,13 @@ PY
     ((sizes[0] < 2 * 1048576)) || fail "the first gradient bucket holds ${sizes[0]} bytes, over DDP's 1 MiB first cap"
     echo "gradient buckets (bytes): $buckets"
     ;;
-  gan)  # three optimisers (G, D, D2), an unused generator layer, 2 × 2 = 1 × 4
+  gan)  # three optimisers (G, D, D2), an unused generator layer, 2 × 2 = 1 × 4; with 2 micro-steps, 2 × 2 × 2 = 1 × 4 × 2
     single "$out/one" --model gan --batch 4 --steps 6
     launched 2 "$out/two" --model gan --batch 2 --steps 6
     same_parameters "$out/one" "$out/two"
+    single "$out/one_micro" --model gan --batch 4 --accumulation 2 --steps 4
+    launched 2 "$out/two_micro" --model gan --batch 2 --accumulation 2 --steps 4
+    same_parameters "$out/one_micro" "$out/two_micro"
     ;;
   accumulation)  # 2 processes × batch 2 × 2 micro-steps = 1 process × batch 4 × 2 micro-steps
     # SGD with momentum: AdamW divides each gradient by its own running magnitude, so for a parameter
