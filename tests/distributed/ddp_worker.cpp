@@ -218,6 +218,21 @@ int compare(const std::string& a, const std::string& b, double tolerance) {
   return worst <= tolerance ? 0 : 1;
 }
 
+/// Which c10d backends this build compiled in. Gloo must be (the CPU path and every CTest here); NCCL
+/// must be whenever the LibTorch build has it (USE_C10D_NCCL), since a missing <nccl.h> would otherwise
+/// drop the GPU path silently.
+int backends() {
+  std::cout << "gloo: " << (CHORD_HAS_GLOO ? "compiled" : "MISSING") << "\n";
+#if defined(USE_C10D_NCCL)
+  std::cout << "nccl: " << (CHORD_HAS_NCCL ? "compiled" : "MISSING: LibTorch has NCCL but <nccl.h> was not on the include path") << "\n";
+  const bool nccl_ok = CHORD_HAS_NCCL;
+#else
+  std::cout << "nccl: not in this LibTorch build\n";
+  const bool nccl_ok = true;
+#endif
+  return CHORD_HAS_GLOO && nccl_ok ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -244,8 +259,10 @@ int main(int argc, char** argv) {
   compare_command->add_option("a", a)->required();
   compare_command->add_option("b", b)->required();
   compare_command->add_option("--tolerance", tolerance);
+  auto* backends_command = app.add_subcommand("backends", "which c10d backends were compiled in; exit 1 when one is missing");
   CLI11_PARSE(app, argc, argv);
   try {
+    if (*backends_command) return backends();
     return *compare_command ? compare(a, b, tolerance) : train_run(o);
   } catch (const std::exception& error) {
     std::cerr << "chord-test-ddp-worker: " << error.what() << "\n";
